@@ -1,0 +1,717 @@
+#include <utility>  // before Boost.Asio: 1.74 misses it under C++20
+#include "node/mesh.h"
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace x0x::node {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using wire::FrameType;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+struct OutFrame {
+  std::string bytes;
+  Clock::time_point enqueued, release_at;
+  SendMeta meta;
+  bool handshake = false;
+  bool flagged = false;  // already counted as a send timeout
+};
+
+}  // namespace
+
+struct Conn;
+
+struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
+  asio::io_context& io;
+  const Identity& id;
+  MeshOptions opts;
+  RecvPump& pump;
+  Faults& faults;
+  MeshCallbacks cb;
+  tcp::acceptor acceptor;
+  asio::steady_timer tick_timer;
+  std::string self_addr;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mu;
+  std::map<std::string, std::shared_ptr<Conn>> peers;           // established, by machine id
+  std::map<std::uint64_t, std::weak_ptr<Conn>> conns;           // every live connection
+  std::map<std::string, KnownAgent> agents;                     // discovery cache, by agent id
+  std::set<std::string> known_addrs, dialing;
+  std::map<std::string, std::string> addr_owner;                // listen addr -> agent id
+  std::uint64_t next_conn_id = 1;
+  Clock::time_point last_heartbeat{}, last_redial{};
+
+  std::atomic<std::uint64_t> tx_depth{0}, tx_high_water{0}, establish_failures{0},
+      budget_exhausted{0};
+  bool above_high_water = false;
+
+  Impl(asio::io_context& io_, const Identity& id_, MeshOptions o, RecvPump& p, Faults& f, MeshCallbacks c)
+      : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), acceptor(io_), tick_timer(io_) {}
+
+  void accept_loop();
+  void dial(const std::string& addr);
+  void tick();
+  void on_established(const std::shared_ptr<Conn>& c);
+  void on_closed(Conn& c);
+  void learn_addr(const std::string& addr);
+  bool partitioned_addr(const std::string& addr) const;
+  void note_tx_depth_change();
+};
+
+struct Conn : std::enable_shared_from_this<Conn> {
+  std::shared_ptr<Mesh::Impl> mesh;
+  tcp::socket sock;
+  asio::strand<asio::io_context::executor_type> strand;
+  asio::steady_timer release_timer;
+  std::uint64_t id;
+  bool outbound;
+  std::string dial_addr;
+  wire::KxKeyPair kx = wire::KxKeyPair::generate();
+  wire::SessionKey key{};
+  std::atomic<bool> established{false};
+  PeerInfo info;
+  std::uint32_t generation = 1;
+
+  std::array<std::uint8_t, 4> len_buf{};
+  std::string body_buf;
+  std::optional<InboundFrame> pending;
+
+  std::mutex mu;  // guards q, writing, closed
+  std::deque<OutFrame> q;
+  bool writing = false;
+  bool closed = false;
+
+  std::atomic<std::uint64_t> tx_frames{0}, rx_frames{0}, tx_bytes{0}, rx_bytes{0}, lost{0};
+  std::atomic<std::int64_t> rtt_us{-1}, last_rx_ns{0}, last_tx_ns{0};
+
+  Conn(std::shared_ptr<Mesh::Impl> m, tcp::socket s, std::uint64_t id_, bool out, std::string addr)
+      : mesh(std::move(m)), sock(std::move(s)), strand(asio::make_strand(mesh->io)),
+        release_timer(mesh->io), id(id_), outbound(out), dial_addr(std::move(addr)) {
+    last_rx_ns = last_tx_ns = steady_ns();
+  }
+
+  void start() {
+    boost::system::error_code ec;
+    auto ep = sock.remote_endpoint(ec);
+    if (!ec) info.remote_addr = SocketAddr{ep.address().to_string(), ep.port()}.to_string();
+    sock.set_option(tcp::no_delay(true), ec);
+    wire::Hello h;
+    h.agent_pk = mesh->id.agent.pk;
+    h.kx_pk = kx.pk;
+    h.listen_addr = mesh->self_addr;
+    h.name = mesh->opts.name;
+    h.ts_ms = unix_ms();
+    auto body = wire::encode_hello(h, mesh->id.machine);
+    if (!mesh->faults.stale())
+      enqueue(wire::seal_frame(FrameType::hello, body, wire::SessionKey{}), {}, true);
+    asio::dispatch(strand, [self = shared_from_this()] { self->read_header(); });
+  }
+
+  // Thread-safe.
+  bool enqueue(std::string bytes, SendMeta meta, bool handshake = false) {
+    auto now = Clock::now();
+    auto delay = mesh->faults.delay(info.agent_id, info.machine_id);
+    bool kick = false;
+    {
+      std::lock_guard lk(mu);
+      if (closed) return false;
+      if (q.size() >= mesh->opts.per_peer_capacity || mesh->tx_depth.load() >= mesh->opts.data_tx_capacity) {
+        mesh->budget_exhausted++;
+        return false;
+      }
+      auto release = now + delay;
+      if (!q.empty()) release = std::max(release, q.back().release_at);  // per-peer FIFO
+      q.push_back(OutFrame{std::move(bytes), now, release, std::move(meta), handshake});
+      mesh->tx_depth++;
+      if (!writing && (established || handshake)) kick = writing = true;
+    }
+    mesh->note_tx_depth_change();
+    if (kick) asio::post(strand, [self = shared_from_this()] { self->write_next(); });
+    return true;
+  }
+
+  void kick_writer() {
+    bool kick = false;
+    {
+      std::lock_guard lk(mu);
+      if (!writing && !q.empty() && !closed) kick = writing = true;
+    }
+    if (kick) asio::post(strand, [self = shared_from_this()] { self->write_next(); });
+  }
+
+  void write_next() {
+    OutFrame* front = nullptr;
+    {
+      std::lock_guard lk(mu);
+      if (closed || q.empty() || (!established && !q.front().handshake)) {
+        writing = false;
+        return;
+      }
+      front = &q.front();
+    }
+    auto now = Clock::now();
+    if (front->release_at > now) {
+      release_timer.expires_at(front->release_at);
+      release_timer.async_wait(asio::bind_executor(strand, [self = shared_from_this()](auto ec) {
+        if (!ec) self->write_next();
+      }));
+      return;
+    }
+    asio::async_write(sock, asio::buffer(front->bytes),
+                      asio::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                        self->on_written(ec, n);
+                      }));
+  }
+
+  void on_written(boost::system::error_code ec, std::size_t n) {
+    if (ec) return close("write: " + ec.message());
+    OutFrame done;
+    {
+      std::lock_guard lk(mu);
+      done = std::move(q.front());
+      q.pop_front();
+    }
+    mesh->tx_depth--;
+    mesh->note_tx_depth_change();
+    tx_frames++;
+    tx_bytes += n;
+    last_tx_ns = steady_ns();
+    if (done.meta.track_timeout && !done.flagged && mesh->cb.on_send_result) {
+      bool late = Clock::now() - done.enqueued > mesh->opts.peer_send_timeout;
+      mesh->cb.on_send_result(info.machine_id, done.meta.topic, late);
+    }
+    write_next();
+  }
+
+  // Frames whose send has been waiting longer than the per-peer timeout count
+  // now, even if the write never completes (a peer that stopped reading).
+  void check_send_timeouts(Clock::time_point now) {
+    std::vector<std::string> topics;
+    {
+      std::lock_guard lk(mu);
+      for (auto& f : q) {
+        if (now - f.enqueued <= mesh->opts.peer_send_timeout) break;
+        if (f.meta.track_timeout && !f.flagged) {
+          f.flagged = true;
+          topics.push_back(f.meta.topic);
+        }
+      }
+    }
+    if (mesh->cb.on_send_result)
+      for (auto& t : topics) mesh->cb.on_send_result(info.machine_id, t, true);
+  }
+
+  void read_header() {
+    asio::async_read(sock, asio::buffer(len_buf),
+                     asio::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       if (ec) return self->close("read: " + ec.message());
+                       std::uint32_t len = std::uint32_t(self->len_buf[0]) << 24 | std::uint32_t(self->len_buf[1]) << 16 |
+                                           std::uint32_t(self->len_buf[2]) << 8 | self->len_buf[3];
+                       if (len < 1 + wire::kMacSize || len > wire::kMaxFrameSize)
+                         return self->close("bad frame length " + std::to_string(len));
+                       self->body_buf.resize(len);
+                       self->read_body();
+                     }));
+  }
+
+  void read_body() {
+    asio::async_read(sock, asio::buffer(body_buf),
+                     asio::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                       if (ec) return self->close("read: " + ec.message());
+                       self->rx_bytes += n + 4;
+                       self->on_frame();
+                     }));
+  }
+
+  void on_frame() {
+    if (mesh->faults.stale()) return read_header();  // a stale node answers nothing
+    try {
+      if (!established) {
+        auto f = wire::open_frame(body_buf, wire::SessionKey{});
+        if (f.type != FrameType::hello) return close("first frame was not HELLO");
+        on_hello(wire::decode_hello(f.body));
+        if (closed) return;
+        return read_header();
+      }
+      auto f = wire::open_frame(body_buf, key);
+      if (f.type == FrameType::hello) return close("HELLO after handshake");
+      rx_frames++;
+      last_rx_ns = steady_ns();
+      if (mesh->faults.partitioned(info.agent_id, info.machine_id)) return close("partitioned");
+      InboundFrame in{f.type, std::move(f.body), id, info.machine_id, {}};
+      push_inbound(std::move(in));
+    } catch (const std::exception& e) {
+      close(std::string("bad frame: ") + e.what());
+    }
+  }
+
+  void push_inbound(InboundFrame&& in) {
+    auto self = shared_from_this();
+    auto held = in;  // kept in case the stream is full and we must wait
+    auto r = mesh->pump.push(std::move(in), [self] {
+      asio::post(self->strand, [self] {
+        if (self->pending) {
+          auto f = std::move(*self->pending);
+          self->pending.reset();
+          self->push_inbound(std::move(f));
+        }
+      });
+    });
+    if (r == RecvQueue::Push::must_wait) {
+      pending = std::move(held);  // stop reading until the queue has room
+      return;
+    }
+    read_header();
+  }
+
+  void on_hello(const wire::Hello& h) {
+    info.machine_id = derive_machine_id(h.machine_pk);
+    info.agent_id = derive_agent_id(h.agent_pk);
+    info.agent_pk = h.agent_pk;
+    info.name = h.name;
+    info.listen_addr = h.listen_addr;
+    info.outbound = outbound;
+    info.conn_id = id;
+    if (info.machine_id == mesh->id.machine_id) {
+      std::lock_guard lk(mesh->mu);
+      mesh->addr_owner[h.listen_addr] = info.agent_id;  // our own address: never dial it again
+      return close("connected to self");
+    }
+    if (mesh->faults.partitioned(info.agent_id, info.machine_id)) return close("partitioned");
+    key = wire::derive_session_key(kx, h.kx_pk);
+    established = true;
+    mesh->on_established(shared_from_this());
+  }
+
+  void close(const std::string& why) {
+    {
+      std::lock_guard lk(mu);
+      if (closed) return;
+      closed = true;
+      mesh->tx_depth -= q.size();
+      q.clear();
+    }
+    spdlog::debug("mesh: connection {} to {} closed: {}", id, info.name.empty() ? dial_addr : info.name, why);
+    boost::system::error_code ec;
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+    release_timer.cancel();
+    mesh->on_closed(*this);
+  }
+
+  void close_async(std::string why) {
+    asio::post(strand, [self = shared_from_this(), why] { self->close(why); });
+  }
+};
+
+void Mesh::Impl::note_tx_depth_change() {
+  auto depth = tx_depth.load();
+  std::lock_guard lk(mu);
+  bool above = depth * 10 >= opts.data_tx_capacity * 8;
+  if (above && !above_high_water) tx_high_water++;
+  above_high_water = above;
+}
+
+void Mesh::Impl::accept_loop() {
+  acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+    if (ec) {
+      if (!self->stopping) self->accept_loop();
+      return;
+    }
+    std::shared_ptr<Conn> c;
+    {
+      std::lock_guard lk(self->mu);
+      c = std::make_shared<Conn>(self, std::move(s), self->next_conn_id++, false, "");
+      self->conns[c->id] = c;
+    }
+    c->start();
+    self->accept_loop();
+  });
+}
+
+void Mesh::Impl::learn_addr(const std::string& addr) {
+  if (addr.empty() || addr == self_addr || !parse_socket_addr(addr)) return;
+  bool fresh;
+  {
+    std::lock_guard lk(mu);
+    fresh = known_addrs.insert(addr).second;
+  }
+  if (fresh) dial(addr);
+}
+
+bool Mesh::Impl::partitioned_addr(const std::string& addr) const {
+  auto it = addr_owner.find(addr);
+  if (it == addr_owner.end()) return false;
+  auto a = agents.find(it->second);
+  return faults.partitioned(it->second, a == agents.end() ? std::string() : a->second.machine_id);
+}
+
+void Mesh::Impl::dial(const std::string& addr) {
+  if (stopping) return;
+  auto sa = parse_socket_addr(addr);
+  if (!sa) return;
+  {
+    std::lock_guard lk(mu);
+    if (addr == self_addr || dialing.count(addr) || partitioned_addr(addr)) return;
+    auto owner = addr_owner.find(addr);
+    if (owner != addr_owner.end()) {
+      if (owner->second == id.agent_id) return;
+      auto a = agents.find(owner->second);
+      if (a != agents.end() && peers.count(a->second.machine_id)) return;
+    }
+    dialing.insert(addr);
+  }
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(sa->host == "localhost" ? "127.0.0.1" : sa->host, ec);
+  if (ec) {
+    std::lock_guard lk(mu);
+    dialing.erase(addr);
+    return;
+  }
+  auto sock = std::make_shared<tcp::socket>(io);
+  auto timer = std::make_shared<asio::steady_timer>(io, 3s);
+  timer->async_wait([sock](auto e) {
+    if (!e) {
+      boost::system::error_code ignored;
+      sock->close(ignored);
+    }
+  });
+  sock->async_connect(tcp::endpoint(ip, sa->port), [self = shared_from_this(), sock, timer, addr](boost::system::error_code e) {
+    timer->cancel();
+    std::shared_ptr<Conn> c;
+    {
+      std::lock_guard lk(self->mu);
+      self->dialing.erase(addr);
+      if (e || self->stopping) {
+        self->establish_failures++;
+        return;
+      }
+      c = std::make_shared<Conn>(self, std::move(*sock), self->next_conn_id++, true, addr);
+      self->conns[c->id] = c;
+    }
+    c->start();
+  });
+}
+
+void Mesh::Impl::on_established(const std::shared_ptr<Conn>& c) {
+  std::shared_ptr<Conn> replaced, rejected;
+  std::vector<std::shared_ptr<Conn>> others;
+  {
+    std::lock_guard lk(mu);
+    auto& i = c->info;
+    agents[i.agent_id] = KnownAgent{i.agent_id, i.machine_id, i.name, i.listen_addr, i.agent_pk, unix_ms()};
+    if (!i.listen_addr.empty()) {
+      addr_owner[i.listen_addr] = i.agent_id;
+      known_addrs.insert(i.listen_addr);
+    }
+    auto it = peers.find(i.machine_id);
+    if (it != peers.end() && it->second != c) {
+      // Two connections between the same pair (simultaneous dials): both
+      // sides keep the one dialled by the smaller machine id.
+      const auto& lo = std::min(id.machine_id, i.machine_id);
+      auto dialer = [&](const Conn& x) { return x.outbound ? id.machine_id : i.machine_id; };
+      if (dialer(*c) == lo && dialer(*it->second) != lo) {
+        replaced = it->second;
+        it->second = c;
+      } else {
+        rejected = c;
+      }
+    } else {
+      peers[i.machine_id] = c;
+    }
+    if (!rejected)
+      for (auto& [mid, p] : peers)
+        if (p != c) others.push_back(p);
+  }
+  if (rejected) return rejected->close_async("duplicate connection");
+  if (replaced) {
+    replaced->established = false;  // its close must not report the peer down
+    replaced->close_async("replaced by the preferred duplicate");
+  } else if (cb.on_peer_up) {
+    cb.on_peer_up(c->info);
+  }
+  c->kick_writer();
+  // Peer exchange: the newcomer learns everyone, everyone learns the newcomer.
+  wire::Peers list;
+  for (auto& o : others)
+    if (!o->info.listen_addr.empty()) list.addrs.push_back(o->info.listen_addr);
+  if (!list.addrs.empty()) c->enqueue(wire::seal_frame(FrameType::peers, wire::encode_peers(list), c->key), {});
+  if (!c->info.listen_addr.empty()) {
+    auto one = wire::encode_peers(wire::Peers{{c->info.listen_addr}});
+    for (auto& o : others) o->enqueue(wire::seal_frame(FrameType::peers, one, o->key), {});
+  }
+}
+
+void Mesh::Impl::on_closed(Conn& c) {
+  bool was_peer = false;
+  {
+    std::lock_guard lk(mu);
+    conns.erase(c.id);
+    auto it = peers.find(c.info.machine_id);
+    if (it != peers.end() && it->second.get() == &c) {
+      peers.erase(it);
+      was_peer = true;
+    }
+  }
+  if (was_peer && c.established && cb.on_peer_down && !stopping) cb.on_peer_down(c.info.machine_id);
+}
+
+void Mesh::Impl::tick() {
+  if (stopping) return;
+  auto now = Clock::now();
+  std::vector<std::shared_ptr<Conn>> live;
+  std::vector<std::string> redial;
+  bool heartbeat = now - last_heartbeat >= opts.heartbeat_interval;
+  bool redial_now = now - last_redial >= 2s;
+  {
+    std::lock_guard lk(mu);
+    for (auto& [_, w] : conns)
+      if (auto c = w.lock()) live.push_back(c);
+    if (redial_now) {
+      last_redial = now;
+      for (auto& a : known_addrs) {
+        auto owner = addr_owner.find(a);
+        bool connected = false;
+        if (owner != addr_owner.end()) {
+          if (owner->second == id.agent_id) continue;
+          auto ag = agents.find(owner->second);
+          connected = ag != agents.end() && peers.count(ag->second.machine_id);
+        }
+        if (!connected) redial.push_back(a);
+      }
+    }
+    if (heartbeat) last_heartbeat = now;
+  }
+  for (auto& c : live) {
+    if (!c->established) continue;
+    if (faults.partitioned(c->info.agent_id, c->info.machine_id)) {
+      c->close_async("partitioned");
+      continue;
+    }
+    c->check_send_timeouts(now);
+    if (heartbeat && !faults.stale())
+      c->enqueue(wire::seal_frame(FrameType::ping, wire::encode_ping(static_cast<std::uint64_t>(steady_ns())), c->key), {});
+  }
+  for (auto& a : redial) dial(a);
+  tick_timer.expires_after(250ms);
+  tick_timer.async_wait([self = shared_from_this()](auto ec) {
+    if (!ec) self->tick();
+  });
+}
+
+Mesh::Mesh(asio::io_context& io, const Identity& id, MeshOptions opts, RecvPump& pump, Faults& faults,
+           MeshCallbacks cb)
+    : impl_(std::make_shared<Impl>(io, id, std::move(opts), pump, faults, std::move(cb))) {}
+
+Mesh::~Mesh() { stop(); }
+
+void Mesh::start() {
+  auto& im = *impl_;
+  auto ip = asio::ip::make_address(im.opts.bind.host);
+  tcp::endpoint ep(ip, im.opts.bind.port);
+  im.acceptor.open(ep.protocol());
+  im.acceptor.set_option(tcp::acceptor::reuse_address(true));
+  if (ip.is_v6()) im.acceptor.set_option(asio::ip::v6_only(false));
+  im.acceptor.bind(ep);
+  im.acceptor.listen();
+  auto bound = im.acceptor.local_endpoint();
+  std::string host = bound.address().is_unspecified() ? (ip.is_v6() ? "::1" : "127.0.0.1") : bound.address().to_string();
+  im.self_addr = SocketAddr{host, bound.port()}.to_string();
+  im.accept_loop();
+  for (auto& b : im.opts.bootstrap) im.learn_addr(b.to_string());
+  im.tick();
+}
+
+void Mesh::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  auto im = impl_;
+  asio::post(im->io, [im] {
+    boost::system::error_code ec;
+    im->acceptor.close(ec);
+    im->tick_timer.cancel();
+    std::vector<std::shared_ptr<Conn>> all;
+    {
+      std::lock_guard lk(im->mu);
+      for (auto& [_, w] : im->conns)
+        if (auto c = w.lock()) all.push_back(c);
+    }
+    for (auto& c : all) c->close_async("shutdown");
+  });
+}
+
+std::string Mesh::listen_addr() const { return impl_->self_addr; }
+
+bool Mesh::send(const std::string& machine_id, FrameType type, std::string body, SendMeta meta) {
+  std::shared_ptr<Conn> c;
+  {
+    std::lock_guard lk(impl_->mu);
+    auto it = impl_->peers.find(machine_id);
+    if (it == impl_->peers.end()) return false;
+    c = it->second;
+  }
+  if (impl_->faults.stale()) return true;  // swallowed: a stale node answers nothing
+  if (impl_->faults.drop(c->info.agent_id, c->info.machine_id)) {
+    c->lost++;
+    c->tx_frames++;
+    return true;  // lost on the (emulated) wire
+  }
+  return c->enqueue(wire::seal_frame(type, body, c->key), std::move(meta));
+}
+
+std::vector<PeerInfo> Mesh::peers() const {
+  std::lock_guard lk(impl_->mu);
+  std::vector<PeerInfo> out;
+  for (auto& [_, c] : impl_->peers) out.push_back(c->info);
+  return out;
+}
+
+std::size_t Mesh::peer_count() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->peers.size();
+}
+
+std::optional<PeerInfo> Mesh::peer(const std::string& machine_id) const {
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->peers.find(machine_id);
+  if (it == impl_->peers.end()) return std::nullopt;
+  return it->second->info;
+}
+
+std::optional<KnownAgent> Mesh::known_agent(const std::string& agent_id) const {
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->agents.find(agent_id);
+  if (it == impl_->agents.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<KnownAgent> Mesh::known_agents() const {
+  std::lock_guard lk(impl_->mu);
+  std::vector<KnownAgent> out;
+  for (auto& [_, a] : impl_->agents) out.push_back(a);
+  return out;
+}
+
+void Mesh::handle_membership(const InboundFrame& f) {
+  std::shared_ptr<Conn> c;
+  {
+    std::lock_guard lk(impl_->mu);
+    auto it = impl_->conns.find(f.conn_id);
+    if (it != impl_->conns.end()) c = it->second.lock();
+    auto a = impl_->agents.end();
+    if (c) a = impl_->agents.find(c->info.agent_id);
+    if (a != impl_->agents.end()) a->second.last_seen_unix_ms = unix_ms();
+  }
+  switch (f.type) {
+    case FrameType::peers:
+      for (auto& addr : wire::decode_peers(f.body).addrs)
+        asio::post(impl_->io, [im = impl_, addr] { im->learn_addr(addr); });
+      break;
+    case FrameType::ping:
+      if (c) c->enqueue(wire::seal_frame(FrameType::pong, f.body, c->key), {});
+      break;
+    case FrameType::pong:
+      if (c) c->rtt_us = (steady_ns() - static_cast<std::int64_t>(wire::decode_ping(f.body))) / 1000;
+      break;
+    default:
+      break;
+  }
+}
+
+void Mesh::enforce_faults() {
+  auto im = impl_;
+  asio::post(im->io, [im] {
+    std::vector<std::shared_ptr<Conn>> all;
+    {
+      std::lock_guard lk(im->mu);
+      for (auto& [_, w] : im->conns)
+        if (auto c = w.lock()) all.push_back(c);
+    }
+    for (auto& c : all)
+      if (c->established && im->faults.partitioned(c->info.agent_id, c->info.machine_id)) c->close_async("partitioned");
+  });
+}
+
+nlohmann::json Mesh::data_tx_json() const {
+  return {{"data_tx_depth", impl_->tx_depth.load()},
+          {"data_tx_capacity", impl_->opts.data_tx_capacity},
+          {"data_tx_high_water_count", impl_->tx_high_water.load()}};
+}
+
+std::uint64_t Mesh::establish_failures() const { return impl_->establish_failures.load(); }
+
+nlohmann::json Mesh::connectivity_json() const {
+  using nlohmann::json;
+  auto now = steady_ns();
+  json rows = json::array();
+  std::int64_t rtt_sum = 0, rtt_n = 0;
+  std::size_t n_peers = 0;
+  {
+    std::lock_guard lk(impl_->mu);
+    n_peers = impl_->peers.size();
+    for (auto& [mid, c] : impl_->peers) {
+      auto rtt = c->rtt_us.load();
+      std::int64_t rtt_ms = rtt < 0 ? 0 : (rtt + 500) / 1000;
+      if (rtt >= 0) {
+        rtt_sum += rtt_ms;
+        rtt_n++;
+      }
+      auto sent = c->tx_frames.load(), lost = c->lost.load();
+      auto last_rx = (now - c->last_rx_ns.load()) / 1'000'000, last_tx = (now - c->last_tx_ns.load()) / 1'000'000;
+      rows.push_back({{"peer_id", mid}, {"transport", "tcp"}, {"stats_available", true},
+                      {"connected", true}, {"generation", c->generation}, {"reader_task_active", true},
+                      {"rtt_ms", rtt_ms}, {"udp_tx_bytes", 0}, {"udp_rx_bytes", 0},
+                      {"udp_tx_datagrams", 0}, {"udp_rx_datagrams", 0},
+                      {"tcp_tx_bytes", c->tx_bytes.load()}, {"tcp_rx_bytes", c->rx_bytes.load()},
+                      {"congestion_window", 0}, {"congestion_events", 0},
+                      {"lost_packets", lost}, {"lost_bytes", 0}, {"sent_packets", sent},
+                      {"sent_plpmtud_probes", 0}, {"lost_plpmtud_probes", 0}, {"black_holes_detected", 0},
+                      {"packet_loss_rate", sent ? static_cast<double>(lost) / static_cast<double>(sent) : 0.0},
+                      {"current_mtu", 0}, {"stream_open_blocked_events", 0}, {"data_blocked_events", 0},
+                      {"stream_data_blocked_events", 0}, {"last_sent_ago_ms", last_tx},
+                      {"last_received_ago_ms", last_rx}, {"idle_for_ms", std::min(last_rx, last_tx)},
+                      {"close_reason", nullptr}});
+    }
+  }
+  return {{"peer_id", impl_->id.machine_id},
+          {"local_addr", impl_->self_addr},
+          {"external_addrs", json::array()},
+          {"nat_type", "None"},
+          {"can_receive_direct", true},
+          {"direct_reachability_scope", "Loopback"},
+          {"has_global_address", false},
+          {"port_mapping", {{"active", false}, {"external_addr", nullptr}}},
+          {"mdns", {{"browsing", false}, {"advertising", false}, {"discovered_peers", 0}}},
+          {"services", {{"relay_enabled", false}, {"coordinator_enabled", false}, {"bootstrap_enabled", true}}},
+          {"connections", {{"connected_peers", n_peers}, {"active", n_peers}, {"direct", n_peers}, {"relayed", 0},
+                           {"hole_punch_success_rate", 0.0}}},
+          {"per_peer_transport", rows},
+          {"connection_pool", {{"active_count", n_peers}, {"max_connections", 0}, {"idle_evict_after_secs", 0},
+                               {"idle_evictions_total", 0}, {"lru_evictions_total", 0},
+                               {"establish_failures_total", impl_->establish_failures.load()}}},
+          {"relay", {{"is_relaying", false}, {"sessions", 0}, {"bytes_forwarded", 0}}},
+          {"coordinator", {{"is_coordinating", false}, {"sessions", 0}}},
+          {"avg_rtt_ms", rtt_n ? rtt_sum / rtt_n : 0},
+          {"data_tx", data_tx_json()},
+          {"gso", {{"bundle_send_total", 0}, {"bundle_partial_send", 0}}},
+          {"transport_environment", {{"degraded", false}, {"vpn_suspected", false}, {"cgnat_suspected", false},
+                                     {"constrained_mtu", false}, {"mtu_critical", false}, {"min_observed_mtu", 0},
+                                     {"lost_plpmtud_probes", 0}, {"black_holes_detected", 0},
+                                     {"vpn_egress_addr", nullptr}, {"reasons", json::array()}, {"guidance", nullptr}}}};
+}
+
+}  // namespace x0x::node

@@ -1,0 +1,99 @@
+// The mesh transport: TCP connections to every known peer on bind_address,
+// a signed HELLO handshake (session key for frame MACs), peer exchange so a
+// node joined to any one peer learns the rest, heartbeats for RTT and
+// liveness, per-peer outbound queues (data_tx) with the per-peer send timeout,
+// and the lean node's wire faults (partition, stale, delay, loss) applied on
+// this path. Inbound frames go to the recv pump; HELLO is handled here.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/socket_addr.h"
+#include "node/faults.h"
+#include "node/identity.h"
+#include "node/recv_pump.h"
+#include "node/wire.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace x0x::node {
+
+struct PeerInfo {
+  std::string machine_id, agent_id, name, listen_addr, remote_addr;
+  PublicKey agent_pk{};
+  bool outbound = false;
+  std::uint64_t conn_id = 0;
+};
+
+struct KnownAgent {
+  std::string agent_id, machine_id, name, listen_addr;
+  PublicKey agent_pk{};
+  std::uint64_t last_seen_unix_ms = 0;
+};
+
+// Attached to an outbound frame: PubSub EAGER/IHAVE sends are tracked against
+// the per-peer send timeout per topic (feeds cooling and
+// republish_per_peer_timeout).
+struct SendMeta {
+  std::string topic;
+  bool track_timeout = false;
+};
+
+struct MeshOptions {
+  SocketAddr bind;
+  std::vector<SocketAddr> bootstrap;
+  std::string name;
+  std::chrono::milliseconds peer_send_timeout{2500};
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::size_t data_tx_capacity = 50'000;
+  std::size_t per_peer_capacity = 16'384;
+};
+
+struct MeshCallbacks {
+  std::function<void(const PeerInfo&)> on_peer_up;
+  std::function<void(const std::string& machine_id)> on_peer_down;
+  std::function<void(const std::string& machine_id, const std::string& topic, bool timed_out)> on_send_result;
+};
+
+class Mesh {
+ public:
+  Mesh(boost::asio::io_context& io, const Identity& id, MeshOptions opts, RecvPump& pump,
+       Faults& faults, MeshCallbacks cb);
+  ~Mesh();
+
+  void start();  // binds (throws on failure) and dials the bootstrap peers
+  void stop();
+  std::string listen_addr() const;
+
+  // Thread-safe. False when the peer is not connected or its queue is full.
+  bool send(const std::string& machine_id, wire::FrameType type, std::string body, SendMeta meta = {});
+  std::vector<PeerInfo> peers() const;
+  std::size_t peer_count() const;
+  std::optional<PeerInfo> peer(const std::string& machine_id) const;
+  std::optional<KnownAgent> known_agent(const std::string& agent_id) const;
+  std::vector<KnownAgent> known_agents() const;
+
+  // Membership frames that came through the dispatcher.
+  void handle_membership(const InboundFrame& f);
+  // Closes connections that a newly armed partition forbids.
+  void enforce_faults();
+
+  nlohmann::json connectivity_json() const;
+  nlohmann::json data_tx_json() const;
+  std::uint64_t establish_failures() const;
+
+  struct Impl;  // public so the connection objects in mesh.cpp can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace x0x::node

@@ -1,0 +1,97 @@
+// A mesh of x0x-lean-node processes on loopback: used by the integration tests
+// and by `x0xctl`'s quickstart demo.
+//
+// Layout under Options::root_dir, one folder per node:
+//   <root>/<name>/config.toml   written by start()
+//   <root>/<name>/data/         the node's data_dir (identity, api-token, mesh.addr, api.port)
+//   <root>/<name>/node.log      the node's stdout+stderr, appended across (re)starts
+//
+// Processes are tracked by PID and only ever signalled while they are still
+// un-reaped children of this process, so a signal can never hit a recycled PID.
+// Not thread-safe: drive one LocalMesh from one thread.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace x0x::orchestrator {
+
+struct LocalNode {
+  std::string name;
+  int pid = -1;
+  std::filesystem::path dir, data_dir, config_path, log_path;
+  std::string api_base;  // http://127.0.0.1:P
+  std::string token;     // contents of data/api-token, trimmed
+  std::string mesh_addr; // contents of data/mesh.addr, e.g. 127.0.0.1:40123
+  bool running = false;
+};
+
+class LocalMesh {
+ public:
+  struct Options {
+    std::filesystem::path node_binary;  // a path, or a bare name looked up in PATH
+    std::filesystem::path root_dir;     // created (with parents) when missing
+    int nodes = 6;
+    // names[i] names node i; missing entries get the defaults nyc, sfo,
+    // helsinki, nuremberg, singapore, sydney, then node-7, node-8, ...
+    std::vector<std::string> names;
+    std::string log_level = "info";
+    std::string extra_toml;  // appended verbatim to every config.toml
+    std::chrono::milliseconds start_timeout{20000};
+    // Children get PR_SET_PDEATHSIG=SIGTERM so they die with this process even
+    // when it crashes. Linux ties that to the *thread* that spawned them: turn it
+    // off when start()/restart_node() run on a thread that ends before the mesh.
+    bool kill_on_parent_exit = true;
+  };
+
+  // Validates options (node count, names, binary), creates the directories. No
+  // process is started before start().
+  explicit LocalMesh(Options);
+  // Stops every node still running (SIGTERM, up to 5 s, then SIGKILL); never
+  // leaves a process behind. Never throws.
+  ~LocalMesh();
+  LocalMesh(const LocalMesh&) = delete;
+  LocalMesh& operator=(const LocalMesh&) = delete;
+
+  // Node 0 first (no bootstrap peers), then all the others at once with
+  // bootstrap_peers = [node 0's mesh addr]; returns when each one has written
+  // api.port and answers GET /health. On failure or timeout it stops every node
+  // it started and throws std::runtime_error naming the node and quoting the
+  // tail of its log. std::logic_error when a node is already running.
+  void start();
+  // True once every running node's /health reports peers >= running - 1; polls,
+  // false at the deadline (or when no node is running).
+  bool wait_mesh_formed(std::chrono::milliseconds timeout);
+  void stop_node(std::size_t i);     // SIGTERM, wait up to 5 s, then SIGKILL
+  void kill_node(std::size_t i);     // SIGKILL right away (a crash), and reap
+  // Stops the node if running, then starts it again with the same data dir and
+  // config.toml (same identity) and waits for /health as start() does.
+  void restart_node(std::size_t i);
+  void stop_all();  // SIGTERM to all at once, then as stop_node
+
+  // The nodes, with `running` refreshed (exited processes are reaped).
+  std::vector<LocalNode>& nodes();
+  const Options& options() const;
+  std::size_t running_count();
+  // The end of node i's log for its latest run (at most max_bytes).
+  std::string log_tail(std::size_t i, std::size_t max_bytes = 4000) const;
+
+ private:
+  void write_config(std::size_t i, const std::vector<std::string>& bootstrap) const;
+  void spawn(std::size_t i);
+  void wait_ready(const std::vector<std::size_t>& which, std::chrono::milliseconds timeout);
+  bool refresh(std::size_t i);  // reaps if exited; returns running
+  void terminate(const std::vector<std::size_t>& which, std::chrono::milliseconds grace);
+  void kill_and_reap(std::size_t i) noexcept;  // SIGKILL + blocking waitpid
+  [[noreturn]] void fail(std::size_t i, const std::string& what);
+  LocalNode& at(std::size_t i);
+
+  Options opts_;
+  std::vector<LocalNode> nodes_;
+  std::vector<int> exit_status_;  // last wait status per node, -1 = unknown
+  std::vector<int> runs_;         // how many times each node was spawned
+};
+
+}  // namespace x0x::orchestrator

@@ -1,0 +1,58 @@
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "node/faults.h"
+
+using namespace x0x::node;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+static const std::string A(64, 'a'), B(64, 'b');
+
+TEST_CASE("faults: bad requests name the field and change nothing") {
+  Faults f;
+  CHECK_THROWS_WITH(f.apply(json{{"loss", 1.5}}), Catch::StartsWith("loss:"));
+  CHECK_THROWS_WITH(f.apply(json{{"delay_ms", -1}}), Catch::StartsWith("delay_ms:"));
+  CHECK_THROWS_WITH(f.apply(json{{"partition", {"zz"}}}), Catch::StartsWith("partition[0]:"));
+  CHECK_THROWS_WITH(f.apply(json{{"stale", "yes"}}), Catch::StartsWith("stale:"));
+  CHECK_THROWS_WITH(f.apply(json{{"bogus", 1}}), Catch::StartsWith("bogus:"));
+  CHECK_THROWS_WITH(f.apply(json{{"peers", {A}}}), Catch::StartsWith("peers:"));
+  CHECK_THROWS_WITH(f.apply(json{{"stale", true}, {"lease_secs", 0}}), Catch::StartsWith("lease_secs:"));
+  CHECK_FALSE(f.any());
+}
+
+TEST_CASE("faults: partition, stale and stall are reported with their lease and cleared") {
+  Faults f;
+  auto state = f.apply(json{{"partition", {A}}, {"stale", true}, {"lease_secs", 60}});
+  CHECK(state["active"]["partition"]["lease_secs"] == 60);
+  CHECK(state["active"].contains("stale"));
+  CHECK(f.partitioned(A, "x"));
+  CHECK(f.partitioned("x", A));
+  CHECK_FALSE(f.partitioned(B, B));
+  CHECK(f.stale());
+  f.clear();
+  CHECK_FALSE(f.any());
+  CHECK_FALSE(f.partitioned(A, A));
+}
+
+TEST_CASE("faults: every fault lapses when its lease runs out") {
+  Faults f;
+  f.apply(json{{"stall_dispatcher", true}, {"lease_secs", 1}});
+  CHECK(f.stall_dispatcher());
+  CHECK_FALSE(f.expire(Clock::now()));
+  CHECK(f.expire(Clock::now() + 2s));
+  CHECK_FALSE(f.stall_dispatcher());
+  CHECK_FALSE(f.any());
+}
+
+TEST_CASE("faults: loss and delay can be narrowed to some peers") {
+  Faults f;
+  f.apply(json{{"loss", 1.0}, {"delay_ms", 300}, {"peers", {A}}});
+  CHECK(f.drop(A, "m"));
+  CHECK_FALSE(f.drop(B, "m"));
+  CHECK(f.delay(A, "m") == 300ms);
+  CHECK(f.delay(B, "m") == 0ms);
+  f.apply(json{{"loss", 0.0}});
+  CHECK_FALSE(f.drop(A, "m"));
+}
