@@ -183,6 +183,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     OutFrame done;
     {
       std::lock_guard lk(mu);
+      if (closed || q.empty()) return;  // close() emptied the queue meanwhile
       done = std::move(q.front());
       q.pop_front();
     }
