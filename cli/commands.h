@@ -1,0 +1,20 @@
+// The x0xctl verbs. Each registers its CLI11 subcommand and runs it; exit
+// codes: 0 GO/pass, 1 NO-GO/fail, 2 usage or configuration error.
+#pragma once
+#include <filesystem>
+
+namespace CLI {
+class App;
+}
+
+namespace x0x::cli {
+
+constexpr int kExitPass = 0, kExitFail = 1, kExitUsage = 2;
+
+// Where the sibling binaries are: next to x0xctl when installed, or in the
+// build tree's node/ and runners/ folders.
+std::filesystem::path find_sibling_binary(const std::string& name);
+
+void register_demo(CLI::App& app, int& exit_code);
+
+}  // namespace x0x::cli
