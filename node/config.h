@@ -18,7 +18,7 @@ namespace x0x::node {
 struct LeanTuning {
   std::uint32_t dispatch_timeout_ms = 30000, membership_timeout_ms = 5000,
                 peer_send_timeout_ms = 2500, anti_entropy_interval_ms = 1000,
-                heartbeat_interval_ms = 1000, pubsub_queue_capacity = 10000,
+                heartbeat_interval_ms = 5000, pubsub_queue_capacity = 10000,
                 membership_queue_capacity = 4000, bulk_queue_capacity = 4000, io_threads = 1,
                 dm_ack_timeout_ms = 10000;
 };

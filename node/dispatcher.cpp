@@ -58,7 +58,7 @@ void Dispatcher::run(Stream s) {
   auto& c = counters_[static_cast<std::size_t>(s)];
   const auto timeout = setup_[static_cast<std::size_t>(s)].timeout;
   while (!stopping_) {
-    auto frame = q.pop(std::chrono::milliseconds(200));
+    auto frame = q.pop(std::chrono::milliseconds(5000));  // close() wakes it on shutdown
     if (!frame) continue;
     c.received.fetch_add(1, std::memory_order_relaxed);
     auto start = Clock::now();

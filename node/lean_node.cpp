@@ -205,7 +205,7 @@ void LeanNode::tick() {
   stall_.set(faults_.stall_dispatcher());
   gossip_->tick(now);
   direct_->tick(now);
-  tick_timer_->timer.expires_after(25ms);
+  tick_timer_->timer.expires_after(200ms);  // at rest a 50-node mesh must stay cheap
   tick_timer_->timer.async_wait([this](auto ec) {
     if (!ec) tick();
   });

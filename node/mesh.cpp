@@ -254,6 +254,16 @@ struct Conn : std::enable_shared_from_this<Conn> {
       rx_frames++;
       last_rx_ns = steady_ns();
       if (mesh->faults.partitioned(info.agent_id, info.machine_id)) return close("partitioned");
+      // Keepalives are transport business, as QUIC's are: answered here on
+      // the I/O thread instead of waking a dispatcher worker.
+      if (f.type == FrameType::ping) {
+        enqueue(wire::seal_frame(FrameType::pong, f.body, key), {});
+        return read_header();
+      }
+      if (f.type == FrameType::pong) {
+        rtt_us = (steady_ns() - static_cast<std::int64_t>(wire::decode_ping(f.body))) / 1000;
+        return read_header();
+      }
       InboundFrame in{f.type, std::move(f.body), id, info.machine_id, {}};
       push_inbound(std::move(in));
     } catch (const std::exception& e) {
@@ -509,7 +519,7 @@ void Mesh::Impl::tick() {
       c->enqueue(wire::seal_frame(FrameType::ping, wire::encode_ping(static_cast<std::uint64_t>(steady_ns())), c->key), {});
   }
   for (auto& a : redial) dial(a);
-  tick_timer.expires_after(250ms);
+  tick_timer.expires_after(1s);
   tick_timer.async_wait([self = shared_from_this()](auto ec) {
     if (!ec) self->tick();
   });
@@ -621,12 +631,6 @@ void Mesh::handle_membership(const InboundFrame& f) {
     case FrameType::peers:
       for (auto& addr : wire::decode_peers(f.body).addrs)
         asio::post(impl_->io, [im = impl_, addr] { im->learn_addr(addr); });
-      break;
-    case FrameType::ping:
-      if (c) c->enqueue(wire::seal_frame(FrameType::pong, f.body, c->key), {});
-      break;
-    case FrameType::pong:
-      if (c) c->rtt_us = (steady_ns() - static_cast<std::int64_t>(wire::decode_ping(f.body))) / 1000;
       break;
     default:
       break;

@@ -52,7 +52,7 @@ struct MeshOptions {
   std::vector<SocketAddr> bootstrap;
   std::string name;
   std::chrono::milliseconds peer_send_timeout{2500};
-  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds heartbeat_interval{5000};
   std::size_t data_tx_capacity = 50'000;
   std::size_t per_peer_capacity = 16'384;
 };

@@ -111,7 +111,7 @@ TEST_CASE("config: defaults match x0xd") {
   CHECK(c.lean.membership_timeout_ms == 5000);
   CHECK(c.lean.peer_send_timeout_ms == 2500);
   CHECK(c.lean.anti_entropy_interval_ms == 1000);
-  CHECK(c.lean.heartbeat_interval_ms == 1000);
+  CHECK(c.lean.heartbeat_interval_ms == 5000);
   CHECK(c.lean.pubsub_queue_capacity == 10000);
   CHECK(c.lean.membership_queue_capacity == 4000);
   CHECK(c.lean.bulk_queue_capacity == 4000);

@@ -1,0 +1,187 @@
+// Benchmarks of the lean node (not part of ctest; see BENCHMARKS.md):
+//   dispatcher  PubSub frames/s through one node's dispatcher, signatures verified
+//   dm          DM round trip (REST send -> recipient node ack -> 200) between two nodes
+//   idle        RSS of one idle node
+//   mesh        RSS and CPU of an N-node mesh at rest
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <thread>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "core/encoding.h"
+#include "node/dispatcher.h"
+#include "node/gossip.h"
+#include "node/mesh.h"
+#include "orchestrator/local_mesh.h"
+#include "probes/rest_client.h"
+
+using namespace x0x;
+using namespace x0x::node;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+static int bench_dispatcher(std::size_t workers, std::size_t frames, std::size_t payload_bytes) {
+  boost::asio::io_context io;  // never run: the mesh has no peers, sends go nowhere
+  auto id = Identity::load_or_create(fs::temp_directory_path() / ("x0x-bench-id-" + random_hex(4)));
+  RecvPump pump(frames + 1, 16, 16);
+  Faults faults;
+  MeshOptions mo;
+  mo.bind = SocketAddr{"127.0.0.1", 0};
+  Mesh mesh(io, id, mo, pump, faults, {});
+  std::atomic<std::size_t> delivered{0};
+  Gossip gossip(mesh, id, {}, [&](const wire::Pub&, const std::string&) { delivered++; });
+
+  // Pre-sign every frame so only the receive side is measured.
+  auto origin = KeyPair::generate();
+  std::vector<InboundFrame> input(frames);
+  for (std::size_t i = 0; i < frames; ++i) {
+    wire::Pub p;
+    auto r = random_bytes(16);
+    std::copy(r.begin(), r.end(), p.id.begin());
+    p.topic = "bench.topic";
+    p.payload = std::string(payload_bytes, 'x');
+    input[i] = InboundFrame{wire::FrameType::pub, wire::encode_pub(p, origin), 1, std::string(64, 'b'), {}};
+  }
+  for (auto& f : input) pump.push(std::move(f));
+  StallGate stall;
+  std::array<Dispatcher::StreamSetup, 3> setup{{{workers, 30s}, {1, 5s}, {1, 5s}}};
+  Dispatcher d(pump, [&](InboundFrame& f) { gossip.handle(f); }, setup, stall);
+  auto t0 = std::chrono::steady_clock::now();
+  d.start();
+  while (d.counters(wire::Stream::pubsub).completed.load() < frames) std::this_thread::sleep_for(1ms);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  pump.close();
+  d.stop();
+  auto st = gossip.stages_json();
+  fmt::print("dispatcher workers={} frames={} payload={}B: {:.0f} msgs/s ({:.2f} s), verified {} delivered {} timed_out {}\n",
+             workers, frames, payload_bytes, frames / secs, secs, st["verify"]["count"].get<std::uint64_t>(),
+             delivered.load(), d.counters(wire::Stream::pubsub).timed_out.load());
+  return 0;
+}
+
+static std::uint64_t rss_kb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
+}
+
+static double cpu_secs(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  auto rp = s.rfind(')');
+  std::istringstream rest(s.substr(rp + 2));
+  std::string field;
+  std::vector<std::string> f;
+  while (rest >> field) f.push_back(field);
+  // fields after ")" start at index 3 (state); utime=14, stime=15 (1-based in proc(5))
+  double ticks = std::stod(f[11]) + std::stod(f[12]);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+static orchestrator::LocalMesh::Options mesh_opts(int n) {
+  orchestrator::LocalMesh::Options o;
+  o.node_binary = X0X_LEAN_NODE_BIN;
+  o.root_dir = fs::temp_directory_path() / ("x0x-bench-" + random_hex(4));
+  o.nodes = n;
+  o.log_level = "warn";
+  o.start_timeout = 60s;
+  return o;
+}
+
+static int bench_dm(int rounds) {
+  auto o = mesh_opts(2);
+  {
+    orchestrator::LocalMesh mesh(o);
+    mesh.start();
+    mesh.wait_mesh_formed(20s);
+    auto& a = mesh.nodes()[0];
+    auto& b = mesh.nodes()[1];
+    probes::RestClient ca(a.api_base, a.token);
+    auto target = probes::RestClient(b.api_base, b.token).get_json("/agent")["agent_id"].get<std::string>();
+    auto body = nlohmann::json{{"agent_id", target}, {"payload", base64_encode(std::string(256, 'd'))}}.dump();
+    for (int i = 0; i < 50; ++i) ca.post("/direct/send", body);  // warm up
+    std::vector<double> ms;
+    for (int i = 0; i < rounds; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = ca.post("/direct/send", body);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (r.status != 200) fmt::print("unexpected HTTP {}\n", r.status);
+    }
+    std::sort(ms.begin(), ms.end());
+    auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1))]; };
+    fmt::print("dm round trip over {} sends: p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms\n", rounds, pct(0.5), pct(0.99), ms.back());
+  }
+  fs::remove_all(o.root_dir);
+  return 0;
+}
+
+static int bench_mesh(int n, int settle_secs, int measure_secs) {
+  auto o = mesh_opts(n);
+  {
+    orchestrator::LocalMesh mesh(o);
+    auto t0 = std::chrono::steady_clock::now();
+    mesh.start();
+    bool formed = mesh.wait_mesh_formed(120s);
+    fmt::print("{} nodes started, mesh {} in {:.1f} s\n", n, formed ? "formed" : "NOT formed",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::this_thread::sleep_for(std::chrono::seconds(settle_secs));
+    std::vector<double> cpu0;
+    for (auto& node : mesh.nodes()) cpu0.push_back(cpu_secs(node.pid));
+    auto m0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(measure_secs));
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
+    double cpu = 0;
+    std::uint64_t rss = 0, max_rss = 0;
+    for (std::size_t i = 0; i < mesh.nodes().size(); ++i) {
+      cpu += cpu_secs(mesh.nodes()[i].pid) - cpu0[i];
+      auto r = rss_kb(mesh.nodes()[i].pid);
+      rss += r;
+      max_rss = std::max(max_rss, r);
+    }
+    fmt::print("{} nodes at rest: CPU {:.1f}% of one core (all nodes, over {:.0f} s), RSS total {:.1f} MB, per node avg {:.1f} MB, max {:.1f} MB\n",
+               n, 100.0 * cpu / wall, wall, rss / 1024.0, rss / 1024.0 / n, max_rss / 1024.0);
+  }
+  fs::remove_all(o.root_dir);
+  return 0;
+}
+
+// The ceiling: bare Ed25519 verification on one core, no pipeline around it.
+static int bench_verify(std::size_t n, std::size_t payload_bytes) {
+  auto k = KeyPair::generate();
+  std::string msg(payload_bytes, 'v');
+  auto sig = sign(k, msg);
+  auto t0 = std::chrono::steady_clock::now();
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < n; ++i) ok += verify(k.pk, msg, sig);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print("raw ed25519 verify payload={}B: {:.0f} verifies/s ({} ok)\n", payload_bytes, n / secs, ok);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  std::string what = argc > 1 ? argv[1] : "";
+  if (what == "verify") return bench_verify(argc > 2 ? std::stoul(argv[2]) : 50'000, argc > 3 ? std::stoul(argv[3]) : 512);
+  if (what == "dispatcher") {
+    std::size_t workers = argc > 2 ? std::stoul(argv[2]) : 1;
+    std::size_t frames = argc > 3 ? std::stoul(argv[3]) : 50'000;
+    std::size_t payload = argc > 4 ? std::stoul(argv[4]) : 512;
+    return bench_dispatcher(workers, frames, payload);
+  }
+  if (what == "dm") return bench_dm(argc > 2 ? std::stoi(argv[2]) : 2000);
+  if (what == "idle") return bench_mesh(1, argc > 2 ? std::stoi(argv[2]) : 5, 10);
+  if (what == "mesh")
+    return bench_mesh(argc > 2 ? std::stoi(argv[2]) : 50, argc > 3 ? std::stoi(argv[3]) : 10,
+                      argc > 4 ? std::stoi(argv[4]) : 30);
+  std::fprintf(stderr, "usage: lean_node_bench verify [n] [payload] | dispatcher [workers] [frames] [payload] | dm [rounds] | idle | mesh [nodes] [settle_s] [measure_s]\n");
+  return 2;
+}
