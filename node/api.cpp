@@ -79,6 +79,7 @@ HttpResponse LeanNode::route(const HttpRequest& req, Reply& reply, bool& deferre
   const auto& p = req.path;
   if (m == "OPTIONS") return {204, "", "text/plain"};
   if (p == "/health") return m == "GET" ? health() : HttpResponse{405, "", "text/plain"};
+  if (p.rfind("/constitution", 0) == 0) return {404, "", "text/plain"};  // auth-exempt in x0xd; not served here
   if (!authorized(req)) return {401, kUnauthorized, "application/json"};
 
   auto only = [&](const char* method) { return m == method; };

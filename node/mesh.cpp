@@ -58,7 +58,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   std::atomic<std::uint64_t> tx_depth{0}, tx_high_water{0}, establish_failures{0},
       budget_exhausted{0};
-  bool above_high_water = false;
+  std::atomic<bool> above_high_water{false};
 
   Impl(asio::io_context& io_, const Identity& id_, MeshOptions o, RecvPump& p, Faults& f, MeshCallbacks c)
       : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), acceptor(io_), tick_timer(io_) {}
@@ -273,8 +273,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
   void push_inbound(InboundFrame&& in) {
     auto self = shared_from_this();
-    auto held = in;  // kept in case the stream is full and we must wait
-    auto r = mesh->pump.push(std::move(in), [self] {
+    auto r = mesh->pump.push(in, [self] {
       asio::post(self->strand, [self] {
         if (self->pending) {
           auto f = std::move(*self->pending);
@@ -284,7 +283,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
       });
     });
     if (r == RecvQueue::Push::must_wait) {
-      pending = std::move(held);  // stop reading until the queue has room
+      pending = std::move(in);  // not taken: stop reading until the queue has room
       return;
     }
     read_header();
@@ -331,11 +330,9 @@ struct Conn : std::enable_shared_from_this<Conn> {
 };
 
 void Mesh::Impl::note_tx_depth_change() {
-  auto depth = tx_depth.load();
-  std::lock_guard lk(mu);
-  bool above = depth * 10 >= opts.data_tx_capacity * 8;
-  if (above && !above_high_water) tx_high_water++;
-  above_high_water = above;
+  // Counts rising edges through 80 % of the outbound budget.
+  bool above = tx_depth.load() * 10 >= opts.data_tx_capacity * 8;
+  if (above_high_water.exchange(above) != above && above) tx_high_water++;
 }
 
 void Mesh::Impl::accept_loop() {

@@ -13,7 +13,7 @@ static bool recoverable(FrameType t) {
   return t == FrameType::ihave || t == FrameType::iwant || t == FrameType::digest;
 }
 
-RecvQueue::Push RecvQueue::push(InboundFrame&& f, std::function<void()> on_space) {
+RecvQueue::Push RecvQueue::push(InboundFrame& f, std::function<void()> on_space) {
   std::unique_lock lk(mu_);
   ++c_.produced;
   if (closed_) {
@@ -112,10 +112,10 @@ RecvPump::RecvPump(std::size_t p, std::size_t m, std::size_t b) {
   queues_[2] = std::make_unique<RecvQueue>(Stream::bulk, b);
 }
 
-RecvQueue::Push RecvPump::push(InboundFrame&& f, std::function<void()> on_space) {
+RecvQueue::Push RecvPump::push(InboundFrame& f, std::function<void()> on_space) {
   auto s = static_cast<std::size_t>(wire::stream_of(f.type));
   std::string peer = f.peer_machine_id;
-  auto r = queues_[s]->push(std::move(f), std::move(on_space));
+  auto r = queues_[s]->push(f, std::move(on_space));
   if (r != RecvQueue::Push::must_wait) {
     std::lock_guard lk(per_peer_mu_);
     auto& pc = per_peer_[peer];

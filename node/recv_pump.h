@@ -40,7 +40,10 @@ class RecvQueue {
   // above 90 % full, sheds recoverable IHAVE/IWANT/digest frames). For the
   // other streams a full queue answers must_wait and calls on_space once a
   // slot frees; the caller keeps the frame and pushes it again then.
-  Push push(InboundFrame&& f, std::function<void()> on_space = {});
+  // The frame is moved from only when it is enqueued: after must_wait the
+  // caller still holds it (no copy on the hot path).
+  Push push(InboundFrame& f, std::function<void()> on_space = {});
+  Push push(InboundFrame&& f, std::function<void()> on_space = {}) { return push(f, std::move(on_space)); }
   // Blocks up to `wait`; nullopt on timeout or when closed and drained.
   std::optional<InboundFrame> pop(std::chrono::milliseconds wait);
   void close();
@@ -74,7 +77,8 @@ class RecvPump {
  public:
   RecvPump(std::size_t pubsub_cap, std::size_t membership_cap, std::size_t bulk_cap);
   RecvQueue& queue(wire::Stream s) { return *queues_[static_cast<std::size_t>(s)]; }
-  RecvQueue::Push push(InboundFrame&& f, std::function<void()> on_space = {});
+  RecvQueue::Push push(InboundFrame& f, std::function<void()> on_space = {});
+  RecvQueue::Push push(InboundFrame&& f, std::function<void()> on_space = {}) { return push(f, std::move(on_space)); }
   void close();
   nlohmann::json to_json() const;
 

@@ -234,4 +234,8 @@ TEST_CASE("mesh: POST /shutdown and SIGTERM stop a node cleanly") {
   fleet.mesh().restart_node(1);
   REQUIRE(eventually([&] { return fleet.peers(0) == 1; }, 15s));
   CHECK(fleet.get(1, "/agent")["agent_id"] == fleet.agent_id(1));  // identity survives restarts
+  auto token_before = fleet.mesh().nodes()[1].token;
+  fleet.mesh().stop_node(1);
+  fleet.mesh().restart_node(1);
+  CHECK(fleet.mesh().nodes()[1].token == token_before);  // and so does the API token
 }

@@ -12,7 +12,7 @@ namespace {
 InboundFrame frame(FrameType t, std::string peer = std::string(64, 'a')) {
   InboundFrame f;
   f.type = t;
-  f.body = "x";
+  f.body = std::string(1, 'x');
   f.peer_machine_id = std::move(peer);
   return f;
 }

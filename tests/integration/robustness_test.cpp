@@ -1,0 +1,148 @@
+// The node under load and under hostile input: hundreds of SSE clients on one
+// event loop, garbage on the mesh port and on the API port.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "core/encoding.h"
+#include "core/socket_addr.h"
+#include "tests/support/fleet_fixture.h"
+
+using namespace x0x;
+using namespace x0x::testing;
+
+namespace {
+
+// A plain TCP client, so a test can hold hundreds of streams without a thread each.
+class RawConn {
+ public:
+  explicit RawConn(const std::string& host_port) {
+    auto a = parse_socket_addr(host_port);
+    REQUIRE(a);
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(a->port);
+    ::inet_pton(AF_INET, a->host.c_str(), &sa.sin_addr);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  }
+  ~RawConn() { ::close(fd_); }
+  RawConn(const RawConn&) = delete;
+  void send(std::string_view data) { REQUIRE(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size())); }
+  // Reads until `needle` shows up in what was received, the peer closes, or the deadline.
+  bool read_until(const std::string& needle, std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (received_.find(needle) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+      char buf[4096];
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      received_.append(buf, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  // True once the peer closed the connection (whatever it sent first).
+  bool closed_by_peer(std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    char buf[4096];
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+      auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0) return true;
+      if (n < 0 && errno != EAGAIN) return errno == ECONNRESET;
+    }
+  }
+  const std::string& received() const { return received_; }
+
+ private:
+  int fd_ = -1;
+  std::string received_;
+};
+
+int thread_count(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  return -1;
+}
+
+std::string host_port(const std::string& api_base) { return api_base.substr(std::string("http://").size()); }
+
+}  // namespace
+
+TEST_CASE("robustness: 300 concurrent SSE clients are served by the event loop, not by threads") {
+  TestFleet fleet(1);
+  auto& node = fleet.mesh().nodes()[0];
+  fleet.post(0, "/subscribe", {{"topic", "many"}});
+  int threads_before = thread_count(node.pid);
+  REQUIRE(threads_before > 0);
+  std::vector<std::unique_ptr<RawConn>> clients;
+  for (int i = 0; i < 300; ++i) {
+    auto c = std::make_unique<RawConn>(host_port(node.api_base));
+    c->send("GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + node.token + "\r\n\r\n");
+    clients.push_back(std::move(c));
+  }
+  for (auto& c : clients) REQUIRE(c->read_until("text/event-stream", 10s));
+  CHECK(thread_count(node.pid) == threads_before);
+  auto payload = base64_encode("to all three hundred");
+  fleet.post(0, "/publish", {{"topic", "many"}, {"payload", payload}});
+  int got = 0;
+  for (auto& c : clients) got += c->read_until(payload, 10s);
+  CHECK(got == 300);
+  CHECK(fleet.get(0, "/health")["ok"] == true);
+}
+
+TEST_CASE("robustness: garbage on the mesh port closes that connection and nothing else") {
+  TestFleet fleet(2);
+  auto& node = fleet.mesh().nodes()[0];
+  {
+    RawConn junk(node.mesh_addr);
+    junk.send(std::string("\xff\xff\xff\xff", 4));  // a 4 GiB frame length
+    CHECK(junk.closed_by_peer(5s));
+  }
+  {
+    RawConn junk(node.mesh_addr);
+    junk.send(std::string("\x00\x00\x00\x20", 4) + std::string(32, 'A'));  // bad type and MAC
+    CHECK(junk.closed_by_peer(5s));
+  }
+  {
+    RawConn junk(node.mesh_addr);
+    junk.send(std::string("\x00\x00\x00\x30\x01", 5) + std::string(47, '\0'));  // HELLO that does not parse
+    CHECK(junk.closed_by_peer(5s));
+  }
+  CHECK(fleet.peers(0) == 1);
+  auto r = fleet.post(0, "/direct/send", {{"agent_id", fleet.agent_id(1)}, {"payload", "aGk="}});
+  CHECK(r["ok"] == true);
+}
+
+TEST_CASE("robustness: malformed HTTP and oversized bodies get an answer, the node carries on") {
+  TestFleet fleet(1);
+  auto& node = fleet.mesh().nodes()[0];
+  {
+    RawConn c(host_port(node.api_base));
+    c.send("THIS IS NOT HTTP\r\n\r\n");
+    CHECK(c.closed_by_peer(5s));
+  }
+  auto client = fleet.client(0);
+  std::string big = R"({"topic":"t","payload":")" + std::string(2 * 1024 * 1024, 'A') + "\"}";
+  CHECK(client.post("/publish", big).status == 413);
+  auto fresh = fleet.client(0);
+  CHECK(fresh.get("/health").status == 200);
+  CHECK(fresh.post("/publish", R"({"topic":"t","payload":"not base64!"})").status == 400);
+  CHECK(fresh.post("/subscribe", R"([1,2,3])").status == 422);
+  CHECK(fresh.del("/subscribe/0000000000000000").status == 404);
+  CHECK(fresh.get("/publish").status == 405);
+}
