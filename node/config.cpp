@@ -2,6 +2,8 @@
 // toml++ and CLI11 stay inside this file so the header is cheap to include.
 #include "node/config.h"
 
+#include "core/toml_text.h"
+
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
@@ -48,23 +50,7 @@ std::string cat(const Parts&... parts) {
   return out.str();
 }
 
-// A string as it would be written in TOML, so odd bytes stay visible.
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+std::string quote(std::string_view s) { return x0x::toml_quote(s); }
 
 std::string describe(const toml::node& n) {
   switch (n.type()) {
