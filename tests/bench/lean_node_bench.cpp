@@ -30,7 +30,9 @@ namespace fs = std::filesystem;
 
 static int bench_dispatcher(std::size_t workers, std::size_t frames, std::size_t payload_bytes) {
   boost::asio::io_context io;  // never run: the mesh has no peers, sends go nowhere
-  auto id = Identity::load_or_create(fs::temp_directory_path() / ("x0x-bench-id-" + random_hex(4)));
+  auto id_dir = fs::temp_directory_path() / ("x0x-bench-id-" + random_hex(4));
+  auto id = Identity::load_or_create(id_dir);
+  fs::remove_all(id_dir);  // the keys are in memory now
   RecvPump pump(frames + 1, 16, 16);
   Faults faults;
   MeshOptions mo;
