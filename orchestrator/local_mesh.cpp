@@ -25,6 +25,8 @@
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
@@ -116,6 +118,7 @@ std::string now_text() {
 // Runs in the forked child, between fork and execve: async-signal-safe calls only.
 struct ChildSetup {
   bool pdeathsig = true;
+  bool new_session = false;
   pid_t parent = 0;
   int fd_limit = 1024;
 
@@ -126,6 +129,7 @@ struct ChildSetup {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the spawning thread's mask is inherited
     ::signal(SIGPIPE, SIG_DFL);                  // an ignored disposition survives execve
     ::signal(SIGTERM, SIG_DFL);
+    if (new_session) ::setsid();  // detached: no terminal hang-up reaches it
     if (pdeathsig) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != parent) ::_exit(1);  // parent already gone
@@ -222,7 +226,10 @@ LocalNode& LocalMesh::at(std::size_t i) {
 }
 
 std::vector<LocalNode>& LocalMesh::nodes() {
-  for (std::size_t i = 0; i < nodes_.size(); ++i) refresh(i);
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    refresh(i);
+    refresh_runner(i);
+  }
   return nodes_;
 }
 
@@ -254,12 +261,13 @@ bool LocalMesh::refresh(std::size_t i) {
   return false;
 }
 
-void LocalMesh::write_config(std::size_t i, const std::vector<std::string>& bootstrap) const {
+void LocalMesh::write_config(std::size_t i, const std::vector<std::string>& bootstrap, const std::string& api_addr,
+                             const std::string& bind_addr) const {
   const LocalNode& n = nodes_[i];
   std::ostringstream o;
   o << "# Written by x0x LocalMesh for node " << n.name << ".\n"
-    << "api_address = \"127.0.0.1:0\"\n"
-    << "bind_address = \"127.0.0.1:0\"\n"
+    << "api_address = " << toml_str(api_addr) << "\n"
+    << "bind_address = " << toml_str(bind_addr) << "\n"
     << "data_dir = " << toml_str(n.data_dir.string()) << "\n"
     << "instance_name = " << toml_str(n.name) << "\n"
     << "log_level = " << toml_str(opts_.log_level) << "\n"
@@ -300,26 +308,38 @@ void LocalMesh::spawn(std::size_t i) {
                now_text().c_str(), opts_.node_binary.c_str(), n.config_path.c_str());
   std::fflush(log.get());
 
+  n.pid = spawn_child(opts_.node_binary.string(), {"--config", n.config_path.string(), "--no-hard-coded-bootstrap"}, {},
+                      n, n.log_path, "node");
+  n.running = true;
+  exit_status_[i] = -1;
+}
+
+int LocalMesh::spawn_child(const std::string& exe, const std::vector<std::string>& args,
+                           const std::vector<std::pair<std::string, std::string>>& env, const LocalNode& n,
+                           const fs::path& log_path, const std::string& what) {
+  std::unique_ptr<FILE, int (*)(FILE*)> log(std::fopen(log_path.c_str(), "ae"), &std::fclose);
+  if (!log) throw std::runtime_error("local mesh: cannot open " + log_path.string() + ": " + std::strerror(errno));
   ChildSetup setup;
-  setup.pdeathsig = opts_.kill_on_parent_exit;
+  setup.pdeathsig = opts_.kill_on_parent_exit && !opts_.detached;
+  setup.new_session = opts_.detached;
   setup.parent = ::getpid();
   if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     setup.fd_limit = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
+  auto environment = boost::this_process::environment();
+  bp::environment child_env = environment;
+  for (auto& [k, v] : env) child_env[k] = v;
 
   std::error_code spawn_ec;
-  bp::child child(bp::exe = opts_.node_binary.string(),
-                  bp::args = std::vector<std::string>{"--config", n.config_path.string(), "--no-hard-coded-bootstrap"},
-                  bp::start_dir = n.dir.string(), bp::std_in < bp::null, bp::std_out > log.get(),
-                  bp::std_err > log.get(), bp::extend::on_exec_setup = setup,
-                  bp::extend::on_error = ReapOnError{}, spawn_ec);
+  bp::child child(bp::exe = exe, bp::args = args, bp::env = child_env, bp::start_dir = n.dir.string(),
+                  bp::std_in < bp::null, bp::std_out > log.get(), bp::std_err > log.get(),
+                  bp::extend::on_exec_setup = setup, bp::extend::on_error = ReapOnError{}, spawn_ec);
   if (spawn_ec || child.id() <= 0)
-    throw std::runtime_error("local mesh: cannot start node '" + n.name + "' (" + opts_.node_binary.string() +
+    throw std::runtime_error("local mesh: cannot start " + what + " for '" + n.name + "' (" + exe +
                              "): " + (spawn_ec ? spawn_ec.message() : std::string("no pid")));
-  n.pid = static_cast<int>(child.id());
-  n.running = true;
-  exit_status_[i] = -1;
+  const int pid = static_cast<int>(child.id());
   // From here on the PID is ours to manage (waitpid); ~child must not touch it.
   child.detach();
+  return pid;
 }
 
 std::string LocalMesh::log_tail(std::size_t i, std::size_t max_bytes) const {
@@ -434,6 +454,8 @@ void LocalMesh::start() {
       rest.push_back(i);
     }
     if (!rest.empty()) wait_ready(rest, opts_.start_timeout);
+    if (!opts_.runner_binary.empty())
+      for (std::size_t i = 0; i < nodes_.size(); ++i) start_runner(i);
   } catch (...) {
     try {
       stop_all();
@@ -446,12 +468,12 @@ void LocalMesh::start() {
 void LocalMesh::restart_node(std::size_t i) {
   LocalNode& n = at(i);
   if (refresh(i)) stop_node(i);
-  if (!fs::exists(n.config_path)) {
-    // Never started: bootstrap from node 0 when it is up.
-    std::vector<std::string> bootstrap;
-    if (i != 0 && refresh(0) && !nodes_[0].mesh_addr.empty()) bootstrap.push_back(nodes_[0].mesh_addr);
+  std::vector<std::string> bootstrap;
+  if (i != 0 && !nodes_[0].mesh_addr.empty()) bootstrap.push_back(nodes_[0].mesh_addr);
+  if (!n.api_base.empty() && !n.mesh_addr.empty())
+    write_config(i, bootstrap, n.api_base.substr(std::string("http://").size()), n.mesh_addr);  // same ports again
+  else if (!fs::exists(n.config_path))
     write_config(i, bootstrap);
-  }
   spawn(i);
   try {
     wait_ready({i}, opts_.start_timeout);
@@ -494,6 +516,61 @@ void LocalMesh::kill_and_reap(std::size_t i) noexcept {
   n.pid = -1;
 }
 
+bool LocalMesh::refresh_runner(std::size_t i) {
+  LocalNode& n = nodes_[i];
+  if (!n.runner_running || n.runner_pid <= 0) return n.runner_running = false;
+  int st = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(n.runner_pid, &st, WNOHANG);
+  } while (r == -1 && errno == EINTR);
+  if (r == 0) return true;
+  n.runner_running = false;
+  n.runner_pid = -1;
+  return false;
+}
+
+void LocalMesh::start_runner(std::size_t i) {
+  LocalNode& n = at(i);
+  if (opts_.runner_binary.empty()) throw std::logic_error("local mesh: no runner binary configured");
+  if (refresh_runner(i)) throw std::logic_error("local mesh: runner of '" + n.name + "' is already running");
+  if (!refresh(i) || n.api_base.empty()) throw std::logic_error("local mesh: node '" + n.name + "' is not serving");
+  n.runner_log_path = n.dir / "runner.log";
+  // The token travels as a file path, never on a command line.
+  n.runner_pid = spawn_child(fs::absolute(opts_.runner_binary).string(), {},
+                             {{"NODE_NAME", n.name}, {"X0X_API_BASE", n.api_base},
+                              {"X0X_API_TOKEN", (n.data_dir / "api-token").string()}, {"LOG_LEVEL", "INFO"}},
+                             n, n.runner_log_path, "runner");
+  n.runner_running = true;
+}
+
+void LocalMesh::stop_runner(std::size_t i) {
+  LocalNode& n = at(i);
+  if (!refresh_runner(i)) return;
+  ::kill(n.runner_pid, SIGTERM);
+  const auto deadline = Clock::now() + kStopGrace;
+  while (refresh_runner(i) && Clock::now() < deadline) sleep_until_or(deadline, 10ms);
+  kill_runner(i);
+}
+
+void LocalMesh::kill_runner(std::size_t i) {
+  LocalNode& n = at(i);
+  if (!refresh_runner(i)) return;
+  ::kill(n.runner_pid, SIGKILL);
+  int st = 0;
+  while (::waitpid(n.runner_pid, &st, 0) == -1 && errno == EINTR) {
+  }
+  n.runner_running = false;
+  n.runner_pid = -1;
+}
+
+void LocalMesh::release() {
+  for (auto& n : nodes_) {
+    n.running = n.runner_running = false;
+    n.pid = n.runner_pid = -1;
+  }
+}
+
 void LocalMesh::stop_node(std::size_t i) {
   at(i);
   terminate({i}, kStopGrace);
@@ -505,6 +582,7 @@ void LocalMesh::kill_node(std::size_t i) {
 }
 
 void LocalMesh::stop_all() {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) stop_runner(i);  // runners first: they depend on their node
   std::vector<std::size_t> all(nodes_.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
   terminate(all, kStopGrace);

@@ -26,6 +26,9 @@ struct LocalNode {
   std::string token;     // contents of data/api-token, trimmed
   std::string mesh_addr; // contents of data/mesh.addr, e.g. 127.0.0.1:40123
   bool running = false;
+  int runner_pid = -1;   // -1: no runner
+  bool runner_running = false;
+  std::filesystem::path runner_log_path;
 };
 
 class LocalMesh {
@@ -44,6 +47,12 @@ class LocalMesh {
     // when it crashes. Linux ties that to the *thread* that spawned them: turn it
     // off when start()/restart_node() run on a thread that ends before the mesh.
     bool kill_on_parent_exit = true;
+    // When set, one x0x-test-runner runs beside each node (NODE_NAME = the
+    // node's name, its API base and token file), logging to runner.log.
+    std::filesystem::path runner_binary;
+    // Detached processes get their own session and outlive this process
+    // (`x0xctl local up`); implies kill_on_parent_exit = false.
+    bool detached = false;
   };
 
   // Validates options (node count, names, binary), creates the directories. No
@@ -66,8 +75,9 @@ class LocalMesh {
   bool wait_mesh_formed(std::chrono::milliseconds timeout);
   void stop_node(std::size_t i);     // SIGTERM, wait up to 5 s, then SIGKILL
   void kill_node(std::size_t i);     // SIGKILL right away (a crash), and reap
-  // Stops the node if running, then starts it again with the same data dir and
-  // config.toml (same identity) and waits for /health as start() does.
+  // Stops the node if running, then starts it again with the same data dir
+  // (same identity and token) on the same API and mesh ports, as a real
+  // daemon's fixed ports would be, and waits for /health as start() does.
   void restart_node(std::size_t i);
   void stop_all();  // SIGTERM to all at once, then as stop_node
 
@@ -75,14 +85,26 @@ class LocalMesh {
   std::vector<LocalNode>& nodes();
   const Options& options() const;
   std::size_t running_count();
+  void start_runner(std::size_t i);  // needs Options::runner_binary and a serving node
+  void stop_runner(std::size_t i);   // SIGTERM, up to 5 s, then SIGKILL
+  void kill_runner(std::size_t i);   // SIGKILL right away
+  // Forgets every process without stopping it: they keep running (detached
+  // mode); the caller has recorded their PIDs.
+  void release();
+
   // The end of node i's log for its latest run (at most max_bytes).
   std::string log_tail(std::size_t i, std::size_t max_bytes = 4000) const;
 
  private:
-  void write_config(std::size_t i, const std::vector<std::string>& bootstrap) const;
+  void write_config(std::size_t i, const std::vector<std::string>& bootstrap,
+                    const std::string& api_addr = "127.0.0.1:0", const std::string& bind_addr = "127.0.0.1:0") const;
   void spawn(std::size_t i);
   void wait_ready(const std::vector<std::size_t>& which, std::chrono::milliseconds timeout);
   bool refresh(std::size_t i);  // reaps if exited; returns running
+  bool refresh_runner(std::size_t i);
+  int spawn_child(const std::string& exe, const std::vector<std::string>& args,
+                  const std::vector<std::pair<std::string, std::string>>& env, const LocalNode& n,
+                  const std::filesystem::path& log_path, const std::string& what);
   void terminate(const std::vector<std::size_t>& which, std::chrono::milliseconds grace);
   void kill_and_reap(std::size_t i) noexcept;  // SIGKILL + blocking waitpid
   [[noreturn]] void fail(std::size_t i, const std::string& what);

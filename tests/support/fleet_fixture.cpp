@@ -20,7 +20,7 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds lim
   return pred();
 }
 
-TestFleet::TestFleet(int nodes, std::string extra_toml) {
+TestFleet::TestFleet(int nodes, std::string extra_toml, bool runners) {
   dir_ = fs::temp_directory_path() / ("x0x-test-" + random_hex(6));
   orchestrator::LocalMesh::Options o;
   o.node_binary = X0X_LEAN_NODE_BIN;
@@ -28,6 +28,7 @@ TestFleet::TestFleet(int nodes, std::string extra_toml) {
   o.nodes = nodes;
   o.extra_toml = std::move(extra_toml);
   o.log_level = "info";
+  if (runners) o.runner_binary = X0X_TEST_RUNNER_BIN;
   mesh_ = std::make_unique<orchestrator::LocalMesh>(o);
   try {
     mesh_->start();

@@ -24,7 +24,8 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds lim
 
 class TestFleet {
  public:
-  explicit TestFleet(int nodes, std::string extra_toml = {});
+  // With runners, an x0x-test-runner runs beside each node.
+  explicit TestFleet(int nodes, std::string extra_toml = {}, bool runners = false);
   ~TestFleet();
 
   orchestrator::LocalMesh& mesh() { return *mesh_; }

@@ -1,0 +1,140 @@
+// `x0xctl verify`: Phase A over the inventory's fleet (or, without one, over
+// a local fleet of 6 started for the run and stopped after it).
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/phase_a_output.h"
+#include "core/encoding.h"
+#include "harness/phase_a.h"
+#include "orchestrator/api_access.h"
+#include "orchestrator/inventory.h"
+#include "orchestrator/local_mesh.h"
+
+namespace x0x::cli {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct VerifyOptions {
+  std::string fleet, anchor, json_path;
+  double discover_secs = 30, settle_secs = 45;
+  bool allow_missing = false;
+  std::size_t parallel = 32;
+};
+
+int run_phase_a_on(const orchestrator::Fleet& fleet, const VerifyOptions& o) {
+  auto anchor_name = o.anchor.empty() ? fleet.anchor : o.anchor;
+  const auto* anchor = fleet.find(anchor_name);
+  if (!anchor) {
+    fmt::print(stderr, "x0xctl verify: --anchor {}: not a host of {}\n", anchor_name, fleet.path.string());
+    return kExitUsage;
+  }
+  orchestrator::ApiEndpoint ep;
+  try {
+    ep = orchestrator::make_api_access(fleet)->open(*anchor);
+  } catch (const orchestrator::ApiAccessError& e) {
+    fmt::print(stderr, "x0xctl verify: {}\n", e.what());
+    return kExitUsage;
+  }
+  harness::PhaseAOptions po;
+  po.anchor_base_url = ep.base_url;
+  po.anchor_token = ep.token;
+  po.nodes = fleet.names();
+  po.discover = std::chrono::milliseconds(static_cast<long>(o.discover_secs * 1000));
+  po.settle = std::chrono::milliseconds(static_cast<long>(o.settle_secs * 1000));
+  po.allow_missing = o.allow_missing;
+  po.parallel = o.parallel;
+  fmt::print("Phase A on {} nodes (anchor {}){}\n", po.nodes.size(), anchor->name,
+             o.allow_missing ? ", --allow-missing: undiscovered runners are left out" : "");
+  harness::PhaseAReport rep;
+  try {
+    rep = harness::run_phase_a(po, progress_line);
+  } catch (const std::exception& e) {
+    end_progress();
+    fmt::print(stderr, "x0xctl verify: Phase A could not run: {}\n", e.what());
+    return kExitFail;
+  }
+  end_progress();
+  print_phase_a(stdout, rep);
+  if (!o.json_path.empty()) {
+    std::ofstream out(o.json_path);
+    out << rep.to_json().dump(2) << "\n";
+    if (!out) {
+      fmt::print(stderr, "x0xctl verify: cannot write {}\n", o.json_path);
+      return kExitUsage;
+    }
+  }
+  return rep.passed() ? kExitPass : kExitFail;
+}
+
+int run_verify(const VerifyOptions& o) {
+  fs::path fleet_path = o.fleet.empty() ? fs::path("fleet.toml") : fs::path(o.fleet);
+  if (!o.fleet.empty() || fs::exists(fleet_path)) {
+    try {
+      return run_phase_a_on(orchestrator::load_fleet(fleet_path), o);
+    } catch (const orchestrator::InventoryError& e) {
+      fmt::print(stderr, "x0xctl verify: invalid inventory:\n{}\n", e.what());
+      return kExitUsage;
+    }
+  }
+  // The embedded default: a local fleet of 6 for this run only.
+  auto dir = fs::temp_directory_path() / ("x0x-verify-" + random_hex(4));
+  orchestrator::LocalMesh::Options mo;
+  mo.node_binary = find_sibling_binary("x0x-lean-node");
+  mo.runner_binary = find_sibling_binary("x0x-test-runner");
+  mo.root_dir = dir;
+  mo.nodes = 6;
+  mo.log_level = "info";
+  fmt::print("No fleet.toml here: starting a local fleet of 6 lean nodes with runners in {}\n", dir.string());
+  int rc;
+  {
+    orchestrator::LocalMesh mesh(mo);
+    mesh.start();
+    if (!mesh.wait_mesh_formed(60s)) {
+      fmt::print(stderr, "x0xctl verify: the local mesh did not form within 60 s (logs in {})\n", dir.string());
+      return kExitFail;
+    }
+    orchestrator::Fleet fleet;
+    fleet.path = dir / "fleet.toml";
+    for (auto& n : mesh.nodes())
+      fleet.hosts.push_back({n.name, "127.0.0.1", "local", n.api_base.substr(7), (n.data_dir / "api-token").string(), n.dir.string(), {}, 0});
+    fleet.anchor = fleet.hosts.front().name;
+    rc = run_phase_a_on(fleet, o);
+  }
+  if (rc == kExitPass) fs::remove_all(dir);
+  else fmt::print("Local fleet stopped; logs kept in {}\n", dir.string());
+  return rc;
+}
+
+}  // namespace
+
+void register_verify(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<VerifyOptions>();
+  auto* sub = app.add_subcommand("verify", "Phase A: the all-pairs direct-message matrix over the fleet");
+  sub->add_option("--fleet", o->fleet, "inventory (default ./fleet.toml; none: a local fleet of 6 for this run)");
+  sub->add_option("--anchor", o->anchor, "node whose API drives the run (default: the inventory's anchor)");
+  sub->add_option("--discover-secs", o->discover_secs, "discovery window")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--settle-secs", o->settle_secs, "wait for results after the last command")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--json", o->json_path, "write the report as JSON");
+  sub->add_option("--parallel", o->parallel, "command DMs in flight")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_flag("--allow-missing", o->allow_missing, "run over the discovered runners only (stated in the output)");
+  sub->callback([o, &exit_code] {
+    try {
+      exit_code = run_verify(*o);
+    } catch (const std::exception& e) {
+      end_progress();
+      fmt::print(stderr, "x0xctl verify: {}\n", e.what());
+      exit_code = kExitFail;
+    }
+  });
+}
+
+}  // namespace x0x::cli

@@ -1,0 +1,35 @@
+// `x0xctl local up | down | status`: a fleet of lean nodes with a runner
+// beside each, started detached in DIR, recorded in DIR/local-fleet.json (PIDs)
+// and DIR/fleet.toml (the inventory every other verb reads).
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace x0x::orchestrator {
+
+struct LocalFleetOptions {
+  std::filesystem::path dir = "x0x-local";
+  int nodes = 6;
+  std::filesystem::path node_binary, runner_binary;
+  std::string extra_toml;  // appended to every node config (tests)
+};
+
+struct LocalProcessState {
+  std::string name;
+  int node_pid = -1, runner_pid = -1;
+  bool node_alive = false, runner_alive = false;
+  std::string api_addr;
+  int peers = -1;  // -1: unknown (node not answering)
+};
+
+// Starts the fleet unless one is already running in dir (then returns false
+// and starts nothing). Throws with the failing node and its log on failure.
+bool local_up(const LocalFleetOptions& opts);
+// Stops exactly the recorded processes that are still ours; keeps the logs.
+// Returns how many processes were stopped.
+int local_down(const std::filesystem::path& dir);
+std::vector<LocalProcessState> local_status(const std::filesystem::path& dir);
+std::filesystem::path local_state_path(const std::filesystem::path& dir);
+
+}  // namespace x0x::orchestrator

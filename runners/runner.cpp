@@ -1,0 +1,944 @@
+#include "runners/runner.h"
+
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "core/encoding.h"
+
+namespace x0x::runners {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r\n\f\v");
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(" \t\r\n\f\v");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string short_id(std::string_view aid) { return std::string(aid.substr(0, 16)); }
+
+bool truthy_json(const json& v) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_integer() || v.is_number_unsigned()) return v.get<std::int64_t>() != 0;
+  if (v.is_number_float()) return v.get<double>() != 0.0;
+  if (v.is_string()) return !v.get_ref<const std::string&>().empty();
+  if (v.is_array() || v.is_object()) return !v.empty();
+  return false;
+}
+
+bool param_truthy(const json& params, const char* key) {
+  auto it = params.find(key);
+  return it != params.end() && truthy_json(*it);
+}
+
+// An int param given as a number or a numeric string (the reference runner does int(...)).
+std::optional<long long> param_int(const json& params, const char* key) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_integer() || it->is_number_unsigned()) return it->get<long long>();
+  if (it->is_number_float()) return static_cast<long long>(it->get<double>());
+  if (it->is_string()) {
+    const auto& s = it->get_ref<const std::string&>();
+    try {
+      std::size_t pos = 0;
+      long long v = std::stoll(s, &pos);
+      if (pos == s.size()) return v;
+    } catch (...) {
+    }
+    throw std::runtime_error(std::string(key) + ": not an integer: " + s);
+  }
+  throw std::runtime_error(std::string(key) + ": expected an integer, got " + it->type_name());
+}
+
+// A daemon reply body as JSON; an empty body is {}; non-JSON → {"status", "reason"}.
+json body_json(const probes::HttpResponse& r) {
+  if (r.body.empty()) return json::object();
+  try {
+    return json::parse(r.body);
+  } catch (const json::exception&) {
+    return {{"status", r.status}, {"reason", probes::detail::snippet(r.body, 200)}};
+  }
+}
+
+// The level names of the reference runner (Python logging).
+class UpperLevelFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string_view name;
+    switch (msg.level) {
+      case spdlog::level::trace: name = "TRACE"; break;
+      case spdlog::level::debug: name = "DEBUG"; break;
+      case spdlog::level::info: name = "INFO"; break;
+      case spdlog::level::warn: name = "WARNING"; break;
+      case spdlog::level::err: name = "ERROR"; break;
+      case spdlog::level::critical: name = "CRITICAL"; break;
+      default: name = "OFF"; break;
+    }
+    dest.append(name.data(), name.data() + name.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<UpperLevelFlag>(); }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- configuration
+
+bool is_truthy(std::string_view v) {
+  auto s = lower(trim(v));
+  return s == "1" || s == "true" || s == "yes" || s == "on";
+}
+
+std::optional<int> parse_raw_quic_ack_ms(std::string_view v) {
+  auto s = lower(trim(v));
+  if (s.empty()) return kDefaultResultRawQuicAckMs;
+  if (s == "none" || s == "off" || s == "false" || s == "0") return std::nullopt;
+  int value = 0;
+  std::size_t pos = 0;
+  try {
+    value = std::stoi(s, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  if (pos != s.size() || value <= 0)
+    throw ConfigError("X0X_RESULT_RAW_QUIC_ACK_MS / --result-raw-quic-ack-ms: expected a positive integer "
+                      "(milliseconds) or none/off/false/0, got \"" + std::string(v) + "\"");
+  return value;
+}
+
+spdlog::level::level_enum parse_log_level(std::string_view v) {
+  auto s = lower(trim(v));
+  if (s.empty() || s == "info") return spdlog::level::info;
+  if (s == "debug") return spdlog::level::debug;
+  if (s == "trace") return spdlog::level::trace;
+  if (s == "warning" || s == "warn") return spdlog::level::warn;
+  if (s == "error") return spdlog::level::err;
+  if (s == "critical" || s == "fatal") return spdlog::level::critical;
+  throw ConfigError("LOG_LEVEL / --log-level: unknown level \"" + std::string(v) +
+                    "\" (DEBUG, INFO, WARNING, ERROR, CRITICAL)");
+}
+
+std::string resolve_token(std::string_view value, std::string* source) {
+  std::string v = trim(value);
+  if (v.empty()) throw ConfigError("X0X_API_TOKEN / --api-token: empty");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path path(v);
+  bool regular = fs::is_regular_file(path, ec);
+  if (regular) {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      if (in.bad()) throw ConfigError("X0X_API_TOKEN: cannot read token file " + v);
+      auto tok = trim(ss.str());
+      if (tok.empty()) throw ConfigError("X0X_API_TOKEN: token file " + v + " is empty");
+      if (source) *source = "file " + v;
+      return tok;
+    }
+  }
+  if (v.find('/') != std::string::npos) {
+    std::string why;
+    if (regular) why = std::strerror(EACCES);
+    else if (fs::exists(path, ec)) why = "not a regular file";
+    else why = "no such file";
+    throw ConfigError("X0X_API_TOKEN / --api-token: token file " + v + " cannot be read (" + why +
+                      "); set it to the daemon's api-token path, e.g. <data_dir>/api-token");
+  }
+  if (source) *source = "literal value";
+  return v;
+}
+
+RunnerConfig resolve_config(const ConfigInputs& flags,
+                            const std::function<std::optional<std::string>(const char*)>& env) {
+  auto pick = [&](const std::optional<std::string>& flag, const char* var) -> std::optional<std::string> {
+    if (flag) return flag;
+    return env(var);
+  };
+  RunnerConfig cfg;
+  if (auto v = pick(flags.node_name, "NODE_NAME"); v && !trim(*v).empty()) {
+    cfg.node_name = trim(*v);
+  } else {
+    struct utsname u {};
+    if (::uname(&u) == 0) cfg.node_name = u.nodename;
+    if (cfg.node_name.empty()) throw ConfigError("NODE_NAME / --node-name: not set and no host name");
+  }
+  if (auto v = pick(flags.api_base, "X0X_API_BASE"); v && !trim(*v).empty()) cfg.api_base = trim(*v);
+  while (cfg.api_base.size() > 1 && cfg.api_base.back() == '/') cfg.api_base.pop_back();
+  if (cfg.api_base.rfind("http://", 0) != 0 && cfg.api_base.rfind("https://", 0) != 0)
+    throw ConfigError("X0X_API_BASE / --api-base: expected http://host:port, got \"" + cfg.api_base + "\"");
+
+  auto tok = pick(flags.api_token, "X0X_API_TOKEN");
+  cfg.token = resolve_token(tok && !trim(*tok).empty() ? *tok : std::string(kDefaultTokenPath), &cfg.token_source);
+
+  if (auto v = pick(flags.log_level, "LOG_LEVEL")) cfg.log_level = parse_log_level(*v);
+  cfg.no_pubsub_after_discover = flags.no_pubsub_after_discover;
+  if (!cfg.no_pubsub_after_discover)
+    if (auto v = env("X0X_NO_PUBSUB_AFTER_DISCOVER")) cfg.no_pubsub_after_discover = is_truthy(*v);
+  if (auto v = pick(flags.result_raw_quic_ack_ms, "X0X_RESULT_RAW_QUIC_ACK_MS"))
+    cfg.result_raw_quic_ack_ms = parse_raw_quic_ack_ms(*v);
+  return cfg;
+}
+
+void setup_logging(const std::string& node_name, spdlog::level::level_enum level) {
+  std::string node;
+  for (char c : node_name) {
+    if (c == '%') node += "%%";
+    else node += c;
+  }
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto fmtr = std::make_unique<spdlog::pattern_formatter>();
+  fmtr->add_flag<UpperLevelFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %* runner[" + node + "] %v");
+  sink->set_formatter(std::move(fmtr));
+  auto logger = std::make_shared<spdlog::logger>("runner", sink);
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+std::string make_uuid4() {
+  auto b = random_bytes(16);
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);
+  auto h = to_hex(b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+std::uint64_t unix_ms_now() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// ---------------------------------------------------------------- ResultQueue / RecentIds
+
+ResultQueue::ResultQueue(std::size_t capacity, std::chrono::milliseconds max_age)
+    : capacity_(capacity), max_age_(max_age) {}
+
+ResultQueue::PushReport ResultQueue::push(Item item) {
+  PushReport rep;
+  {
+    std::lock_guard lk(mu_);
+    const std::uint64_t now = item.result.ts_ms;
+    const auto age = static_cast<std::uint64_t>(max_age_.count());
+    if (now > age) {
+      auto before = items_.size();
+      std::erase_if(items_, [&](const Item& i) { return i.result.ts_ms + age < now; });
+      rep.pruned_stale = before - items_.size();
+    }
+    if (items_.size() >= capacity_ && !items_.empty()) {
+      items_.pop_front();
+      rep.dropped_oldest = 1;
+    }
+    if (items_.size() >= capacity_) {
+      rep.dropped_new = true;
+      return rep;
+    }
+    items_.push_back(std::move(item));
+  }
+  cv_.notify_one();
+  return rep;
+}
+
+std::optional<ResultQueue::Item> ResultQueue::pop(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  if (!cv_.wait_for(lk, timeout, [&] { return !items_.empty() || closed_; })) return std::nullopt;
+  if (items_.empty()) return std::nullopt;
+  Item it = std::move(items_.front());
+  items_.pop_front();
+  return it;
+}
+
+void ResultQueue::close() {
+  {
+    std::lock_guard lk(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::size_t ResultQueue::size() const {
+  std::lock_guard lk(mu_);
+  return items_.size();
+}
+
+std::vector<ResultQueue::Item> ResultQueue::snapshot() const {
+  std::lock_guard lk(mu_);
+  return {items_.begin(), items_.end()};
+}
+
+bool RecentIds::insert(const std::string& id) {
+  std::lock_guard lk(mu_);
+  if (set_.count(id)) return false;
+  set_.insert(id);
+  order_.push_back(id);
+  while (order_.size() > capacity_) {
+    set_.erase(order_.front());
+    order_.pop_front();
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- Runner
+
+Runner::Runner(RunnerConfig cfg)
+    : cfg_(std::move(cfg)),
+      seen_commands_(cfg_.dedup_capacity),
+      results_(cfg_.result_queue_max, cfg_.result_max_age) {}
+
+Runner::~Runner() {
+  stop();
+  if (events_) events_->stop();
+  if (direct_) direct_->stop();
+  {
+    std::lock_guard lk(tasks_mu_);
+    tasks_closed_ = true;
+  }
+  tasks_cv_.notify_all();
+  results_.close();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  for (auto& t : senders_)
+    if (t.joinable()) t.join();
+}
+
+void Runner::stop() {
+  {
+    std::lock_guard lk(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+}
+
+bool Runner::sleep_for(std::chrono::milliseconds d) {
+  std::unique_lock lk(stop_mu_);
+  return !stop_cv_.wait_for(lk, d, [&] { return stopping_.load(); });
+}
+
+bool Runner::bootstrap() {
+  probes::RestClient rest(cfg_.api_base, cfg_.token, std::min<std::chrono::milliseconds>(cfg_.rest_timeout, 5s));
+  const auto deadline = std::chrono::steady_clock::now() + cfg_.bootstrap_timeout;
+  auto backoff = 250ms;
+  std::string last_error;
+  int attempt = 0;
+  while (true) {
+    ++attempt;
+    try {
+      auto h = rest.get("/health");
+      json hb = body_json(h);
+      if (!h.ok() || !hb.is_object() || !truthy_json(hb.value("ok", json(false)))) {
+        last_error = fmt::format("GET /health: HTTP {}: {}", h.status, probes::detail::snippet(h.body, 200));
+      } else {
+        auto a = rest.get("/agent");
+        if (a.status == 401 || a.status == 403)
+          throw ConfigError(fmt::format("GET /agent: HTTP {}: the daemon rejected the API token ({})", a.status,
+                                        cfg_.token_source));
+        json ab = body_json(a);
+        if (!a.ok() || !ab.is_object()) {
+          last_error = fmt::format("GET /agent: HTTP {}: {}", a.status, probes::detail::snippet(a.body, 200));
+        } else if (!ab.contains("agent_id") || !ab["agent_id"].is_string() ||
+                   !is_agent_id(ab["agent_id"].get<std::string>())) {
+          last_error = "GET /agent: no 64-hex agent_id in " + probes::detail::snippet(a.body, 200);
+        } else {
+          agent_id_ = ab["agent_id"].get<std::string>();
+          if (auto it = ab.find("machine_id"); it != ab.end() && it->is_string()) machine_id_ = it->get<std::string>();
+          spdlog::info("daemon {} ok: version={} peers={} agent_id={} machine_id={}", cfg_.api_base,
+                       hb.value("version", json("?")).dump(), hb.value("peers", json(nullptr)).dump(), agent_id_,
+                       machine_id_);
+          return true;
+        }
+      }
+    } catch (const probes::ProbeError& e) {
+      last_error = e.what();
+    }
+    if (attempt == 1) spdlog::warn("daemon not ready yet ({}); retrying for up to {} s", last_error,
+                                   cfg_.bootstrap_timeout.count() / 1000);
+    else spdlog::debug("daemon not ready yet: {}", last_error);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      throw ConfigError(fmt::format("daemon at {} not ready after {} attempts in {} s: {}", cfg_.api_base, attempt,
+                                    cfg_.bootstrap_timeout.count() / 1000, last_error));
+    if (!sleep_for(std::min<std::chrono::milliseconds>(
+            backoff, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + 1ms)))
+      return false;
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, 4s);
+  }
+}
+
+int Runner::run() {
+  spdlog::info("starting: api_base={} token from {} no_pubsub_after_discover={} result_raw_quic_ack_ms={}",
+               cfg_.api_base, cfg_.token_source, cfg_.no_pubsub_after_discover,
+               cfg_.result_raw_quic_ack_ms ? std::to_string(*cfg_.result_raw_quic_ack_ms) : "omitted");
+  try {
+    if (!bootstrap()) {
+      spdlog::info("stopped during bootstrap");
+      return 0;
+    }
+  } catch (const ConfigError& e) {
+    spdlog::error("bootstrap failed: {}", e.what());
+    return 2;
+  }
+  started_at_ms_ = unix_ms_now();
+
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, cfg_.senders); ++i) senders_.emplace_back([this] { sender_loop(); });
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, cfg_.workers); ++i) workers_.emplace_back([this] { worker_loop(); });
+
+  subs_client_ = std::make_unique<probes::RestClient>(cfg_.api_base, cfg_.token, cfg_.rest_timeout);
+  probes::SseStream::Options eo;
+  eo.base_url = cfg_.api_base;
+  eo.path = "/events";
+  eo.token = cfg_.token;
+  eo.initial_backoff = 250ms;
+  eo.max_backoff = 2000ms;
+  auto dopt = eo;
+  dopt.path = "/direct/events";
+  events_ = std::make_unique<probes::SseStream>(
+      eo, [this](const probes::SseEvent& e) { on_topic_event(e); },
+      [this](bool up) {
+        if (up) {
+          spdlog::info("/events connected; (re)subscribing the discover and control topics");
+          resubscribe(true);
+        } else if (!stopping()) {
+          spdlog::warn("/events disconnected; reconnecting");
+        }
+      });
+  direct_ = std::make_unique<probes::SseStream>(
+      dopt, [this](const probes::SseEvent& e) { on_direct_event(e); },
+      [this](bool up) {
+        if (up) spdlog::info("/direct/events connected");
+        else if (!stopping()) spdlog::warn("/direct/events disconnected; reconnecting");
+      });
+  direct_->start();
+  events_->start();
+
+  Result ready;
+  ready.kind = "runner_ready";
+  ready.details = {{"started_at_ms", started_at_ms_}};
+  enqueue(std::move(ready), "");
+  spdlog::info("runner ready (node {}, agent {})", cfg_.node_name, short_id(agent_id_));
+
+  // Housekeeping: retry subscriptions that failed, apply PubSub mode changes.
+  while (sleep_for(2s)) {
+    if (events_->connected()) resubscribe(false);
+  }
+
+  spdlog::info("stopping");
+  events_->stop();
+  direct_->stop();
+  {
+    std::lock_guard lk(tasks_mu_);
+    tasks_closed_ = true;
+  }
+  tasks_cv_.notify_all();
+  results_.close();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  for (auto& t : senders_) t.join();
+  senders_.clear();
+  if (auto left = results_.size()) spdlog::warn("{} undelivered result(s) dropped at exit", left);
+  spdlog::info("stopped");
+  return 0;
+}
+
+// ---------------------------------------------------------------- subscriptions
+
+void Runner::resubscribe(bool fresh_session) {
+  std::lock_guard lk(subs_mu_);
+  if (!subs_client_ || stopping()) return;
+  auto& rest = *subs_client_;
+  auto drop = [&](std::string& id, std::string_view topic) {
+    if (id.empty()) return;
+    try {
+      auto r = rest.del("/subscribe/" + id);
+      spdlog::debug("DELETE /subscribe/{} ({}): HTTP {}", id, topic, r.status);
+    } catch (const probes::ProbeError& e) {
+      spdlog::debug("DELETE /subscribe/{} ({}) failed: {}", id, topic, e.what());
+    }
+    id.clear();
+  };
+  auto add = [&](std::string& id, std::string_view topic) {
+    try {
+      auto r = rest.post("/subscribe", json({{"topic", topic}}).dump());
+      json b = body_json(r);
+      if (r.ok() && b.is_object() && b.contains("subscription_id") && b["subscription_id"].is_string()) {
+        id = b["subscription_id"].get<std::string>();
+        spdlog::info("subscribed {} (subscription {})", topic, id);
+      } else {
+        spdlog::error("subscribe {} failed: HTTP {}: {}", topic, r.status, probes::detail::snippet(r.body, 200));
+      }
+    } catch (const probes::ProbeError& e) {
+      spdlog::error("subscribe {} failed: {}", topic, e.what());
+    }
+  };
+  const bool want_control = !pubsub_disabled_.load();
+  // Discover first, then control (the reference order); delete old ids before subscribing again.
+  if (fresh_session) drop(discover_sub_id_, kDiscoverTopic);
+  if (discover_sub_id_.empty()) add(discover_sub_id_, kDiscoverTopic);
+  if (fresh_session || !want_control) drop(control_sub_id_, kControlTopic);
+  if (want_control && control_sub_id_.empty()) add(control_sub_id_, kControlTopic);
+}
+
+void Runner::set_pubsub_disabled(bool disabled, std::string_view why) {
+  bool was = pubsub_disabled_.exchange(disabled);
+  if (was == disabled) return;
+  if (disabled)
+    spdlog::info("PubSub after discover disabled ({}): control topic unsubscribed, results go by DM only; "
+                 "the discover topic stays subscribed", why);
+  else
+    spdlog::info("PubSub re-enabled ({}): control topic subscribed again, results topic fallback on", why);
+  if (events_ && events_->connected()) resubscribe(false);
+}
+
+// ---------------------------------------------------------------- inbound
+
+void Runner::on_direct_event(const probes::SseEvent& ev) {
+  if (ev.event != "direct_message") return;
+  json data;
+  try {
+    data = json::parse(ev.data);
+  } catch (const json::exception&) {
+    spdlog::warn("/direct/events: event data is not JSON: {}", probes::detail::snippet(ev.data, 120));
+    return;
+  }
+  if (!data.is_object()) return;
+  auto sget = [&](const char* k) {
+    auto it = data.find(k);
+    return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string sender = sget("sender");
+  auto payload = base64_decode(sget("payload"));
+  if (!payload) {
+    spdlog::debug("/direct/events: payload is not base64 (from {})", short_id(sender));
+    return;
+  }
+  DmMessage m;
+  try {
+    m = decode_dm(*payload);
+  } catch (const ProtocolError& e) {
+    spdlog::warn("malformed test DM from {} ({} bytes): {}", short_id(sender), payload->size(), e.what());
+    return;
+  } catch (const std::exception& e) {
+    spdlog::warn("undecodable test DM from {}: {}", short_id(sender), e.what());
+    return;
+  }
+  switch (m.kind) {
+    case DmKind::not_test:
+      return;
+    case DmKind::result:
+      spdlog::debug("ignoring a result DM from {} (results are for the orchestrator)", short_id(sender));
+      return;
+    case DmKind::command: {
+      if (is_agent_id(sender)) {
+        std::lock_guard lk(anchor_mu_);
+        last_anchor_ = sender;
+      }
+      dispatch(std::move(*m.command), sender, "dm");
+      return;
+    }
+    case DmKind::hop:
+    case DmKind::legacy: {
+      auto field = [&](const char* k) {
+        auto it = data.find(k);
+        return it != data.end() ? *it : json(nullptr);
+      };
+      Result r;
+      r.kind = "received_dm";
+      r.details = {{"sender", field("sender")},     {"machine_id", field("machine_id")},
+                   {"verified", field("verified")}, {"trust_decision", field("trust_decision")},
+                   {"bytes", payload->size()},      {"via", m.kind == DmKind::hop ? "hop_dm" : "legacy_dm"}};
+      std::string target;
+      if (m.kind == DmKind::hop) {
+        auto& h = *m.hop;
+        if (!h.request_id.empty()) r.request_id = h.request_id;
+        if (!h.tag.empty()) r.digest_marker = h.tag;
+        if (is_agent_id(h.anchor_aid)) {
+          target = h.anchor_aid;
+          std::lock_guard lk(anchor_mu_);
+          last_anchor_ = target;
+        }
+      } else {
+        auto& l = *m.legacy;
+        if (!l.request_id.empty()) r.request_id = l.request_id;
+        if (!l.digest.empty()) r.digest_marker = l.digest;
+        std::lock_guard lk(anchor_mu_);
+        target = last_anchor_;
+      }
+      spdlog::info("received {} rid={} tag={} from {} ({} bytes) → report to {}",
+                   m.kind == DmKind::hop ? "hop DM" : "legacy DM", r.request_id.value_or("-"),
+                   r.digest_marker.value_or("-"), short_id(sender), payload->size(),
+                   target.empty() ? "results topic" : short_id(target));
+      enqueue(std::move(r), std::move(target));
+      return;
+    }
+  }
+}
+
+void Runner::on_topic_event(const probes::SseEvent& ev) {
+  if (ev.event != "message") return;
+  json data;
+  try {
+    data = json::parse(ev.data);
+  } catch (const json::exception&) {
+    spdlog::debug("/events: event data is not JSON: {}", probes::detail::snippet(ev.data, 120));
+    return;
+  }
+  if (data.is_object() && data.contains("data") && data["data"].is_object()) data = data["data"];
+  if (!data.is_object()) return;
+  auto t = data.find("topic");
+  if (t == data.end() || !t->is_string()) return;
+  const std::string topic = t->get<std::string>();
+  const bool is_discover = topic == kDiscoverTopic;
+  if (!is_discover && topic != kControlTopic) return;
+  if (!is_discover && pubsub_disabled_.load()) {
+    spdlog::debug("ignoring a control-topic message: PubSub after discover is disabled");
+    return;
+  }
+  auto p = data.find("payload");
+  if (p == data.end() || !p->is_string()) return;
+  auto payload = base64_decode(p->get<std::string>());
+  if (!payload) {
+    spdlog::warn("{}: payload is not base64", topic);
+    return;
+  }
+  Command cmd;
+  try {
+    cmd = decode_topic_command(*payload);
+  } catch (const ProtocolError& e) {
+    spdlog::warn("malformed command on {}: {}", topic, e.what());
+    return;
+  }
+  std::string anchor = cmd.reply_to("");
+  if (!anchor.empty()) {
+    std::lock_guard lk(anchor_mu_);
+    last_anchor_ = anchor;
+  }
+  dispatch(std::move(cmd), anchor, is_discover ? "discover topic" : "control topic");
+}
+
+void Runner::dispatch(Command cmd, const std::string& source, std::string_view via) {
+  if (cmd.target_node != "*" && cmd.target_node != cfg_.node_name) {
+    spdlog::debug("ignoring {} {} for node {} (via {})", cmd.action, cmd.command_id, cmd.target_node, via);
+    return;
+  }
+  std::string reply = cmd.reply_to(source);
+  {
+    std::lock_guard lk(anchor_mu_);
+    if (!reply.empty()) last_anchor_ = reply;
+    else reply = last_anchor_;
+  }
+  if (!cmd.command_id.empty() && !seen_commands_.insert(cmd.command_id)) {
+    spdlog::info("duplicate command {} ({}, via {}) ignored", cmd.command_id, cmd.action, via);
+    return;
+  }
+  spdlog::info("command {} {} via {} → reply to {}", cmd.action, cmd.command_id.empty() ? "-" : cmd.command_id, via,
+               reply.empty() ? "results topic" : short_id(reply));
+  auto shared = std::make_shared<Command>(std::move(cmd));
+  if (!submit([this, shared, reply](probes::RestClient& rest) { execute(*shared, reply, rest); })) {
+    spdlog::error("command backlog full ({}): dropping {} {}", cfg_.command_backlog_max, shared->action,
+                  shared->command_id);
+    Result r = base_result("error", *shared);
+    r.outcome = Result::error_outcome("runner command backlog full");
+    enqueue(std::move(r), reply);
+  }
+}
+
+// ---------------------------------------------------------------- workers
+
+bool Runner::submit(Task t) {
+  {
+    std::lock_guard lk(tasks_mu_);
+    if (tasks_closed_ || tasks_.size() >= cfg_.command_backlog_max) return false;
+    tasks_.push_back(std::move(t));
+  }
+  tasks_cv_.notify_one();
+  return true;
+}
+
+void Runner::worker_loop() {
+  probes::RestClient rest(cfg_.api_base, cfg_.token, cfg_.rest_timeout);
+  while (true) {
+    Task t;
+    {
+      std::unique_lock lk(tasks_mu_);
+      tasks_cv_.wait(lk, [&] { return tasks_closed_ || !tasks_.empty(); });
+      if (tasks_closed_) return;
+      t = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    try {
+      t(rest);
+    } catch (const std::exception& e) {
+      spdlog::error("command task failed: {}", e.what());
+    }
+  }
+}
+
+Result Runner::base_result(std::string kind, const Command& cmd) const {
+  Result r;
+  r.kind = std::move(kind);
+  if (!cmd.command_id.empty()) r.command_id = cmd.command_id;
+  auto rid = cmd.request_id();
+  r.request_id = rid.empty() ? make_uuid4() : rid;
+  return r;
+}
+
+void Runner::execute(const Command& cmd, const std::string& reply_to, probes::RestClient& rest) {
+  try {
+    if (cmd.action == "discover") {
+      Result r = base_result("discover_reply", cmd);
+      r.details = {{"node", cfg_.node_name}};
+      enqueue(std::move(r), reply_to);
+      // After the reply is queued (spec §2.9); not a one-way door.
+      if (cfg_.no_pubsub_after_discover) set_pubsub_disabled(true, "--no-pubsub-after-discover");
+      else if (cmd.wants_no_pubsub_after_discover()) set_pubsub_disabled(true, "discover flag");
+      else set_pubsub_disabled(false, "discover without the flag");
+    } else if (cmd.action == "noop_ack") {
+      enqueue(base_result("ack", cmd), reply_to);
+    } else if (cmd.action == "send_dm") {
+      do_send_dm(cmd, reply_to, base_result("send_result", cmd), rest);
+    } else {
+      spdlog::warn("unknown action {} (command {})", cmd.action, cmd.command_id);
+      Result r = base_result("error", cmd);
+      r.outcome = Result::error_outcome("unknown action: " + cmd.action);
+      r.details = {{"action", cmd.action}};
+      enqueue(std::move(r), reply_to);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("command {} {} failed: {}", cmd.action, cmd.command_id, e.what());
+    Result r = base_result("error", cmd);
+    r.outcome = Result::error_outcome(std::string(e.what()));
+    r.details = {{"action", cmd.action}};
+    enqueue(std::move(r), reply_to);
+  }
+}
+
+void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result r, probes::RestClient& rest) {
+  const json& p = cmd.params;
+  const std::string rid = *r.request_id;
+  if (auto it = p.find("digest_marker"); it != p.end() && it->is_string() && !it->get<std::string>().empty())
+    r.digest_marker = it->get<std::string>();
+
+  auto rit = p.find("recipient_aid");
+  if (rit == p.end() || !rit->is_string() || rit->get<std::string>().empty()) {
+    r.outcome = Result::error_outcome("missing recipient_aid");
+    enqueue(std::move(r), reply_to);
+    return;
+  }
+  const std::string recipient = rit->get<std::string>();
+
+  std::string payload;
+  if (auto it = p.find("payload_b64"); it != p.end() && !it->is_null()) {
+    std::optional<std::string> dec;
+    if (it->is_string()) dec = base64_decode(it->get<std::string>());
+    if (!dec) {
+      r.outcome = Result::error_outcome(std::string("bad payload base64: ") +
+                                        (it->is_string() ? "not standard base64 with padding" : "expected a string"));
+      r.details = {{"recipient_aid", recipient}};
+      enqueue(std::move(r), reply_to);
+      return;
+    }
+    payload = std::move(*dec);
+  }
+  if (payload.rfind(kTestPrefix, 0) != 0) {
+    try {
+      payload = encode_hop({rid, r.digest_marker.value_or(rid), reply_to, payload});
+    } catch (const ProtocolError& e) {
+      r.outcome = Result::error_outcome(std::string("cannot frame the hop: ") + e.what());
+      r.details = {{"recipient_aid", recipient}};
+      enqueue(std::move(r), reply_to);
+      return;
+    }
+  }
+
+  json body = {{"agent_id", recipient}, {"payload", base64_encode(payload)}};
+  if (auto v = param_int(p, "require_ack_ms")) body["require_ack_ms"] = *v;
+  if (param_truthy(p, "prefer_raw_quic_if_connected")) body["prefer_raw_quic_if_connected"] = true;
+  if (auto v = param_int(p, "raw_quic_receive_ack_ms")) body["raw_quic_receive_ack_ms"] = *v;
+  if (param_truthy(p, "stop_fallback_on_raw_error")) body["stop_fallback_on_raw_error"] = true;
+  if (param_truthy(p, "require_gossip")) body["require_gossip"] = true;
+  const std::string text = dump_json(body);
+
+  constexpr int kMaxAttempts = 3;
+  const auto t0 = std::chrono::steady_clock::now();
+  json last_error;
+  std::optional<int> last_status;
+  json success;
+  int attempts = 0;
+  for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
+    attempts = attempt;
+    bool final_error = false;
+    try {
+      auto resp = rest.post("/direct/send", text);
+      json b = body_json(resp);
+      last_status = static_cast<int>(resp.status);
+      if (resp.ok() && b.is_object() && truthy_json(b.value("ok", json(false)))) {
+        success = std::move(b);
+        break;
+      }
+      last_error = std::move(b);
+      final_error = resp.status == 400 || resp.status == 403 || resp.status == 404 || resp.status == 409;
+      spdlog::warn("send_dm {} to {}: attempt {}/{}: HTTP {}: {}{}", rid, short_id(recipient), attempt,
+                   kMaxAttempts, resp.status, probes::detail::snippet(resp.body, 200),
+                   final_error ? " (final)" : "");
+    } catch (const probes::ProbeError& e) {
+      last_status.reset();
+      last_error = {{"error", e.what()}};
+      spdlog::warn("send_dm {} to {}: attempt {}/{}: {}", rid, short_id(recipient), attempt, kMaxAttempts, e.what());
+    }
+    if (final_error || attempt == kMaxAttempts) break;
+    if (!sleep_for(cfg_.retry_backoff * attempt)) break;
+  }
+  const auto wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (!success.is_null()) {
+    r.details = {{"path", success.value("path", json(nullptr))},
+                 {"retries_used", success.value("retries_used", json(nullptr))},
+                 {"remote_request_id", success.value("request_id", json(nullptr))},
+                 {"wall_clock_ms", wall_ms},
+                 {"recipient_aid", recipient},
+                 {"runner_attempts", attempts}};
+    spdlog::info("send_dm {} to {} ok: path={} attempts={} in {} ms", rid, short_id(recipient),
+                 success.value("path", json(nullptr)).dump(), attempts, wall_ms);
+  } else {
+    if (last_error.is_null()) last_error = {{"error", "stopped"}};
+    r.outcome = Result::error_outcome(last_error, last_status);
+    r.details = {{"wall_clock_ms", wall_ms}, {"recipient_aid", recipient}, {"runner_attempts", attempts}};
+    if (last_status) r.details["http_status"] = *last_status;
+    spdlog::warn("send_dm {} to {} failed after {} attempt(s) in {} ms: {}", rid, short_id(recipient), attempts,
+                 wall_ms, dump_json(last_error));
+  }
+  enqueue(std::move(r), reply_to);
+}
+
+// ---------------------------------------------------------------- outbound
+
+void Runner::enqueue(Result r, std::string target_aid) {
+  if (r.node.empty()) r.node = cfg_.node_name;
+  r.agent_id = agent_id_;
+  r.machine_id = machine_id_;
+  r.ts_ms = unix_ms_now();
+  std::string kind = r.kind;
+  auto rep = results_.push({std::move(r), std::move(target_aid)});
+  if (rep.pruned_stale)
+    spdlog::warn("pruned {} result(s) older than {} s from the outbound queue", rep.pruned_stale,
+                 cfg_.result_max_age.count() / 1000);
+  if (rep.dropped_oldest)
+    spdlog::warn("outbound result queue full ({}): dropped the oldest result", cfg_.result_queue_max);
+  if (rep.dropped_new) spdlog::error("outbound result queue full: dropped the new {} result", kind);
+}
+
+void Runner::sender_loop() {
+  probes::RestClient rest(cfg_.api_base, cfg_.token, cfg_.rest_timeout);
+  while (!stopping()) {
+    auto item = results_.pop(500ms);
+    if (!item) continue;
+    try {
+      deliver(*item, rest);
+    } catch (const std::exception& e) {
+      spdlog::error("delivering a {} result failed: {}", item->result.kind, e.what());
+    }
+  }
+}
+
+void Runner::deliver(ResultQueue::Item& item, probes::RestClient& rest) {
+  const Result& r = item.result;
+  const std::string rid = r.request_id.value_or("-");
+  constexpr int kMaxAttempts = 3;
+  if (!item.target_aid.empty()) {
+    std::string frame;
+    try {
+      frame = encode_result_dm(r);
+    } catch (const ProtocolError& e) {
+      spdlog::error("cannot encode the {} result {}: {}; dropped", r.kind, rid, e.what());
+      return;
+    }
+    json body = {{"agent_id", item.target_aid},
+                 {"payload", base64_encode(frame)},
+                 {"prefer_raw_quic_if_connected", true},
+                 {"stop_fallback_on_raw_error", true}};
+    if (cfg_.result_raw_quic_ack_ms) body["raw_quic_receive_ack_ms"] = *cfg_.result_raw_quic_ack_ms;
+    const std::string text = body.dump();
+    std::string last;
+    for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
+      bool final_error = false;
+      try {
+        auto resp = rest.post("/direct/send", text);
+        json b = body_json(resp);
+        if (resp.ok() && b.is_object() && truthy_json(b.value("ok", json(false)))) {
+          spdlog::debug("result {} {} → {} by DM (path {})", r.kind, rid, short_id(item.target_aid),
+                        b.value("path", json(nullptr)).dump());
+          return;
+        }
+        last = fmt::format("HTTP {}: {}", resp.status, probes::detail::snippet(resp.body, 200));
+        final_error = resp.status == 404;
+      } catch (const probes::ProbeError& e) {
+        last = e.what();
+      }
+      spdlog::warn("result {} {} DM to {}: attempt {}/{} failed: {}{}", r.kind, rid, short_id(item.target_aid),
+                   attempt, kMaxAttempts, last, final_error ? " (final)" : "");
+      if (final_error) break;
+      if (!sleep_for(cfg_.retry_backoff * attempt)) return;
+    }
+    if (pubsub_disabled_.load()) {
+      spdlog::error("result {} {} dropped: DM to {} failed ({}) and PubSub after discover is disabled", r.kind, rid,
+                    short_id(item.target_aid), last);
+      return;
+    }
+    spdlog::warn("result {} {}: DM failed, falling back to pubsub {}", r.kind, rid, kResultsTopic);
+  } else if (pubsub_disabled_.load()) {
+    spdlog::error("result {} {} dropped: no anchor known and PubSub after discover is disabled", r.kind, rid);
+    return;
+  }
+  if (!publish_result(r, rest)) spdlog::error("result {} {} dropped: publish on {} failed", r.kind, rid, kResultsTopic);
+}
+
+bool Runner::publish_result(const Result& r, probes::RestClient& rest) {
+  std::string text;
+  try {
+    text = encode_topic_result(r);
+  } catch (const ProtocolError& e) {
+    spdlog::error("cannot encode the {} result: {}", r.kind, e.what());
+    return false;
+  }
+  const std::string body = json({{"topic", kResultsTopic}, {"payload", base64_encode(text)}}).dump();
+  constexpr int kMaxAttempts = 3;
+  for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
+    std::string last;
+    try {
+      auto resp = rest.post("/publish", body);
+      if (resp.ok()) {
+        spdlog::debug("result {} published on {}", r.kind, kResultsTopic);
+        return true;
+      }
+      last = fmt::format("HTTP {}: {}", resp.status, probes::detail::snippet(resp.body, 200));
+    } catch (const probes::ProbeError& e) {
+      last = e.what();
+    }
+    spdlog::warn("publish {} on {}: attempt {}/{} failed: {}", r.kind, kResultsTopic, attempt, kMaxAttempts, last);
+    if (!sleep_for(cfg_.retry_backoff * attempt)) return false;
+  }
+  return false;
+}
+
+}  // namespace x0x::runners

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# x0xctl local up / status / verify --fleet / a second up / down, end to end,
+# in a temporary directory. Stops what it started, also on failure.
+set -euo pipefail
+x0xctl="$1"
+dir=$(mktemp -d /tmp/x0x-local-cli-XXXXXX)
+cleanup() { "$x0xctl" local down --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+"$x0xctl" local up --nodes 4 --dir "$dir"
+test -f "$dir/fleet.toml"
+"$x0xctl" local status --dir "$dir" | grep -q "4/4 nodes up with their runner"
+
+# A second up on a running directory says so and starts no twins.
+before=$(pgrep -c -f "$dir/" || true)
+"$x0xctl" local up --nodes 4 --dir "$dir" | grep -q "already running"
+after=$(pgrep -c -f "$dir/" || true)
+test "$before" = "$after"
+
+"$x0xctl" verify --fleet "$dir/fleet.toml" --json "$dir/phase-a.json" | tee "$dir/verify.out"
+grep -q "Phase A: 12/12 delivered" "$dir/verify.out"
+grep -q '"delivered_pairs": 12' "$dir/phase-a.json"
+
+"$x0xctl" local down --dir "$dir" | grep -q "Stopped 8 process(es)"
+! "$x0xctl" local status --dir "$dir" >/dev/null
+test -f "$dir/nyc/node.log" && test -f "$dir/nyc/runner.log"   # logs are kept
+echo "local fleet CLI: ok"
