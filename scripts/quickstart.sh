@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Quickstart (1): install what is missing, build, and run the main job on the
-# embedded default: a local mesh of 6 lean nodes, a publish and all-pairs DMs.
+# embedded default: `x0xctl verify` with no fleet.toml starts a local fleet of
+# 6 lean nodes with a runner each, runs Phase A (all 30 directed pairs), and
+# stops the fleet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec "${X0X_BUILD_DIR:-build}/cli/x0xctl" demo "$@"
+cd "${X0X_BUILD_DIR:-build}"  # no fleet.toml here: the embedded default
+exec ./cli/x0xctl verify "$@"
