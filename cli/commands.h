@@ -18,5 +18,6 @@ std::filesystem::path find_sibling_binary(const std::string& name);
 void register_demo(CLI::App& app, int& exit_code);
 void register_local(CLI::App& app, int& exit_code);
 void register_verify(CLI::App& app, int& exit_code);
+void register_inventory(CLI::App& app, int& exit_code);
 
 }  // namespace x0x::cli

@@ -1,5 +1,6 @@
 #include "orchestrator/inventory.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -40,10 +41,12 @@ namespace {
 
 const std::set<std::string> kTopKeys = {"schema_version", "fleet", "defaults", "host", "network", "instance"};
 const std::set<std::string> kDefaultKeys = {"anchor", "ssh_user", "ssh_port", "ssh_identity", "known_hosts",
-                                            "connect_timeout_s", "command_timeout_s", "proof_root"};
+                                            "connect_timeout_s", "command_timeout_s", "proof_root",
+                                            "service_manager", "transport"};
 const std::set<std::string> kHostKeys = {"name", "address", "ipv4", "ipv6", "transport", "api_addr", "token_path",
                                          "install_root", "roles", "alias", "provider", "region", "tags",
-                                         "ssh_user", "ssh_port"};
+                                         "ssh_user", "ssh_port", "ssh_identity", "known_hosts", "service_manager",
+                                         "gossip_addr"};
 
 // A neutral view of one document so TOML and JSON share the validation.
 struct Field {
@@ -71,6 +74,16 @@ struct Checker {
     problems.push_back(source + ":" + (line > 0 ? std::to_string(line) : std::string("?")) + ": " + field + ": " + what);
   }
 };
+
+// A path in the inventory is relative to the inventory's own folder.
+std::string resolve_path(const std::string& p, const std::string& source) {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  if (p.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    return home ? (fs::path(home) / p.substr(2)).string() : p;
+  }
+  return (fs::path(source).parent_path() / p).lexically_normal().string();
+}
 
 Fleet validate(const Doc& d, const std::string& source) {
   Checker c{source, {}};
@@ -120,8 +133,36 @@ Fleet validate(const Doc& d, const std::string& source) {
     if (h.address.empty()) h.address = str("ipv4", false);
     if (h.address.empty()) h.address = str("ipv6", false);
     if (h.address.empty()) c.add(t.line, label + ".address", "missing (address, ipv4 or ipv6)");
-    auto tr = str("transport", false);
-    if (!tr.empty()) h.transport = tr;
+    // A host key wins over [defaults], which wins over the built-in default.
+    auto inherited = [&](const char* key) -> std::optional<Field> {
+      if (auto it = t.fields.find(key); it != t.fields.end()) return it->second;
+      if (auto it = d.defaults.fields.find(key); it != d.defaults.fields.end()) return it->second;
+      return std::nullopt;
+    };
+    auto inherited_str = [&](const char* key, std::string& out) {
+      if (auto f = inherited(key)) {
+        if (!f->is_string) c.add(f->line, label + "." + key, "expected a string");
+        else out = f->text;
+      }
+    };
+    inherited_str("transport", h.transport);
+    inherited_str("ssh_user", h.ssh_user);
+    inherited_str("ssh_identity", h.ssh_identity);
+    inherited_str("known_hosts", h.known_hosts);
+    inherited_str("service_manager", h.service_manager);
+    h.ssh_identity = resolve_path(h.ssh_identity, source);
+    h.known_hosts = resolve_path(h.known_hosts, source);
+    if (auto f = inherited("ssh_port")) {
+      if (!f->is_int || f->integer < 1 || f->integer > 65535) c.add(f->line, label + ".ssh_port", "expected a port number 1..65535");
+      else h.ssh_port = static_cast<int>(f->integer);
+    }
+    if (h.service_manager != "systemd" && h.service_manager != "supervisor")
+      c.add(t.line, label + ".service_manager", "expected \"systemd\" or \"supervisor\", got \"" + h.service_manager + "\"");
+    if (h.transport == "ssh" && h.known_hosts.empty())
+      c.add(t.line, label + ".known_hosts", "required for ssh hosts: host keys are pinned, never trusted on first sight");
+    h.gossip_addr = str("gossip_addr", false);
+    if (!h.gossip_addr.empty() && !parse_socket_addr(h.gossip_addr))
+      c.add(t.fields.at("gossip_addr").line, label + ".gossip_addr", "expected host:port, got \"" + h.gossip_addr + "\"");
     if (h.transport != "local" && h.transport != "ssh")
       c.add(t.line, label + ".transport", "expected \"local\" or \"ssh\", got \"" + h.transport + "\"");
     h.api_addr = str("api_addr", true);
@@ -134,6 +175,21 @@ Fleet validate(const Doc& d, const std::string& source) {
       h.roles = it->second.list;
     }
     f.hosts.push_back(std::move(h));
+  }
+  // Hosts sharing a machine must not share an install root or a port.
+  std::map<std::string, std::string> taken;  // "address|what|value" -> host
+  for (auto& h : f.hosts) {
+    auto claim = [&](const std::string& what, const std::string& value) {
+      if (value.empty()) return;
+      auto key = h.address + "|" + what + "|" + value;
+      auto [it, fresh] = taken.emplace(key, h.name);
+      if (!fresh)
+        c.add(h.line, "host (" + h.name + ")." + what,
+              "\"" + value + "\" is already used by host " + it->second + " on " + h.address);
+    };
+    claim("install_root", h.install_root);
+    if (auto a = parse_socket_addr(h.api_addr)) claim("api port", std::to_string(a->port));
+    if (auto g = parse_socket_addr(h.gossip_addr)) claim("gossip port", std::to_string(g->port));
   }
   if (f.anchor.empty() && !f.hosts.empty()) f.anchor = f.hosts.front().name;
   if (!f.anchor.empty() && !f.find(f.anchor) && !f.hosts.empty()) {
@@ -254,6 +310,11 @@ std::string render_fleet_toml(const Fleet& f) {
       << "\ntransport = " << toml_quote(h.transport) << "\napi_addr = " << toml_quote(h.api_addr)
       << "\ntoken_path = " << toml_quote(h.token_path) << "\n";
     if (!h.install_root.empty()) o << "install_root = " << toml_quote(h.install_root) << "\n";
+    if (h.transport == "ssh")
+      o << "ssh_user = " << toml_quote(h.ssh_user) << "\nssh_port = " << h.ssh_port
+        << "\nssh_identity = " << toml_quote(h.ssh_identity) << "\nknown_hosts = " << toml_quote(h.known_hosts)
+        << "\nservice_manager = " << toml_quote(h.service_manager) << "\n";
+    if (!h.gossip_addr.empty()) o << "gossip_addr = " << toml_quote(h.gossip_addr) << "\n";
     if (!h.roles.empty()) {
       o << "roles = [";
       for (std::size_t i = 0; i < h.roles.size(); ++i) o << (i ? ", " : "") << toml_quote(h.roles[i]);

@@ -22,6 +22,13 @@ struct Host {
   std::string install_root;    // where this host's files live (several hosts may share a machine)
   std::vector<std::string> roles;
   int line = 0;                // where the [[host]] table starts, for messages
+  // SSH (transport "ssh"); defaults come from [defaults], relative paths from the inventory's folder.
+  std::string ssh_user = "root";
+  int ssh_port = 22;
+  std::string ssh_identity;    // private key file; empty: ssh-agent / default keys
+  std::string known_hosts;     // pinned host keys (required for ssh hosts)
+  std::string service_manager = "systemd";  // or "supervisor" (pidfile + log file, for hosts without systemd)
+  std::string gossip_addr;     // the node's mesh bind address on the host (deploy renders it)
 };
 
 struct Fleet {

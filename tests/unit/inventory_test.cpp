@@ -11,6 +11,8 @@ fleet = "x0x-local"
 
 [defaults]
 anchor = "sfo"
+known_hosts = "pinned_known_hosts"
+ssh_port = 2222
 
 [[host]]
 name = "nyc"
@@ -46,6 +48,10 @@ TEST_CASE("inventory: a valid fleet parses with its defaults") {
   CHECK(f.hosts[1].address == "127.0.0.2");
   CHECK(f.hosts[0].roles == std::vector<std::string>{"bootstrap"});
   CHECK(f.names() == std::vector<std::string>{"nyc", "sfo"});
+  CHECK(f.hosts[1].ssh_port == 2222);
+  CHECK(f.hosts[1].ssh_user == "root");
+  CHECK(f.hosts[1].service_manager == "systemd");
+  CHECK(f.hosts[1].known_hosts == "pinned_known_hosts");  // relative to the inventory's folder
   auto again = parse_fleet_toml(render_fleet_toml(f), "rendered.toml");
   CHECK(again.names() == f.names());
   CHECK(again.hosts[1].api_addr == "127.0.0.1:13601");
@@ -64,10 +70,10 @@ TEST_CASE("inventory: every problem is reported with file, line and field") {
   text.replace(text.find("api_addr = \"127.0.0.1:13601\""), 28, "api_addr = \"127.0.0.1:99999\"");
   text += "\n[[host]]\nname = \"nyc\"\napi_addr = \"127.0.0.1:1\"\ntoken_path = \"/t\"\ncolour = \"blue\"\n";
   auto e = errors_of(text);
-  CHECK_THAT(e, Contains("fleet.toml:18: host[2] (sfo).api_addr: expected host:port"));
+  CHECK_THAT(e, Contains("fleet.toml:20: host[2] (sfo).api_addr: expected host:port"));
   CHECK_THAT(e, Contains("host[3] (nyc).name: duplicate host name 'nyc'"));
   CHECK_THAT(e, Contains("host[3] (nyc).address: missing"));
-  CHECK_THAT(e, Contains("fleet.toml:25: host[3] (nyc).colour: unknown key"));
+  CHECK_THAT(e, Contains("fleet.toml:27: host[3] (nyc).colour: unknown key"));
 }
 
 TEST_CASE("inventory: schema, anchor and syntax errors") {
@@ -79,4 +85,29 @@ TEST_CASE("inventory: schema, anchor and syntax errors") {
   CHECK_THAT(errors_of("schema_version = 1\nmystery = 3\n[[host]]\nname=\"a\"\naddress=\"x\"\napi_addr=\"127.0.0.1:1\"\ntoken_path=\"/t\"\n"),
              Contains("mystery: unknown key"));
   CHECK_THROWS_AS(load_fleet("/nonexistent/fleet.toml"), InventoryError);
+}
+
+TEST_CASE("inventory: ssh hosts need pinned host keys; hosts sharing a machine need their own root and ports") {
+  auto e = errors_of(R"(schema_version = 1
+[[host]]
+name = "a"
+address = "127.0.0.1"
+api_addr = "127.0.0.1:13600"
+token_path = "/a/token"
+install_root = "/srv/x"
+service_manager = "upstart"
+[[host]]
+name = "b"
+address = "127.0.0.1"
+known_hosts = "/k"
+ssh_port = 70000
+api_addr = "127.0.0.1:13600"
+token_path = "/b/token"
+install_root = "/srv/x"
+)");
+  CHECK_THAT(e, Contains("fleet.toml:2: host[1] (a).known_hosts: required for ssh hosts"));
+  CHECK_THAT(e, Contains("host[1] (a).service_manager: expected \"systemd\" or \"supervisor\""));
+  CHECK_THAT(e, Contains("fleet.toml:13: host[2] (b).ssh_port: expected a port number"));
+  CHECK_THAT(e, Contains("host (b).install_root: \"/srv/x\" is already used by host a on 127.0.0.1"));
+  CHECK_THAT(e, Contains("host (b).api port: \"13600\" is already used by host a"));
 }
