@@ -26,7 +26,7 @@ namespace {
 struct VerifyOptions {
   std::string fleet, anchor, json_path;
   double discover_secs = 30, settle_secs = 45;
-  bool allow_missing = false;
+  bool allow_missing = false, accept_new_host_keys = false;
   std::size_t parallel = 32;
 };
 
@@ -38,8 +38,9 @@ int run_phase_a_on(const orchestrator::Fleet& fleet, const VerifyOptions& o) {
     return kExitUsage;
   }
   orchestrator::ApiEndpoint ep;
+  auto access = orchestrator::make_api_access(fleet, {o.accept_new_host_keys});  // tunnels live until the run ends
   try {
-    ep = orchestrator::make_api_access(fleet)->open(*anchor);
+    ep = access->open(*anchor);
   } catch (const orchestrator::ApiAccessError& e) {
     fmt::print(stderr, "x0xctl verify: {}\n", e.what());
     return kExitUsage;
@@ -126,6 +127,7 @@ void register_verify(CLI::App& app, int& exit_code) {
   sub->add_option("--json", o->json_path, "write the report as JSON");
   sub->add_option("--parallel", o->parallel, "command DMs in flight")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_flag("--allow-missing", o->allow_missing, "run over the discovered runners only (stated in the output)");
+  sub->add_flag("--accept-new-host-keys", o->accept_new_host_keys, "record unknown SSH host keys in the inventory's known_hosts (a changed key is always refused)");
   sub->callback([o, &exit_code] {
     try {
       exit_code = run_verify(*o);

@@ -1,12 +1,14 @@
 // How the orchestrator reaches a node's REST API. A local host is reached
-// directly on loopback with the token read from its file; remote hosts will
-// be reached through an SSH port forward (issue 4), behind this same seam.
+// directly on loopback with the token read from its file; an ssh host through
+// a port forward to its loopback API, with the token read on the host through
+// the SSH channel (never on a command line, never logged).
 #pragma once
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "orchestrator/inventory.h"
+#include "orchestrator/remote.h"
 
 namespace x0x::orchestrator {
 
@@ -26,8 +28,13 @@ class ApiAccess {
   virtual ApiEndpoint open(const Host& host) = 0;
 };
 
-// Local hosts only; a remote host is a clear error until the SSH layer lands.
-std::unique_ptr<ApiAccess> make_api_access(const Fleet& fleet);
+struct ApiAccessOptions {
+  bool accept_new_host_keys = false;
+};
+// Keeps every tunnel it opened until it is destroyed.
+std::unique_ptr<ApiAccess> make_api_access(const Fleet& fleet, ApiAccessOptions opts = {});
+
+SshTarget ssh_target_of(const Host& host, bool accept_new_host_keys);
 
 std::string read_token_file(const std::string& path, const std::string& host_name);
 

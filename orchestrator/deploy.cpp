@@ -1,0 +1,854 @@
+#include "orchestrator/deploy.h"
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "core/encoding.h"
+#include "orchestrator/ssh_remote.h"
+#include "probes/rest_client.h"
+
+namespace x0x::orchestrator {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string q(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+std::string one_line(std::string s, std::size_t max = 300) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  for (auto& c : s)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (s.size() > max) s = s.substr(0, max) + "…";
+  return s;
+}
+
+std::string utc_stamp() {
+  auto t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+std::string utc_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms));
+}
+
+bool json_true(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+long json_long(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<long>() : -1;
+}
+
+double secs_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void parallel_for(std::size_t n, std::size_t parallel, const std::function<void(std::size_t)>& fn) {
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> threads;
+  auto workers = std::max<std::size_t>(1, std::min(n, parallel));
+  for (std::size_t k = 0; k < workers; ++k)
+    threads.emplace_back([&] {
+      for (;;) {
+        auto i = next++;
+        if (i >= n) return;
+        fn(i);
+      }
+    });
+  for (auto& t : threads) t.join();
+}
+
+// run/deploy.state, the per-host deploy journal.
+struct Journal {
+  std::string run, phase;
+  std::vector<std::string> files, fresh;
+  bool unfinished() const { return phase == "switching" || phase == "switched"; }
+  bool is_fresh(const std::string& p) const { return std::find(fresh.begin(), fresh.end(), p) != fresh.end(); }
+};
+
+Journal parse_journal(const std::string& text) {
+  Journal j;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("run=", 0) == 0) j.run = line.substr(4);
+    else if (line.rfind("phase=", 0) == 0) j.phase = line.substr(6);
+    else if (line.rfind("file=", 0) == 0) j.files.push_back(line.substr(5));
+    else if (line.rfind("fresh=", 0) == 0) j.fresh.push_back(line.substr(6));
+  }
+  return j;
+}
+
+// Sets the journal's phase (atomic rewrite); a no-op without a journal.
+std::string set_phase_cmd(const std::string& state, const std::string& phase) {
+  return "S=" + q(state) + "; [ -f \"$S\" ] || exit 0; sed 's/^phase=.*/phase=" + phase +
+         "/' \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"";
+}
+
+// Restores every journalled file from .prev, removes the fresh ones. Prints
+// "rolled-back runner=present|absent", or "nothing <phase>" when the journal
+// shows no unfinished switch.
+std::string rollback_script(const HostLayout& l) {
+  return "set -u\nS=" + q(l.state_file) +
+         "\nrunner() { if [ -f " + q(l.runner_binary) + " ]; then echo present; else echo absent; fi; }\n"
+         "if [ ! -f \"$S\" ]; then echo \"nothing none runner=$(runner)\"; exit 0; fi\n"
+         "phase=$(sed -n 's/^phase=//p' \"$S\" | head -n 1)\n"
+         "case \"$phase\" in switching|switched) ;; *) echo \"nothing $phase runner=$(runner)\"; exit 0 ;; esac\n"
+         "fail=0\n"
+         "while IFS= read -r line; do\n"
+         "  case \"$line\" in\n"
+         "    file=*) f=${line#file=}\n"
+         "      if [ -f \"$f.prev\" ]; then cp -p \"$f.prev\" \"$f.rollback\" && mv -f \"$f.rollback\" \"$f\" || fail=1\n"
+         "      else echo \"missing $f.prev\" >&2; fail=1; fi ;;\n"
+         "    fresh=*) f=${line#fresh=}; rm -f \"$f\" \"$f.new\" ;;\n"
+         "  esac\n"
+         "done < \"$S\"\n"
+         "[ \"$fail\" = 0 ] || exit 1\n"
+         "sed 's/^phase=.*/phase=rolled-back/' \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"\n"
+         "echo \"rolled-back runner=$(runner)\"\n";
+}
+
+// Backups, journal, atomic moves: see deploy.h step 2.
+std::string switch_script(const HostLayout& l, const std::string& run_id, const std::vector<const ManagedFile*>& files) {
+  std::string s = "set -eu\nS=" + q(l.state_file) + "\nmkdir -p " + q(l.run_dir) + "\nrm -f \"$S.list\"\n: > \"$S.list\"\n";
+  for (auto* f : files) {
+    auto p = q(f->remote_path);
+    s += "[ -f " + q(f->remote_path + ".new") + " ] || { echo 'staged file missing: " + f->remote_path + "' >&2; exit 1; }\n";
+    s += "if [ -e " + p + " ]; then cp -p " + p + " " + q(f->remote_path + ".prev") + "; echo " + q("file=" + f->remote_path) +
+         " >> \"$S.list\"; else rm -f " + q(f->remote_path + ".prev") + "; echo " + q("fresh=" + f->remote_path) +
+         " >> \"$S.list\"; fi\n";
+  }
+  s += "{ echo " + q("run=" + run_id) + "; echo phase=switching; echo \"at=$(date -u +%Y-%m-%dT%H:%M:%SZ)\"; cat \"$S.list\"; } > \"$S.tmp\"\n"
+       "mv -f \"$S.tmp\" \"$S\"\nrm -f \"$S.list\"\n";
+  for (auto* f : files) s += "mv -f " + q(f->remote_path + ".new") + " " + q(f->remote_path) + "\n";
+  s += "sed 's/^phase=.*/phase=switched/' \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"\necho switched\n";
+  return s;
+}
+
+struct Work {
+  const Host* host = nullptr;
+  HostLayout layout;
+  std::unique_ptr<ServiceManager> sm;
+  std::vector<ManagedFile> files;
+  Journal journal;
+  bool node_running = false, runner_running = false, serving = false;
+  std::string plan_error;
+  HostReport* report = nullptr;
+};
+
+struct GateResult {
+  bool ok = false;
+  std::string detail;
+  std::string version;
+};
+
+class Deployer {
+ public:
+  Deployer(const Fleet& fleet, const DeployOptions& o, const DeployProgress& progress, const DeployPlanHook& on_plan)
+      : fleet_(fleet), o_(o), progress_(progress), on_plan_(on_plan) {}
+
+  DeployReport run();
+
+ private:
+  void note(const std::string& host, const std::string& what);
+  std::unique_ptr<RemoteHost> connect(const Host& h);
+  void probe(Work& w);
+  void deploy_host(Work& w, int wave);
+  void materialise(Work& w);
+  GateResult gate(RemoteHost& r, Work& w, const std::string& expect_version, bool require_peers, bool with_runner,
+                  long runner_log_offset, bool strict);
+  // Rolls back an unfinished switch on the host (journal-driven). Returns the
+  // outcome as {result, detail}.
+  std::pair<std::string, std::string> rollback(RemoteHost& r, Work& w, const std::string& previous_version);
+  long file_size(RemoteHost& r, const std::string& path);
+  bool others_up(const std::string& self);
+  void set_up(const std::string& name, bool up);
+  bool runner_managed() const { return rep_.runner.has_value(); }
+
+  const Fleet& fleet_;
+  const DeployOptions& o_;
+  const DeployProgress& progress_;
+  const DeployPlanHook& on_plan_;
+  DeployReport rep_;
+  std::vector<Work> work_;
+  std::mutex mu_;
+  std::ofstream log_;
+  Clock::time_point t0_ = Clock::now();
+  std::set<std::string> up_;
+  std::atomic<int> failures_{0};
+  std::string template_text_;
+  fs::path files_dir_;
+};
+
+void Deployer::note(const std::string& host, const std::string& what) {
+  std::lock_guard lk(mu_);
+  if (log_.is_open()) {
+    log_ << utc_iso() << fmt::format(" +{:7.2f}s ", secs_since(t0_)) << (host.empty() ? "-" : host) << ": " << what << "\n";
+    log_.flush();
+  }
+  if (progress_) progress_(host, what);
+}
+
+std::unique_ptr<RemoteHost> Deployer::connect(const Host& h) {
+  if (o_.connect) return o_.connect(h, o_.accept_new_host_keys);
+  SshTarget t;
+  t.name = h.name;
+  t.address = h.address;
+  t.port = h.ssh_port;
+  t.user = h.ssh_user;
+  t.identity = h.ssh_identity;
+  t.known_hosts = h.known_hosts;
+  t.accept_new = o_.accept_new_host_keys;
+  t.connect_timeout = o_.connect_timeout;
+  return ssh_connect(t);
+}
+
+bool Deployer::others_up(const std::string& self) {
+  std::lock_guard lk(mu_);
+  for (auto& n : up_)
+    if (n != self) return true;
+  return false;
+}
+
+void Deployer::set_up(const std::string& name, bool up) {
+  std::lock_guard lk(mu_);
+  if (up) up_.insert(name);
+  else up_.erase(name);
+}
+
+long Deployer::file_size(RemoteHost& r, const std::string& path) {
+  auto res = r.exec("stat -c %s " + q(path) + " 2>/dev/null || echo 0", o_.command_timeout);
+  try {
+    return std::stol(res.out);
+  } catch (...) {
+    return 0;
+  }
+}
+
+// Read-only: installed hashes, the journal, service state, /health.
+void Deployer::probe(Work& w) {
+  auto& h = *w.host;
+  auto& rep = *w.report;
+  try {
+    auto r = connect(h);
+    std::string cmd = "for f in";
+    for (auto& f : w.files) cmd += " " + q(f.remote_path);
+    cmd += "; do if [ -f \"$f\" ]; then sha256sum \"$f\" || echo \"? $f\"; else echo \"- $f\"; fi; done; echo '--journal--'; cat " +
+           q(w.layout.state_file) + " 2>/dev/null; true";
+    auto res = r->exec(cmd, o_.command_timeout);
+    if (res.exit_code != 0) throw RemoteError(h.name + ": reading installed files failed: " + one_line(res.err));
+    auto split = res.out.find("--journal--\n");
+    std::istringstream in(res.out.substr(0, split));
+    std::string line;
+    std::map<std::string, std::string> sums;
+    while (std::getline(in, line)) {
+      auto sp = line.find(' ');
+      if (sp == std::string::npos) continue;
+      auto sum = line.substr(0, sp);
+      auto path = line.substr(line.find_first_not_of(" *", sp));
+      sums[path] = (sum == "-" ? "" : sum);
+    }
+    for (auto& f : w.files) f.installed_sha256 = sums.count(f.remote_path) ? sums[f.remote_path] : "";
+    if (split != std::string::npos) w.journal = parse_journal(res.out.substr(split + 12));
+    bool installed = !w.files.front().installed_sha256.empty();
+    if (installed) {
+      auto st = w.sm->status(*r, Service::node);
+      w.node_running = st.running;
+      if (runner_managed()) w.runner_running = w.sm->status(*r, Service::runner).running;
+    }
+    if (w.node_running) {
+      try {
+        auto [ah, ap] = api_target(h);
+        auto fwd = r->forward(ah, ap);
+        probes::RestClient c("http://127.0.0.1:" + std::to_string(fwd->local_port()), "", 3s);
+        for (int attempt = 0; attempt < 2 && !w.serving; ++attempt) {
+          try {
+            auto resp = c.get("/health");
+            auto j = json::parse(resp.body, nullptr, false);
+            if (resp.status == 200 && j.is_object() && json_true(j, "ok")) {
+              w.serving = true;
+              if (j.contains("version") && j["version"].is_string()) rep.before_version = j["version"].get<std::string>();
+            }
+          } catch (const probes::ProbeError&) {
+          }
+          if (!w.serving && attempt == 0) std::this_thread::sleep_for(500ms);
+        }
+      } catch (const RemoteError& e) {
+        note(h.name, std::string("plan: /health through the tunnel failed: ") + e.what());
+      }
+    }
+    if (w.serving) set_up(h.name, true);
+  } catch (const std::exception& e) {
+    w.plan_error = e.what();
+  }
+}
+
+void Deployer::materialise(Work& w) {
+  auto dir = files_dir_ / w.host->name;
+  fs::create_directories(dir);
+  for (auto& f : w.files) {
+    if (!f.rendered) continue;
+    auto name = f.key;
+    for (auto& c : name)
+      if (c == ':') c = '-';
+    f.local = dir / name;
+    std::ofstream out(f.local, std::ios::binary | std::ios::trunc);
+    out << f.content;
+    out.close();
+    if (!out) throw std::runtime_error("cannot write " + f.local.string());
+  }
+}
+
+GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_version, bool require_peers,
+                          bool with_runner, long runner_log_offset, bool strict) {
+  auto& h = *w.host;
+  GateResult g;
+  auto [ah, ap] = api_target(h);
+  auto fwd = r.forward(ah, ap);
+  probes::RestClient c("http://127.0.0.1:" + std::to_string(fwd->local_port()), "", 3s);
+  auto health = [&](std::string& err) -> json {
+    try {
+      auto resp = c.get("/health");
+      auto j = json::parse(resp.body, nullptr, false);
+      if (resp.status != 200 || !j.is_object()) {
+        err = fmt::format("/health: HTTP {}: {}", resp.status, probes::detail::snippet(resp.body, 120));
+        return {};
+      }
+      if (!json_true(j, "ok")) {
+        err = "/health: ok is not true";
+        return {};
+      }
+      return j;
+    } catch (const probes::ProbeError& e) {
+      err = e.what();
+      return {};
+    }
+  };
+  auto node_log_tail = [&] {
+    auto t = r.exec("tail -n 3 " + q(w.layout.node_log) + " 2>/dev/null", o_.command_timeout);
+    return one_line(t.out, 400);
+  };
+  // 1. The API answers.
+  std::string err;
+  json hj;
+  auto deadline = Clock::now() + o_.api_timeout;
+  auto next_status = Clock::now() + 2s;
+  int down_checks = 0;
+  while (true) {
+    hj = health(err);
+    if (!hj.is_null()) break;
+    if (Clock::now() >= deadline) {
+      g.detail = fmt::format("API not up within {} s ({}); node log: {}", o_.api_timeout.count() / 1000, one_line(err, 160),
+                             node_log_tail());
+      return g;
+    }
+    if (Clock::now() >= next_status) {
+      next_status = Clock::now() + 2s;
+      auto st = w.sm->status(r, Service::node);
+      down_checks = st.running ? 0 : down_checks + 1;
+      if (down_checks >= 2) {
+        g.detail = "node is not running (" + st.detail + "); node log: " + node_log_tail();
+        return g;
+      }
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  // 2. The exact version (a mismatch is given 3 s: an old process may still answer).
+  auto version_of = [](const json& j) { return j.contains("version") && j["version"].is_string() ? j["version"].get<std::string>() : std::string("?"); };
+  if (!expect_version.empty()) {
+    auto vdeadline = Clock::now() + 3s;
+    while (version_of(hj) != expect_version && Clock::now() < vdeadline) {
+      std::this_thread::sleep_for(300ms);
+      auto j = health(err);
+      if (!j.is_null()) hj = j;
+    }
+    if (version_of(hj) != expect_version) {
+      g.version = version_of(hj);
+      g.detail = "version " + g.version + " answers, expected exactly " + expect_version;
+      return g;
+    }
+  }
+  g.version = version_of(hj);
+  // 3. The runner (started now that its node answers), peers, send-ready peers.
+  if (with_runner) w.sm->restart(r, Service::runner);
+  auto ldeadline = Clock::now() + o_.gate_timeout;
+  bool runner_ready = !with_runner;
+  long peers = -1, send_ready = -1;
+  while (true) {
+    auto j = health(err);
+    if (!j.is_null()) {
+      hj = j;
+      peers = json_long(j, "peers");
+      send_ready = json_long(j, "send_ready_peers");
+    }
+    bool peers_ok = !require_peers || (peers >= 1 && send_ready >= 1);
+    if (!runner_ready) {
+      auto t = r.exec("tail -c +" + std::to_string(runner_log_offset + 1) + " " + q(w.layout.runner_log) +
+                          " 2>/dev/null | grep -c 'runner ready'",
+                      o_.command_timeout);
+      runner_ready = std::atol(t.out.c_str()) > 0;
+      if (runner_ready) runner_ready = w.sm->status(r, Service::runner).running;
+    }
+    if (!j.is_null() && peers_ok && runner_ready) break;
+    if (Clock::now() >= ldeadline) {
+      std::string why;
+      if (j.is_null()) why = "API stopped answering (" + one_line(err, 160) + ")";
+      else if (!peers_ok) why = fmt::format("peers {} / send-ready peers {} (need >= 1 each)", peers, send_ready);
+      else {
+        auto t = r.exec("tail -n 3 " + q(w.layout.runner_log) + " 2>/dev/null", o_.command_timeout);
+        why = "runner not ready; runner log: " + one_line(t.out, 300);
+      }
+      g.detail = fmt::format("not healthy within {} s: {}", o_.gate_timeout.count() / 1000, why);
+      return g;
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  // 4. The token on the host opens the API (read over SFTP, never printed).
+  if (strict) {
+    std::string token;
+    try {
+      token = r.read_file(w.layout.token, 4096);
+    } catch (const RemoteError& e) {
+      g.detail = std::string("api-token not readable: ") + e.what();
+      return g;
+    }
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    if (token.size() < 32) {
+      g.detail = "api-token in " + w.layout.token + " is shorter than 32 characters";
+      return g;
+    }
+    c.set_token(token);
+    try {
+      auto a = c.get("/agent");
+      if (a.status != 200) {
+        g.detail = fmt::format("GET /agent with the host's api-token: HTTP {}", a.status);
+        return g;
+      }
+    } catch (const probes::ProbeError& e) {
+      g.detail = std::string("GET /agent: ") + e.what();
+      return g;
+    }
+  }
+  g.ok = true;
+  g.detail = fmt::format("{} {}, peers {}, send-ready {}{}", strict ? "healthy at" : "serving", g.version, peers, send_ready,
+                         with_runner ? ", runner ready" : "");
+  return g;
+}
+
+std::pair<std::string, std::string> Deployer::rollback(RemoteHost& r, Work& w, const std::string& previous_version) {
+  auto& h = *w.host;
+  Journal j;
+  try {
+    j = parse_journal(r.read_file(w.layout.state_file));
+  } catch (const RemoteError&) {
+    // No journal: nothing was switched.
+  }
+  if (!j.unfinished()) return {"failed", "nothing was switched"};
+  bool node_fresh = j.is_fresh(w.layout.node_binary);
+  note(h.name, node_fresh ? "rolling back: no previous install, stopping and cleaning" : "rolling back to .prev");
+  w.sm->stop(r, Service::runner);
+  if (node_fresh) w.sm->remove(r);
+  auto res = r.exec("sh -s", o_.command_timeout, rollback_script(w.layout));
+  if (res.exit_code != 0) return {"failed", "rollback failed: " + one_line(res.err + " " + res.out)};
+  bool units = false;
+  for (auto& f : j.files)
+    if (f.find("/systemd/") != std::string::npos || f.ends_with(".service")) units = true;
+  for (auto& f : j.fresh)
+    if (f.ends_with(".service")) units = true;
+  if (node_fresh) {
+    if (units) w.sm->prepare(r, true);
+    set_up(h.name, false);
+    return {"cleaned", "stopped and removed (there was no previous install)"};
+  }
+  w.sm->prepare(r, units);
+  w.sm->restart(r, Service::node);
+  bool runner_present = res.out.find("runner=present") != std::string::npos;
+  auto g = gate(r, w, previous_version, false, runner_present && runner_managed(), file_size(r, w.layout.runner_log), false);
+  if (!g.ok) {
+    set_up(h.name, false);
+    return {"failed", "rolled back to .prev but it is not serving: " + g.detail};
+  }
+  w.report->after_version = g.version;
+  return {"rolled-back", "rolled back; serving " + g.version + " again"};
+}
+
+void Deployer::deploy_host(Work& w, int wave) {
+  auto& h = *w.host;
+  auto& rep = *w.report;
+  auto t = Clock::now();
+  rep.wave = wave;
+  enum class Stage { before_switch, switching, switched } stage = Stage::before_switch;
+  std::string expected = rep_.binary.version;
+  std::string previous = rep.before_version;
+  std::unique_ptr<RemoteHost> r;
+  auto finish = [&](std::string result, std::string detail, bool ok) {
+    rep.result = std::move(result);
+    rep.detail = std::move(detail);
+    rep.ok = ok;
+    rep.seconds = secs_since(t);
+    if (!ok) ++failures_;
+    note(h.name, fmt::format("{}: {} ({:.1f} s)", rep.result, rep.detail, rep.seconds));
+  };
+  try {
+    note(h.name, rep.action + " (wave " + std::to_string(wave) + "): connecting");
+    r = connect(h);
+    if (w.journal.unfinished()) {
+      note(h.name, "unfinished run " + w.journal.run + " found (phase " + w.journal.phase + "): rolling it back first");
+      stage = Stage::switched;
+      auto [res, det] = rollback(*r, w, "");
+      note(h.name, "earlier run: " + res + ": " + det);
+      stage = Stage::before_switch;
+      // What is installed now.
+      for (auto& f : w.files) {
+        auto s = r->exec("sha256sum " + q(f.remote_path) + " 2>/dev/null | cut -d' ' -f1", o_.command_timeout);
+        f.installed_sha256 = one_line(s.out);
+      }
+      if (w.files.front().installed_sha256.empty()) previous.clear();
+    }
+    std::vector<const ManagedFile*> changed;
+    std::string dirs = "mkdir -p " + q(w.layout.bin_dir) + " " + q(w.layout.etc_dir) + " " + q(w.layout.data_dir) + " " +
+                       q(w.layout.run_dir) + " " + q(w.layout.log_dir) + " && chmod 700 " + q(w.layout.data_dir);
+    for (auto& f : w.files) {
+      dirs += " && mkdir -p " + q(fs::path(f.remote_path).parent_path().string()) + " && rm -f " + q(f.remote_path + ".new");
+      if (f.changed() || o_.force) changed.push_back(&f);
+    }
+    auto mk = r->exec(dirs, o_.command_timeout);
+    if (mk.exit_code != 0) throw std::runtime_error("preparing " + w.layout.root + ": " + one_line(mk.err));
+    bool units_changed = false;
+    for (auto* f : changed) {
+      if (f->key.rfind("unit:", 0) == 0) units_changed = true;
+      note(h.name, "uploading " + f->key + " → " + f->remote_path + ".new");
+      r->upload(f->local, f->remote_path + ".new", f->mode);
+    }
+    std::string token_before;
+    try {
+      token_before = r->read_file(w.layout.token, 4096);
+    } catch (const RemoteError&) {
+    }
+    note(h.name, fmt::format("installing {} file(s) (.prev kept)", changed.size()));
+    stage = Stage::switching;
+    auto sw = r->exec("sh -s", o_.command_timeout, switch_script(w.layout, rep_.run_id, changed));
+    if (sw.exit_code != 0 || sw.out.find("switched") == std::string::npos) {
+      // set -e stopped it: either before the journal (nothing live changed) or
+      // during the moves (the journal says so and rollback restores).
+      throw std::runtime_error("install script failed: " + one_line(sw.err + " " + sw.out));
+    }
+    stage = Stage::switched;
+    w.sm->prepare(*r, units_changed);
+    long runner_offset = runner_managed() ? file_size(*r, w.layout.runner_log) : 0;
+    note(h.name, "restarting (" + w.sm->kind() + ")");
+    if (runner_managed()) w.sm->stop(*r, Service::runner);
+    w.sm->restart(*r, Service::node);
+    bool need_peers = others_up(h.name);
+    note(h.name, std::string("health gate: version ") + expected + (need_peers ? ", peers >= 1" : " (no other host up: peers not required)") +
+                     (runner_managed() ? ", runner ready" : ""));
+    auto g = gate(*r, w, expected, need_peers, runner_managed(), runner_offset, true);
+    if (g.ok) {
+      r->exec(set_phase_cmd(w.layout.state_file, "done"), o_.command_timeout);
+      std::string token_after;
+      try {
+        token_after = r->read_file(w.layout.token, 4096);
+      } catch (const RemoteError&) {
+      }
+      std::string warn;
+      if (!token_before.empty() && token_after != token_before) warn = "; WARNING: api-token changed (did the data root move?)";
+      rep.after_version = g.version;
+      set_up(h.name, true);
+      finish("healthy", g.detail + warn, true);
+      return;
+    }
+    note(h.name, "health gate failed: " + g.detail);
+    auto [res, det] = rollback(*r, w, previous);
+    finish(res, g.detail + "; " + det, false);
+    return;
+  } catch (const std::exception& e) {
+    bool transport = dynamic_cast<const RemoteError*>(&e) != nullptr;
+    std::string why = e.what();
+    if (stage == Stage::before_switch) {
+      finish("failed", (transport ? "connection lost before install, nothing changed: " : "before install, nothing changed: ") + why,
+             false);
+      return;
+    }
+    note(h.name, "failed after install began: " + why);
+    // Roll back: on the same connection if it still works, else on a new one.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        if (attempt == 1 || transport || !r) {
+          note(h.name, "reconnecting to roll back");
+          r = connect(h);
+        }
+        auto [res, det] = rollback(*r, w, previous);
+        finish(res, one_line(why, 200) + "; " + det, false);
+        return;
+      } catch (const std::exception& e2) {
+        if (attempt == 1) {
+          finish("unknown",
+                 "connection lost after install began (" + one_line(why, 160) + "); reconnect failed (" + one_line(e2.what(), 160) +
+                     "): state unknown, the next run rolls it back first",
+                 false);
+          return;
+        }
+        transport = true;
+      }
+    }
+  }
+}
+
+DeployReport Deployer::run() {
+  rep_.dry_run = o_.dry_run;
+  rep_.run_id = utc_stamp() + "-" + random_hex(3);
+  // Artefacts and inputs: usage errors before anything else.
+  rep_.binary = inspect_artefact(o_.binary, o_.expect_version);
+  if (!o_.runner.empty()) rep_.runner = inspect_artefact(o_.runner);
+  std::string template_name;
+  if (!o_.config_template.empty()) {
+    std::ifstream in(o_.config_template);
+    if (!in) throw DeployUsageError(o_.config_template.string() + ": cannot read the config template");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    template_text_ = ss.str();
+    template_name = o_.config_template.string();
+  }
+  std::vector<const Host*> targets;
+  if (o_.hosts.empty()) {
+    for (auto& h : fleet_.hosts) targets.push_back(&h);
+  } else {
+    for (auto& n : o_.hosts) {
+      auto* h = fleet_.find(n);
+      if (!h) throw DeployUsageError("--hosts: '" + n + "' is not a host of " + fleet_.path.string());
+      if (std::find(targets.begin(), targets.end(), h) == targets.end()) targets.push_back(h);
+    }
+    std::sort(targets.begin(), targets.end(), [&](const Host* a, const Host* b) { return a < b; });  // inventory order
+  }
+  for (auto* h : targets)
+    if (h->transport != "ssh")
+      throw DeployUsageError(fleet_.path.string() + ":" + std::to_string(h->line) + ": host (" + h->name +
+                             ").transport: deploy needs ssh hosts, got \"" + h->transport + "\"");
+  rep_.hosts.resize(targets.size());
+  work_.resize(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    auto& w = work_[i];
+    w.host = targets[i];
+    w.layout = HostLayout::for_host(*w.host);
+    w.sm = make_service_manager(*w.host, w.layout, o_.service);
+    w.files = managed_files(fleet_, *w.host, w.layout, *w.sm, rep_.binary, rep_.runner, template_text_, template_name,
+                            o_.log_level);
+    w.report = &rep_.hosts[i];
+    w.report->name = w.host->name;
+    auto expected_token = (fs::path(w.layout.data_dir) / "api-token").string();
+    if (!w.host->token_path.empty() && w.host->token_path != expected_token)
+      note(w.host->name, "note: inventory token_path " + w.host->token_path + " differs from the deployed data_dir's " +
+                             expected_token + "; the deployed layout wins");
+  }
+  // Work folder and log.
+  bool temp_dir = o_.work_dir.empty();
+  fs::path dir = temp_dir ? fs::temp_directory_path() / ("x0x-deploy-" + rep_.run_id) : o_.work_dir;
+  if (!o_.dry_run) fs::create_directories(dir);
+  files_dir_ = dir / "hosts";
+  if (!temp_dir && !o_.dry_run) {
+    log_.open(dir / "deploy.log", std::ios::app);
+    if (!log_) throw DeployUsageError((dir / "deploy.log").string() + ": cannot write");
+  }
+  note("", fmt::format("run {}: binary {} (version {}, sha256 {}){}", rep_.run_id, rep_.binary.path.string(), rep_.binary.version,
+                       rep_.binary.sha256.substr(0, 16),
+                       rep_.runner ? fmt::format(", runner {} (sha256 {})", rep_.runner->path.string(), rep_.runner->sha256.substr(0, 16))
+                                   : std::string(", no runner")));
+  // Plan (read-only, parallel).
+  note("", fmt::format("plan: probing {} host(s)", work_.size()));
+  parallel_for(work_.size(), o_.parallel, [&](std::size_t i) { probe(work_[i]); });
+  std::vector<Work*> to_deploy;
+  int plan_errors = 0;
+  for (auto& w : work_) {
+    auto& rep = *w.report;
+    if (!w.plan_error.empty()) {
+      ++plan_errors;
+      rep.action = "-";
+      rep.result = "failed";
+      rep.detail = "preflight: " + w.plan_error;
+      continue;
+    }
+    std::string changes;
+    for (auto& f : w.files)
+      if (f.changed()) changes += (changes.empty() ? "" : ", ") + f.key;
+    rep.changes = changes.empty() ? "unchanged" : changes;
+    bool installed = !w.files.front().installed_sha256.empty();
+    std::string why_restart;
+    if (!w.node_running) why_restart = "node not running";
+    else if (!w.serving) why_restart = "node not answering /health";
+    else if (rep.before_version != rep_.binary.version) why_restart = "running " + rep.before_version;
+    else if (runner_managed() && !w.runner_running) why_restart = "runner not running";
+    if (!installed) rep.action = "install";
+    else if (!changes.empty()) rep.action = "upgrade";
+    else if (w.journal.unfinished()) rep.action = "upgrade";
+    else if (!why_restart.empty() || o_.force) rep.action = "restart";
+    else rep.action = "skip";
+    if (w.journal.unfinished()) rep.changes += "; unfinished run " + w.journal.run + " will be rolled back first";
+    if (rep.action == "restart") rep.changes += o_.force && why_restart.empty() ? " (--force)" : " (" + why_restart + ")";
+    if (rep.action == "skip") {
+      rep.result = "unchanged";
+      rep.ok = true;
+      rep.after_version = rep.before_version;
+      rep.detail = "already at " + rep.before_version + " and serving";
+    } else {
+      rep.result = o_.dry_run ? "planned" : "not-attempted";
+      to_deploy.push_back(&w);
+    }
+  }
+  auto sizes = parse_waves(o_.waves, to_deploy.size());
+  std::size_t k = 0;
+  for (std::size_t wi = 0; wi < sizes.size(); ++wi) {
+    rep_.waves.emplace_back();
+    for (std::size_t j = 0; j < sizes[wi]; ++j, ++k) {
+      rep_.waves.back().push_back(to_deploy[k]->host->name);
+      to_deploy[k]->report->wave = static_cast<int>(wi + 1);
+    }
+  }
+  note("", fmt::format("plan: {} to deploy in {} wave(s), {} unchanged, {} preflight failure(s)", to_deploy.size(), sizes.size(),
+                       work_.size() - to_deploy.size() - plan_errors, plan_errors));
+  if (plan_errors) {
+    rep_.stopped = true;
+    rep_.stop_reason = fmt::format("preflight failed on {} host(s): nothing was changed", plan_errors);
+  }
+  if (o_.dry_run || plan_errors) {
+    rep_.seconds = secs_since(t0_);
+    if (temp_dir) fs::remove_all(dir);
+    return rep_;
+  }
+  if (on_plan_) on_plan_(rep_);
+  for (auto& w : to_deploy) materialise(*w);
+  // Waves.
+  k = 0;
+  for (std::size_t wi = 0; wi < sizes.size(); ++wi) {
+    std::vector<Work*> wave(to_deploy.begin() + static_cast<long>(k), to_deploy.begin() + static_cast<long>(k + sizes[wi]));
+    k += sizes[wi];
+    note("", fmt::format("wave {}/{}{}: {} host(s)", wi + 1, sizes.size(), wi == 0 ? " (canary)" : "", wave.size()));
+    parallel_for(wave.size(), o_.parallel, [&](std::size_t i) {
+      if (failures_ > o_.max_fail) return;  // stays not-attempted
+      deploy_host(*wave[i], static_cast<int>(wi + 1));
+    });
+    if (failures_ > o_.max_fail) {
+      rep_.stopped = k < to_deploy.size() || std::any_of(wave.begin(), wave.end(), [](Work* w) { return w->report->result == "not-attempted"; });
+      rep_.stop_reason = fmt::format("{} failure(s) in wave {} > --max-fail {}: rollout stopped", failures_.load(), wi + 1, o_.max_fail);
+      note("", rep_.stop_reason);
+      break;
+    }
+  }
+  rep_.seconds = secs_since(t0_);
+  note("", fmt::format("done in {:.1f} s: {}", rep_.seconds, rep_.passed() ? "all targeted hosts healthy at " + rep_.binary.version : "FAILED"));
+  if (temp_dir) fs::remove_all(dir);
+  return rep_;
+}
+
+}  // namespace
+
+bool DeployReport::passed() const {
+  if (stopped && !dry_run) return false;
+  for (auto& h : hosts) {
+    if (dry_run) {
+      if (h.result == "failed") return false;
+    } else if (!h.ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+json DeployReport::to_json() const {
+  auto art = [](const Artefact& a) {
+    return json{{"path", a.path.string()}, {"sha256", a.sha256}, {"size", a.size}, {"version", a.version}};
+  };
+  json hosts_j = json::array();
+  for (auto& h : hosts)
+    hosts_j.push_back({{"name", h.name}, {"wave", h.wave}, {"action", h.action}, {"changes", h.changes}, {"result", h.result},
+                       {"detail", h.detail}, {"seconds", std::round(h.seconds * 100) / 100}, {"before_version", h.before_version},
+                       {"after_version", h.after_version}, {"ok", h.ok}});
+  return {{"deploy",
+           {{"run_id", run_id},
+            {"dry_run", dry_run},
+            {"verdict", passed() ? "pass" : "fail"},
+            {"seconds", std::round(seconds * 100) / 100},
+            {"stopped", stopped},
+            {"stop_reason", stop_reason},
+            {"binary", art(binary)},
+            {"runner", runner ? art(*runner) : json(nullptr)},
+            {"waves", waves},
+            {"hosts", hosts_j}}}};
+}
+
+std::string format_plan(const DeployReport& p) {
+  std::string out = fmt::format("Deploy plan {}: {} (version {}){}\n", p.run_id, p.binary.path.string(), p.binary.version,
+                                p.runner ? " + runner " + p.runner->path.string() : std::string());
+  std::size_t w = 4;
+  for (auto& h : p.hosts) w = std::max(w, h.name.size());
+  out += fmt::format("  {:<{}}  {:>4}  {:<8}  {:<12}  {}\n", "host", w, "wave", "action", "running", "changes");
+  for (auto& h : p.hosts)
+    out += fmt::format("  {:<{}}  {:>4}  {:<8}  {:<12}  {}\n", h.name, w, h.wave ? std::to_string(h.wave) : "-", h.action,
+                       h.before_version.empty() ? "-" : h.before_version, h.result == "failed" ? h.detail : h.changes);
+  for (std::size_t i = 0; i < p.waves.size(); ++i) {
+    std::string names;
+    for (auto& n : p.waves[i]) names += (names.empty() ? "" : ", ") + n;
+    out += fmt::format("  wave {}{}: {}\n", i + 1, i == 0 ? " (canary)" : "", names);
+  }
+  if (p.waves.empty()) out += "  nothing to deploy\n";
+  return out;
+}
+
+std::string format_results(const DeployReport& r) {
+  std::size_t w = 4;
+  for (auto& h : r.hosts) w = std::max(w, h.name.size());
+  std::string out = fmt::format("{:<{}}  {:>4}  {:<8}  {:<13}  {:>6}  {}\n", "host", w, "wave", "action", "result", "secs", "detail");
+  for (auto& h : r.hosts)
+    out += fmt::format("{:<{}}  {:>4}  {:<8}  {:<13}  {:>6.1f}  {}\n", h.name, w, h.wave ? std::to_string(h.wave) : "-", h.action,
+                       h.result, h.seconds, h.detail);
+  int ok = 0;
+  for (auto& h : r.hosts) ok += h.ok;
+  out += fmt::format("{}/{} hosts healthy at {}{} in {:.1f} s{}\n", ok, r.hosts.size(), r.binary.version,
+                     r.stopped ? " (" + r.stop_reason + ")" : std::string(), r.seconds,
+                     r.passed() ? "" : " — FAILED");
+  return out;
+}
+
+DeployReport run_deploy(const Fleet& fleet, const DeployOptions& opts, const DeployProgress& progress,
+                        const DeployPlanHook& on_plan) {
+  if (opts.binary.empty()) throw DeployUsageError("--binary is required");
+  if (opts.max_fail < 0) throw DeployUsageError("--max-fail must be >= 0");
+  try {
+    parse_waves(opts.waves, 100);
+  } catch (const std::invalid_argument& e) {
+    throw DeployUsageError(e.what());
+  }
+  Deployer d(fleet, opts, progress, on_plan);
+  return d.run();
+}
+
+}  // namespace x0x::orchestrator

@@ -1,0 +1,107 @@
+// The deploy engine behind `x0xctl deploy`: plan (compare sha256 of what each
+// host has with the targets), then waves — the first wave is the canary — each
+// deployed in parallel (one SSH session per worker) and health-gated before
+// the next starts; a failed host is rolled back to its `.prev` files.
+//
+// Per host, in this order, so that a dropped connection leaves a known state:
+//  1. upload every changed file to "<path>.new" (RemoteHost::upload: temp file,
+//     sha256 checked on the host, atomic mv). Nothing live has changed yet.
+//  2. one remote script: `cp -p <path> <path>.prev` for every changed file (or
+//     record it as fresh), then the journal run/deploy.state says
+//     "phase=switching" with the file list, then `mv -f <path>.new <path>` for
+//     each, then "phase=switched".
+//  3. restart through the service manager (runner after node), health gate.
+//  4. "phase=done" — or roll back: restore each journalled file from .prev
+//     (fresh ones are removed, and a host with no previous install is stopped
+//     and cleaned), restart, re-gate at the previous version,
+//     "phase=rolled-back".
+// A connection lost after step 2 started is retried once to roll back; if the
+// host stays unreachable it is reported as unknown, and the next run finds
+// the unfinished journal and rolls the host back before anything else.
+#pragma once
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "orchestrator/deploy_plan.h"
+#include "orchestrator/inventory.h"
+#include "orchestrator/remote.h"
+#include "orchestrator/service_manager.h"
+
+namespace x0x::orchestrator {
+
+struct DeployOptions {
+  std::filesystem::path binary;           // the node binary (x0xd or x0x-lean-node)
+  std::filesystem::path runner;           // empty: no runner managed
+  std::filesystem::path config_template;  // empty: render from the inventory only
+  std::string expect_version;             // empty: from `<binary> --version`
+  std::string waves = "1,25%,100%";
+  int max_fail = 0;
+  std::size_t parallel = 8;
+  bool dry_run = false;
+  bool force = false;                     // deploy (restart + gate) unchanged hosts too
+  bool accept_new_host_keys = false;
+  std::vector<std::string> hosts;         // empty: every host of the fleet
+  std::string log_level;                  // empty: the template's, else "info"
+  std::chrono::milliseconds api_timeout{30000};   // restart → /health answers
+  std::chrono::milliseconds gate_timeout{60000};  // → peers, send-ready peers, runner ready
+  std::chrono::milliseconds command_timeout{60000};
+  std::chrono::milliseconds connect_timeout{10000};
+  // Where deploy.log and the rendered per-host files go (created); empty: a
+  // temporary folder (removed afterwards), and no log file.
+  std::filesystem::path work_dir;
+  ServiceManagerOptions service;
+  // How a host is reached; default: ssh_connect with the inventory's SSH fields.
+  std::function<std::unique_ptr<RemoteHost>(const Host&, bool accept_new)> connect;
+};
+
+struct DeployReport;
+// Called once the plan is known, before any host is changed (not on a dry run).
+using DeployPlanHook = std::function<void(const DeployReport& plan)>;
+
+struct HostReport {
+  std::string name;
+  int wave = 0;              // 1-based; 0: not in any wave (skipped, or the plan failed)
+  std::string action;        // install | upgrade | restart | skip | - (plan failed)
+  std::string changes;       // "node, config" or "unchanged"
+  std::string result;        // healthy | unchanged | failed | rolled-back | cleaned | unknown | not-attempted | planned
+  std::string detail;        // one line: why
+  double seconds = 0;
+  std::string before_version, after_version;
+  bool ok = false;           // healthy at the target version (or unchanged and healthy)
+};
+
+struct DeployReport {
+  std::string run_id;
+  Artefact binary;
+  std::optional<Artefact> runner;
+  std::vector<std::vector<std::string>> waves;
+  std::vector<HostReport> hosts;  // in inventory order
+  bool dry_run = false;
+  bool stopped = false;           // the rollout stopped early
+  std::string stop_reason;
+  double seconds = 0;
+  bool passed() const;            // every targeted host ok (dry run: the plan succeeded)
+  nlohmann::json to_json() const;
+};
+
+// A line of live progress: host ("" for the run), what happens now.
+using DeployProgress = std::function<void(const std::string& host, const std::string& what)>;
+
+// DeployUsageError for usage/inventory problems (exit 2). Never throws for a
+// host's failure: that is in the report.
+DeployReport run_deploy(const Fleet& fleet, const DeployOptions& opts, const DeployProgress& progress = {},
+                        const DeployPlanHook& on_plan = {});
+
+// The plan as text (dry run and the start of a real run).
+std::string format_plan(const DeployReport& plan);
+// The final table: host, wave, action, result, seconds, detail.
+std::string format_results(const DeployReport& report);
+
+}  // namespace x0x::orchestrator

@@ -1,0 +1,305 @@
+#include "orchestrator/deploy_plan.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <sodium.h>
+#include <toml++/toml.h>
+
+#include "core/encoding.h"
+#include "core/socket_addr.h"
+#include "core/toml_text.h"
+
+namespace x0x::orchestrator {
+
+namespace fs = std::filesystem;
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  return to_hex(std::span<const std::uint8_t>(out, sizeof out));
+}
+
+std::string sha256_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DeployUsageError(path.string() + ": cannot read");
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    auto n = in.gcount();
+    if (n > 0) crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), static_cast<unsigned long long>(n));
+  }
+  if (in.bad()) throw DeployUsageError(path.string() + ": read error");
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, out);
+  return to_hex(std::span<const std::uint8_t>(out, sizeof out));
+}
+
+namespace {
+
+// Runs `path --version` with a deadline; returns {exit status, stdout}.
+std::pair<int, std::string> run_version(const fs::path& path, std::chrono::milliseconds limit) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw DeployUsageError("pipe: " + std::string(std::strerror(errno)));
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw DeployUsageError("fork: " + std::string(std::strerror(errno)));
+  }
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 2);
+    }
+    std::string p = path.string();
+    char* argv[] = {p.data(), const_cast<char*>("--version"), nullptr};
+    ::execv(p.c_str(), argv);
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  bool timed_out = false;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      timed_out = r == 0;
+      break;
+    }
+    char buf[4096];
+    auto n = ::read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    if (out.size() < 65536) out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) throw DeployUsageError(path.string() + " --version: no answer within " + std::to_string(limit.count() / 1000) + " s");
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string unspecified_to(const SocketAddr& a, const std::string& replacement) {
+  if (a.host == "0.0.0.0" || a.host == "::") {
+    SocketAddr b = a;
+    b.host = replacement;
+    return b.to_string();
+  }
+  return a.to_string();
+}
+
+}  // namespace
+
+Artefact inspect_artefact(const fs::path& path, const std::string& version_override) {
+  Artefact a;
+  std::error_code ec;
+  a.path = fs::absolute(path, ec);
+  if (ec || !fs::is_regular_file(a.path)) throw DeployUsageError(path.string() + ": no such file");
+  if (::access(a.path.c_str(), X_OK) != 0) throw DeployUsageError(path.string() + ": not executable");
+  a.size = fs::file_size(a.path);
+  a.sha256 = sha256_file(a.path);
+  if (!version_override.empty()) {
+    a.version = version_override;
+    return a;
+  }
+  auto [rc, out] = run_version(a.path, std::chrono::seconds(10));
+  auto first = out.substr(0, out.find('\n'));
+  std::istringstream words(first);
+  std::string w, last;
+  while (words >> w) last = w;
+  if (rc != 0 || last.empty())
+    throw DeployUsageError(path.string() + " --version: " + (rc != 0 ? "exit " + std::to_string(rc) : std::string("no output")) +
+                           " (give the version with --expect-version when the binary cannot run here)");
+  a.version = last;
+  return a;
+}
+
+std::vector<std::size_t> parse_waves(const std::string& spec, std::size_t n) {
+  std::vector<std::size_t> sizes;
+  if (n == 0) return sizes;
+  std::size_t done = 0;
+  std::stringstream ss(spec);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto trim = [](std::string s) {
+      while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
+      while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+      return s;
+    };
+    item = trim(item);
+    if (item.empty()) throw std::invalid_argument("--waves: empty entry in \"" + spec + "\"");
+    std::size_t target;
+    try {
+      std::size_t pos = 0;
+      if (item.back() == '%') {
+        double pct = std::stod(item.substr(0, item.size() - 1), &pos);
+        if (pos != item.size() - 1 || pct <= 0 || pct > 100) throw std::invalid_argument("");
+        target = static_cast<std::size_t>(std::ceil(pct * static_cast<double>(n) / 100.0 - 1e-9));
+      } else {
+        long v = std::stol(item, &pos);
+        if (pos != item.size() || v <= 0) throw std::invalid_argument("");
+        target = static_cast<std::size_t>(v);
+      }
+    } catch (const std::exception&) {
+      throw std::invalid_argument("--waves: \"" + item + "\" is not a host count (>= 1) or a percentage (1%..100%)");
+    }
+    target = std::min(target, n);
+    if (target > done) {
+      sizes.push_back(target - done);
+      done = target;
+    }
+  }
+  if (done < n) {
+    if (sizes.empty()) sizes.push_back(n);
+    else sizes.back() += n - done;
+  }
+  return sizes;
+}
+
+std::string reachable_gossip_addr(const Host& host) {
+  auto a = parse_socket_addr(host.gossip_addr);
+  if (!a) return host.gossip_addr;
+  return unspecified_to(*a, host.address);
+}
+
+std::vector<std::string> bootstrap_peers_for(const Fleet& fleet, const Host& host) {
+  std::vector<const Host*> boot;
+  for (auto& h : fleet.hosts)
+    for (auto& r : h.roles)
+      if (r == "bootstrap") {
+        boot.push_back(&h);
+        break;
+      }
+  if (boot.empty() && !fleet.hosts.empty()) boot.push_back(&fleet.hosts.front());
+  std::vector<std::string> out;
+  for (auto* b : boot)
+    if (b->name != host.name && !b->gossip_addr.empty()) out.push_back(reachable_gossip_addr(*b));
+  return out;
+}
+
+std::pair<std::string, std::uint16_t> api_target(const Host& host) {
+  auto a = parse_socket_addr(host.api_addr);
+  if (!a) throw DeployUsageError(host.name + ": api_addr \"" + host.api_addr + "\" is not host:port");
+  std::string h = a->host;
+  if (h == "0.0.0.0") h = "127.0.0.1";
+  else if (h == "::") h = "::1";
+  return {h, a->port};
+}
+
+std::string render_node_config(const Fleet& fleet, const Host& host, const HostLayout& layout,
+                               const std::string& template_text, const std::string& template_name,
+                               const std::string& log_level) {
+  if (host.gossip_addr.empty())
+    throw DeployUsageError(fleet.path.string() + ":" + std::to_string(host.line) + ": host (" + host.name +
+                           ").gossip_addr: required for deploy (the node's mesh bind address)");
+  toml::table rest;
+  std::string level = log_level;
+  if (!template_text.empty()) {
+    try {
+      rest = toml::parse(std::string_view(template_text), std::string_view(template_name));
+    } catch (const toml::parse_error& e) {
+      throw DeployUsageError(template_name + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+    }
+    if (level.empty())
+      if (auto v = rest["log_level"].value<std::string>()) level = *v;
+    for (auto key : {"api_address", "bind_address", "data_dir", "instance_name", "log_level", "bootstrap_peers"})
+      rest.erase(key);
+  }
+  if (level.empty()) level = "info";
+  std::ostringstream o;
+  o << "# Rendered by x0xctl deploy for host " << host.name;
+  if (!template_text.empty()) o << " from " << fs::path(template_name).filename().string();
+  o << "; the next deploy overwrites it.\n"
+    << "api_address = " << toml_quote(host.api_addr) << "\n"
+    << "bind_address = " << toml_quote(host.gossip_addr) << "\n"
+    << "data_dir = " << toml_quote(layout.data_dir) << "\n"
+    << "instance_name = " << toml_quote(host.name) << "\n"
+    << "log_level = " << toml_quote(level) << "\n"
+    << "bootstrap_peers = [";
+  auto peers = bootstrap_peers_for(fleet, host);
+  for (std::size_t i = 0; i < peers.size(); ++i) o << (i ? ", " : "") << toml_quote(peers[i]);
+  o << "]\n";
+  if (!rest.empty()) o << "\n" << rest << "\n";
+  auto text = o.str();
+  // The keys we set must stay top-level keys (before any [section]).
+  try {
+    toml::table check = toml::parse(std::string_view(text), std::string_view("rendered config"));
+    if (check["api_address"].value<std::string>() != host.api_addr ||
+        check["data_dir"].value<std::string>() != layout.data_dir)
+      throw DeployUsageError(host.name + ": rendered config lost a top-level key");
+  } catch (const toml::parse_error& e) {
+    throw DeployUsageError(host.name + ": rendered config is not valid TOML: " + std::string(e.description()));
+  }
+  return text;
+}
+
+std::string render_runner_env(const Host& host, const HostLayout& layout, const std::string& log_level) {
+  auto [h, port] = api_target(host);
+  auto base = "http://" + SocketAddr{h, port}.to_string();
+  auto line = [&](const std::string& k, const std::string& v) {
+    if (v.find_first_of("'\n\\\"$`") != std::string::npos)
+      throw DeployUsageError(host.name + ": " + k + " value \"" + v + "\" has a character the env file cannot carry");
+    return k + "='" + v + "'\n";
+  };
+  std::string level = log_level.empty() ? "INFO" : log_level;
+  for (auto& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return "# Rendered by x0xctl deploy for host " + host.name + ". X0X_API_TOKEN is the token FILE, never the token.\n" +
+         line("NODE_NAME", host.name) + line("X0X_API_BASE", base) + line("X0X_API_TOKEN", layout.token) +
+         line("LOG_LEVEL", level);
+}
+
+std::vector<ManagedFile> managed_files(const Fleet& fleet, const Host& host, const HostLayout& layout,
+                                       const ServiceManager& sm, const Artefact& binary,
+                                       const std::optional<Artefact>& runner, const std::string& template_text,
+                                       const std::string& template_name, const std::string& log_level) {
+  std::vector<ManagedFile> files;
+  auto artefact = [&](const char* key, const std::string& remote, const Artefact& a) {
+    ManagedFile f;
+    f.key = key;
+    f.remote_path = remote;
+    f.local = a.path;
+    f.mode = 0755;
+    f.sha256 = a.sha256;
+    files.push_back(std::move(f));
+  };
+  auto rendered = [&](const std::string& key, const std::string& remote, std::string content, unsigned mode) {
+    ManagedFile f;
+    f.key = key;
+    f.remote_path = remote;
+    f.rendered = true;
+    f.mode = mode;
+    f.sha256 = sha256_hex(content);
+    f.content = std::move(content);
+    files.push_back(std::move(f));
+  };
+  artefact("node", layout.node_binary, binary);
+  rendered("config", layout.config, render_node_config(fleet, host, layout, template_text, template_name, log_level), 0644);
+  if (runner) {
+    artefact("runner", layout.runner_binary, *runner);
+    rendered("runner_env", layout.runner_env, render_runner_env(host, layout, log_level == "debug" ? "DEBUG" : "INFO"), 0644);
+  }
+  for (auto& f : sm.files()) rendered(f.key, f.remote_path, f.content, f.mode);
+  return files;
+}
+
+}  // namespace x0x::orchestrator

@@ -1,0 +1,246 @@
+#include "orchestrator/harvest.h"
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "orchestrator/api_access.h"
+#include "orchestrator/ssh_remote.h"
+#include "probes/log_patterns.h"
+#include "probes/rest_client.h"
+#include "proofs/bundle_writer.h"
+
+namespace x0x::orchestrator {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::chrono::seconds parse_since(const std::string& s) {
+  std::size_t used = 0;
+  long n = -1;
+  try {
+    n = std::stol(s, &used);
+  } catch (...) {
+  }
+  if (n < 0 || used + 1 != s.size())
+    throw std::invalid_argument("--since " + s + ": expected a number and a unit, like 90s, 30m, 2h or 1d");
+  switch (s.back()) {
+    case 's': return std::chrono::seconds(n);
+    case 'm': return std::chrono::minutes(n);
+    case 'h': return std::chrono::hours(n);
+    case 'd': return std::chrono::hours(24 * n);
+  }
+  throw std::invalid_argument("--since " + s + ": unit must be s, m, h or d");
+}
+
+namespace {
+
+std::string iso_utc(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+std::string read_local(const fs::path& p, std::size_t max_bytes) {
+  std::ifstream in(p, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  auto size = static_cast<std::size_t>(in.tellg());
+  auto from = size > max_bytes ? size - max_bytes : 0;
+  in.seekg(static_cast<std::streamoff>(from));
+  std::string s(size - from, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  return s;
+}
+
+std::string run_local(const std::string& cmd) {
+  std::string out;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+    ::pclose(f);
+  }
+  return out;
+}
+
+const char* kEndpoints[][2] = {{"/health", "health.json"},
+                               {"/agent", "agent.json"},
+                               {"/status", "status.json"},
+                               {"/peers", "peers.json"},
+                               {"/diagnostics/gossip", "diagnostics-gossip.json"},
+                               {"/diagnostics/connectivity", "diagnostics-connectivity.json"},
+                               {"/diagnostics/dm", "diagnostics-dm.json"},
+                               {"/diagnostics/ack", "diagnostics-ack.json"}};
+
+// The node's log files: deploy's layout (log/) or the local fleet's.
+std::vector<std::string> log_candidates(const Host& h) {
+  return {h.install_root + "/log/node.log", h.install_root + "/node.log", h.install_root + "/log/runner.log",
+          h.install_root + "/runner.log"};
+}
+
+struct NodeRow {
+  std::string name;
+  bool reached = false;
+  std::string error, version;
+  long peers = -1;
+  std::uint64_t timed_out = 0, dropped_full = 0, per_peer_timeouts = 0, suppressed = 0, warnings = 0, errors = 0;
+  json top_peers = json::array();
+  double score() const { return static_cast<double>(timed_out * 100 + dropped_full * 10 + per_peer_timeouts + suppressed * 5 + errors); }
+};
+
+std::uint64_t u64_at(const json& j, const json::json_pointer& p) {
+  return j.contains(p) && j.at(p).is_number() ? j.at(p).get<std::uint64_t>() : 0;
+}
+
+}  // namespace
+
+HarvestResult harvest(const Fleet& fleet, const HarvestOptions& o) {
+  auto since_secs = parse_since(o.since);
+  auto since_iso = iso_utc(std::time(nullptr) - since_secs.count());
+  std::vector<const Host*> targets;
+  for (auto& h : fleet.hosts)
+    if (o.hosts.empty() || std::find(o.hosts.begin(), o.hosts.end(), h.name) != o.hosts.end()) targets.push_back(&h);
+  for (auto& want : o.hosts)
+    if (!fleet.find(want)) throw std::invalid_argument("--hosts: " + want + " is not a host of " + fleet.path.string());
+
+  auto dir = o.out.empty() ? fs::path("proofs") / ("harvest-" + proofs::utc_stamp()) : o.out;
+  proofs::BundleWriter bundle(dir, "harvest", {{"fleet", fleet.name}, {"since", o.since}, {"since_utc", since_iso},
+                                               {"inventory", fleet.path.string()},
+                                               {"inventory_sha256", fs::exists(fleet.path) ? proofs::sha256_file(fleet.path) : ""}});
+  auto access = make_api_access(fleet, {o.accept_new_host_keys});
+  std::mutex access_mu;
+  std::vector<NodeRow> rows(targets.size());
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> pool;
+  for (std::size_t w = 0; w < std::max<std::size_t>(1, std::min(o.parallel, targets.size())); ++w)
+    pool.emplace_back([&] {
+      for (std::size_t k; (k = next++) < targets.size();) {
+        const Host& h = *targets[k];
+        NodeRow& row = rows[k];
+        row.name = h.name;
+        auto base = "harvest/" + h.name + "/";
+        json status = {{"host", h.name}, {"transport", h.transport}};
+        // API diagnostics.
+        try {
+          ApiEndpoint ep;
+          {
+            std::lock_guard lk(access_mu);
+            ep = access->open(h);
+            bundle.redactor().add_secret(ep.token);
+          }
+          probes::RestClient c(ep.base_url, ep.token, o.request_timeout);
+          json fetched = json::object();
+          for (auto& [path, file] : kEndpoints) {
+            try {
+              auto r = c.get(path);
+              auto j = json::parse(r.body, nullptr, false);
+              bundle.write_text(base + file, j.is_discarded() ? r.body : j.dump(2) + "\n");
+              fetched[path] = r.status;
+              if (std::string(path) == "/health" && j.is_object()) {
+                row.version = j.value("version", "");
+                row.peers = j.value("peers", -1L);
+              }
+              if (std::string(path) == "/diagnostics/gossip" && j.is_object()) {
+                row.timed_out = u64_at(j, "/dispatcher/pubsub/timed_out"_json_pointer);
+                row.dropped_full = u64_at(j, "/recv_pump/pubsub/dropped_full"_json_pointer);
+                row.per_peer_timeouts = u64_at(j, "/pubsub_stages/republish_per_peer_timeout"_json_pointer);
+                auto sp = j.contains("pubsub_stages") ? j["pubsub_stages"].value("suppressed_peers", json::array()) : json::array();
+                row.suppressed = sp.size();
+                auto scores = j.contains("pubsub_stages") ? j["pubsub_stages"].value("peer_scores", json::array()) : json::array();
+                std::sort(scores.begin(), scores.end(), [](auto& a, auto& b) {
+                  return a.value("outbound_send_timeouts", 0.0) > b.value("outbound_send_timeouts", 0.0);
+                });
+                for (std::size_t i = 0; i < scores.size() && i < 3; ++i)
+                  if (scores[i].value("outbound_send_timeouts", 0.0) > 0)
+                    row.top_peers.push_back({{"peer_id", scores[i].value("peer_id", "")},
+                                             {"topic", scores[i].value("topic", "")},
+                                             {"outbound_send_timeouts", scores[i].value("outbound_send_timeouts", 0.0)}});
+              }
+            } catch (const std::exception& e) {
+              fetched[path] = std::string("error: ") + e.what();
+            }
+          }
+          status["api"] = fetched;
+          row.reached = fetched["/health"].is_number();
+          if (!row.reached) row.error = fetched["/health"].dump();
+        } catch (const std::exception& e) {
+          row.error = e.what();
+          status["api"] = {{"error", row.error}};
+        }
+        // Logs and host facts, on the host itself.
+        try {
+          std::string logs, facts;
+          if (h.transport == "local") {
+            for (auto& p : log_candidates(h)) logs += read_local(p, 64u << 20);
+            facts = run_local("uptime; df -Pk " + shell_quote(h.install_root.empty() ? "/" : h.install_root) + " 2>&1; nproc");
+          } else {
+            auto remote = ssh_connect(ssh_target_of(h, o.accept_new_host_keys));
+            std::string cmd;
+            for (auto& p : log_candidates(h)) cmd += "tail -c 67108864 " + shell_quote(p) + " 2>/dev/null; ";
+            logs = remote->exec(cmd, std::chrono::seconds(30)).out;
+            facts = remote->exec("uptime; df -Pk " + shell_quote(h.install_root.empty() ? "/" : h.install_root) +
+                                     " 2>&1; nproc; command -v systemctl >/dev/null && systemctl is-system-running 2>&1 || true",
+                                 std::chrono::seconds(20)).out;
+          }
+          auto counts = probes::count_log_patterns(logs, probes::default_log_patterns(), since_iso);
+          row.warnings = counts.counts["warnings"];
+          row.errors = counts.counts["errors"];
+          bundle.write_json(base + "grep-counts.json", counts.to_json());
+          bundle.write_text(base + "host.txt", facts);
+          status["logs"] = {{"lines_in_window", counts.lines_in_window}};
+        } catch (const std::exception& e) {
+          status["logs"] = {{"error", e.what()}};
+        }
+        status["reached"] = row.reached;
+        if (!row.error.empty()) status["error"] = row.error;
+        bundle.write_json(base + "status.json", status);
+      }
+    });
+  for (auto& t : pool) t.join();
+
+  HarvestResult res;
+  res.bundle = dir;
+  std::vector<NodeRow*> ranked;
+  for (auto& r : rows) {
+    (r.reached ? res.reached : res.unreachable)++;
+    if (!r.reached) res.unreachable_hosts.push_back(r.name);
+    ranked.push_back(&r);
+  }
+  std::sort(ranked.begin(), ranked.end(), [](auto* a, auto* b) { return a->score() > b->score(); });
+  std::ostringstream md;
+  md << "# Harvest " << fleet.name << "\n\nWindow: logs since " << since_iso << "Z (" << o.since << "). "
+     << res.reached << " node(s) reached, " << res.unreachable << " unreachable.\n\n";
+  if (res.unreachable) {
+    md << "## Unreachable\n\n";
+    for (auto& r : rows)
+      if (!r.reached) md << "- **" << r.name << "**: " << r.error << "\n";
+    md << "\n";
+  }
+  md << "## Nodes, most suspicious first\n\n| node | version | peers | dispatcher timed_out | dropped_full | per-peer timeouts | suppressed | log warnings | log errors | top per-peer timeout sources |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  json summary_rows = json::array();
+  for (auto* r : ranked) {
+    std::string top;
+    for (auto& p : r->top_peers) top += fmt::format("{} ({:.0f}) ", p["peer_id"].get<std::string>(), p["outbound_send_timeouts"].get<double>());
+    md << "| " << r->name << " | " << (r->reached ? r->version : "unreachable") << " | " << r->peers << " | " << r->timed_out
+       << " | " << r->dropped_full << " | " << r->per_peer_timeouts << " | " << r->suppressed << " | " << r->warnings << " | "
+       << r->errors << " | " << (top.empty() ? "-" : top) << " |\n";
+    summary_rows.push_back({{"node", r->name}, {"reached", r->reached}, {"version", r->version}, {"peers", r->peers},
+                            {"dispatcher_timed_out", r->timed_out}, {"dropped_full", r->dropped_full},
+                            {"per_peer_timeouts", r->per_peer_timeouts}, {"suppressed", r->suppressed},
+                            {"top_peers", r->top_peers}, {"error", r->error}});
+  }
+  bundle.write_text("summary.md", md.str());
+  bundle.set("nodes", summary_rows);
+  bundle.finish(res.unreachable ? 1 : 0);
+  return res;
+}
+
+}  // namespace x0x::orchestrator

@@ -1,0 +1,332 @@
+#include "orchestrator/service_manager.h"
+
+#include <filesystem>
+
+namespace x0x::orchestrator {
+
+namespace {
+
+std::string q(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+std::string one_line(std::string s, std::size_t max = 400) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  for (auto& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  if (s.size() > max) s = s.substr(0, max) + "…";
+  return s;
+}
+
+ExecResult run_checked(RemoteHost& host, const std::string& what, const std::string& cmd,
+                       std::chrono::milliseconds timeout) {
+  auto r = host.exec(cmd, timeout);
+  if (r.exit_code != 0)
+    throw ServiceError(host.name() + ": " + what + " failed (exit " + std::to_string(r.exit_code) +
+                       "): " + one_line(r.err.empty() ? r.out : r.err + " " + r.out));
+  return r;
+}
+
+const char kSupervisorScript[] = R"SH(#!/bin/sh
+# x0x-supervise: a minimal process supervisor, installed by `x0xctl deploy`
+# on hosts without systemd. Usage: x0x-supervise start|stop|restart|status node|runner
+#
+# Everything is relative to this script's folder (<root>/bin):
+#   node:   <root>/bin/x0x-node --config <root>/etc/config.toml --no-hard-coded-bootstrap
+#   runner: <root>/bin/x0x-test-runner with the variables of <root>/etc/runner.env
+#   <root>/run/<svc>.loop.pid  the restart loop (its own session, via setsid)
+#   <root>/run/<svc>.pid       the running child
+#   <root>/log/<svc>.log       the child's stdout+stderr and the loop's own lines
+# The loop restarts a child that dies (back-off 1 s doubling to 30 s, reset
+# after 60 s of uptime). stop: TERM to loop and child, wait, then KILL.
+# status exits 0 when the child is up, 3 otherwise.
+set -u
+umask 022
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P) || exit 2
+action=${1:-}
+svc=${2:-}
+case "$svc" in
+  node|runner) ;;
+  *) echo "usage: x0x-supervise start|stop|restart|status node|runner" >&2; exit 2 ;;
+esac
+LOOP_PIDFILE="$ROOT/run/$svc.loop.pid"
+CHILD_PIDFILE="$ROOT/run/$svc.pid"
+LOG="$ROOT/log/$svc.log"
+STOP_WAIT=${X0X_SUPERVISE_STOP_WAIT:-10}
+
+ts() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+readpid() { [ -s "$1" ] && head -n 1 "$1" 2>/dev/null | tr -cd 0-9; return 0; }
+# Alive and not a zombie (an orphan may wait long for a reaper).
+alive() {
+  [ -n "${1:-}" ] || return 1
+  kill -0 "$1" 2>/dev/null || return 1
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+  [ "$st" != Z ]
+}
+writepid() { echo "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; }
+
+run_child() {
+  cd "$ROOT" || exit 1
+  if [ "$svc" = node ]; then
+    exec "$ROOT/bin/x0x-node" --config "$ROOT/etc/config.toml" --no-hard-coded-bootstrap
+  fi
+  if [ -f "$ROOT/etc/runner.env" ]; then
+    set -a
+    . "$ROOT/etc/runner.env"
+    set +a
+  fi
+  exec "$ROOT/bin/x0x-test-runner"
+}
+
+loop() {
+  writepid "$LOOP_PIDFILE" $$
+  stopping=0
+  child=
+  trap 'stopping=1; alive "$child" && kill -TERM "$child" 2>/dev/null' TERM INT HUP
+  delay=1
+  while [ "$stopping" = 0 ]; do
+    echo "$(ts) x0x-supervise: starting $svc" >> "$LOG"
+    started=$(date +%s)
+    run_child >> "$LOG" 2>&1 < /dev/null &
+    child=$!
+    writepid "$CHILD_PIDFILE" "$child"
+    [ "$stopping" = 0 ] || kill -TERM "$child" 2>/dev/null
+    rc=0
+    wait "$child" || rc=$?
+    while alive "$child"; do rc=0; wait "$child" || rc=$?; done
+    rm -f "$CHILD_PIDFILE"
+    echo "$(ts) x0x-supervise: $svc exited (status $rc)" >> "$LOG"
+    [ "$stopping" = 0 ] || break
+    [ $(( $(date +%s) - started )) -lt 60 ] || delay=1
+    echo "$(ts) x0x-supervise: restarting $svc in $delay s" >> "$LOG"
+    sleep "$delay" &
+    sp=$!
+    wait "$sp" || true
+    kill "$sp" 2>/dev/null
+    delay=$((delay * 2))
+    [ "$delay" -le 30 ] || delay=30
+  done
+  rm -f "$LOOP_PIDFILE"
+  exit 0
+}
+
+stop() {
+  l=$(readpid "$LOOP_PIDFILE")
+  c=$(readpid "$CHILD_PIDFILE")
+  if ! alive "$l" && ! alive "$c"; then
+    rm -f "$LOOP_PIDFILE" "$CHILD_PIDFILE"
+    echo "$svc not running"
+    return 0
+  fi
+  alive "$l" && kill -TERM "$l" 2>/dev/null
+  alive "$c" && kill -TERM "$c" 2>/dev/null
+  i=0
+  while [ "$i" -lt $((STOP_WAIT * 10)) ]; do
+    if ! alive "$l" && ! alive "$c"; then break; fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  if alive "$l" || alive "$c"; then
+    alive "$l" && kill -KILL "$l" 2>/dev/null
+    alive "$c" && kill -KILL "$c" 2>/dev/null
+    echo "$(ts) x0x-supervise: $svc did not stop within ${STOP_WAIT} s: killed" >> "$LOG"
+  fi
+  rm -f "$LOOP_PIDFILE" "$CHILD_PIDFILE"
+  echo "$svc stopped"
+}
+
+start() {
+  l=$(readpid "$LOOP_PIDFILE")
+  if alive "$l"; then
+    echo "$svc already running (loop $l)"
+    return 0
+  fi
+  # A child left behind by a killed loop is stopped first.
+  stop > /dev/null
+  mkdir -p "$ROOT/run" "$ROOT/log" || return 1
+  setsid /bin/sh "$ROOT/bin/x0x-supervise" _loop "$svc" < /dev/null >> "$LOG" 2>&1 &
+  i=0
+  while [ "$i" -lt 100 ]; do
+    l=$(readpid "$LOOP_PIDFILE")
+    c=$(readpid "$CHILD_PIDFILE")
+    if alive "$l" && alive "$c"; then
+      echo "$svc started (loop $l, pid $c)"
+      return 0
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "$svc did not start within 10 s; see $LOG" >&2
+  return 1
+}
+
+status() {
+  l=$(readpid "$LOOP_PIDFILE")
+  c=$(readpid "$CHILD_PIDFILE")
+  if alive "$l" && alive "$c"; then echo "running loop=$l pid=$c"; return 0; fi
+  if alive "$l"; then echo "restarting loop=$l"; return 3; fi
+  if alive "$c"; then echo "orphaned pid=$c (no loop)"; return 3; fi
+  echo "stopped"
+  return 3
+}
+
+case "$action" in
+  start) start ;;
+  stop) stop ;;
+  restart) stop > /dev/null; start ;;
+  status) status ;;
+  _loop) loop ;;
+  *) echo "usage: x0x-supervise start|stop|restart|status node|runner" >&2; exit 2 ;;
+esac
+)SH";
+
+class SupervisorManager final : public ServiceManager {
+ public:
+  SupervisorManager(HostLayout layout, ServiceManagerOptions opts) : l_(std::move(layout)), o_(std::move(opts)) {}
+  std::string kind() const override { return "supervisor"; }
+  std::vector<RenderedFile> files() const override { return {{"supervisor", l_.supervisor, supervisor_script(), 0755}}; }
+  void prepare(RemoteHost&, bool) override {}
+  void start(RemoteHost& h, Service s) override { run(h, "start", s); }
+  void stop(RemoteHost& h, Service s) override {
+    // Nothing installed yet: nothing to stop.
+    run(h, "stop", s, true);
+  }
+  void restart(RemoteHost& h, Service s) override { run(h, "restart", s); }
+  ServiceStatus status(RemoteHost& h, Service s) override {
+    auto r = h.exec(cmd("status", s, true), o_.command_timeout);
+    return {r.exit_code == 0, one_line(r.out.empty() ? r.err : r.out)};
+  }
+  void remove(RemoteHost& h) override {
+    stop(h, Service::runner);
+    stop(h, Service::node);
+  }
+  std::string unit(Service s) const override { return std::string("x0x-supervise ") + service_name(s); }
+
+ private:
+  std::string cmd(const char* action, Service s, bool tolerate_missing = false) const {
+    auto c = "/bin/sh " + q(l_.supervisor) + " " + action + " " + service_name(s);
+    if (tolerate_missing) c = "if [ -f " + q(l_.supervisor) + " ]; then " + c + "; else echo 'not installed'; exit 3; fi";
+    return c;
+  }
+  void run(RemoteHost& h, const char* action, Service s, bool tolerate_missing = false) {
+    auto r = h.exec(cmd(action, s, tolerate_missing), o_.command_timeout);
+    if (r.exit_code == 0 || (tolerate_missing && r.exit_code == 3)) return;
+    throw ServiceError(h.name() + ": x0x-supervise " + action + " " + service_name(s) + " failed (exit " +
+                       std::to_string(r.exit_code) + "): " + one_line(r.err + " " + r.out));
+  }
+  HostLayout l_;
+  ServiceManagerOptions o_;
+};
+
+class SystemdManager final : public ServiceManager {
+ public:
+  SystemdManager(Host host, HostLayout layout, ServiceManagerOptions opts)
+      : h_(std::move(host)), l_(std::move(layout)), o_(std::move(opts)) {}
+  std::string kind() const override { return "systemd"; }
+  std::vector<RenderedFile> files() const override {
+    return {{"unit:node", unit_path(Service::node), render_systemd_unit(h_, l_, Service::node), 0644},
+            {"unit:runner", unit_path(Service::runner), render_systemd_unit(h_, l_, Service::runner), 0644}};
+  }
+  void prepare(RemoteHost& h, bool files_changed) override {
+    if (files_changed) run_checked(h, "systemctl daemon-reload", sc() + " daemon-reload", o_.command_timeout);
+    run_checked(h, "systemctl enable", sc() + " enable --quiet " + q(unit(Service::node)) + " " + q(unit(Service::runner)),
+                o_.command_timeout);
+  }
+  void start(RemoteHost& h, Service s) override {
+    run_checked(h, "systemctl start " + unit(s), sc() + " start " + q(unit(s)), o_.command_timeout);
+  }
+  void stop(RemoteHost& h, Service s) override {
+    // A unit that is not loaded is not running: fine.
+    h.exec(sc() + " stop " + q(unit(s)), o_.command_timeout);
+  }
+  void restart(RemoteHost& h, Service s) override {
+    run_checked(h, "systemctl restart " + unit(s), sc() + " restart " + q(unit(s)), o_.command_timeout);
+  }
+  ServiceStatus status(RemoteHost& h, Service s) override {
+    auto r = h.exec(sc() + " is-active " + q(unit(s)), o_.command_timeout);
+    auto d = one_line(r.out.empty() ? r.err : r.out);
+    return {r.exit_code == 0 && d == "active", d};
+  }
+  void remove(RemoteHost& h) override {
+    stop(h, Service::runner);
+    stop(h, Service::node);
+    h.exec(sc() + " disable --quiet " + q(unit(Service::node)) + " " + q(unit(Service::runner)), o_.command_timeout);
+  }
+  std::string unit(Service s) const override { return systemd_unit_name(h_, s); }
+
+ private:
+  std::string sc() const { return q(o_.systemctl); }
+  std::string unit_path(Service s) const {
+    return (std::filesystem::path(o_.systemd_unit_dir) / unit(s)).string();
+  }
+  Host h_;
+  HostLayout l_;
+  ServiceManagerOptions o_;
+};
+
+}  // namespace
+
+HostLayout HostLayout::for_host(const Host& host) {
+  namespace fs = std::filesystem;
+  HostLayout l;
+  fs::path root = host.install_root.empty() ? fs::path("/opt/x0x") : fs::path(host.install_root);
+  root = root.lexically_normal();
+  auto s = [](const fs::path& p) { return p.string(); };
+  l.root = s(root);
+  l.bin_dir = s(root / "bin");
+  l.etc_dir = s(root / "etc");
+  l.data_dir = s(root / "data");
+  l.run_dir = s(root / "run");
+  l.log_dir = s(root / "log");
+  l.node_binary = s(root / "bin" / "x0x-node");
+  l.runner_binary = s(root / "bin" / "x0x-test-runner");
+  l.supervisor = s(root / "bin" / "x0x-supervise");
+  l.config = s(root / "etc" / "config.toml");
+  l.runner_env = s(root / "etc" / "runner.env");
+  l.token = s(root / "data" / "api-token");
+  l.state_file = s(root / "run" / "deploy.state");
+  l.node_log = s(root / "log" / "node.log");
+  l.runner_log = s(root / "log" / "runner.log");
+  return l;
+}
+
+const char* service_name(Service s) { return s == Service::node ? "node" : "runner"; }
+
+std::string supervisor_script() { return kSupervisorScript; }
+
+std::string systemd_unit_name(const Host& host, Service s) {
+  return std::string(s == Service::node ? "x0x-node-" : "x0x-runner-") + host.name + ".service";
+}
+
+std::string render_systemd_unit(const Host& host, const HostLayout& l, Service s) {
+  std::string u = "# Rendered by x0xctl deploy for host " + host.name + "; do not edit (the next deploy overwrites it).\n";
+  if (s == Service::node) {
+    u += "[Unit]\nDescription=x0x node " + host.name + "\nAfter=network-online.target\nWants=network-online.target\n\n";
+    u += "[Service]\nType=simple\nWorkingDirectory=" + l.root + "\n";
+    u += "ExecStart=" + l.node_binary + " --config " + l.config + " --no-hard-coded-bootstrap\n";
+    u += "Restart=on-failure\nRestartSec=2\nLimitNOFILE=65536\n";
+    u += "StandardOutput=append:" + l.node_log + "\nStandardError=append:" + l.node_log + "\n";
+  } else {
+    auto node_unit = systemd_unit_name(host, Service::node);
+    u += "[Unit]\nDescription=x0x mesh test runner for node " + host.name + "\nAfter=" + node_unit + "\nWants=" + node_unit + "\n\n";
+    u += "[Service]\nType=simple\nWorkingDirectory=" + l.root + "\nEnvironmentFile=" + l.runner_env + "\n";
+    u += "ExecStart=" + l.runner_binary + "\nRestart=on-failure\nRestartSec=2\n";
+    u += "StandardOutput=append:" + l.runner_log + "\nStandardError=append:" + l.runner_log + "\n";
+  }
+  u += "\n[Install]\nWantedBy=multi-user.target\n";
+  return u;
+}
+
+std::unique_ptr<ServiceManager> make_service_manager(const Host& host, const HostLayout& layout,
+                                                     const ServiceManagerOptions& opts) {
+  if (host.service_manager == "supervisor") return std::make_unique<SupervisorManager>(layout, opts);
+  if (host.service_manager == "systemd") return std::make_unique<SystemdManager>(host, layout, opts);
+  throw std::invalid_argument(host.name + ": unknown service_manager \"" + host.service_manager + "\"");
+}
+
+}  // namespace x0x::orchestrator

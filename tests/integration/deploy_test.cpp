@@ -1,0 +1,331 @@
+// `x0xctl deploy` against a real sshd on loopback (tests/support/sshd_fixture.h):
+// an inventory of 4 hosts on that one sshd, each with its own install root,
+// API and gossip ports, service_manager = "supervisor". The "remote" hosts are
+// this machine, so results are also checked directly (files, /health).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/encoding.h"
+#include "orchestrator/deploy.h"
+#include "orchestrator/inventory.h"
+#include "orchestrator/service_manager.h"
+#include "probes/rest_client.h"
+#include "tests/support/sshd_fixture.h"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using namespace x0x;
+using namespace x0x::orchestrator;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const fs::path& p, const std::string& text, fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+  fs::permissions(p, perms);
+}
+
+// Free loopback ports, distinct within the test (kept bound until all are picked).
+std::vector<int> free_ports(int n) {
+  std::vector<int> fds, ports;
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(fd >= 0);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    fds.push_back(fd);
+    ports.push_back(ntohs(a.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  return ports;
+}
+
+// The 4-host inventory on the fixture's sshd; every supervised process is
+// stopped (through the uploaded supervisor) when it goes away, also when the
+// test failed.
+class DeployFleet {
+ public:
+  DeployFleet(const testing::SshdFixture& sshd, int n = 4, std::string known_hosts = {})
+      : dir_(fs::temp_directory_path() / ("x0x-deploy-test-" + random_hex(4))) {
+    fs::create_directories(dir_);
+    auto ports = free_ports(2 * n);
+    std::ostringstream t;
+    t << "schema_version = 1\nfleet = \"deploy-test\"\n\n[defaults]\nssh_user = \"root\"\nssh_port = " << sshd.port()
+      << "\nssh_identity = \"" << sshd.client_key().string() << "\"\nknown_hosts = \""
+      << (known_hosts.empty() ? sshd.known_hosts().string() : known_hosts) << "\"\nservice_manager = \"supervisor\"\n";
+    for (int i = 0; i < n; ++i) {
+      auto name = "h" + std::to_string(i);
+      auto root = dir_ / name;
+      t << "\n[[host]]\nname = \"" << name << "\"\naddress = \"127.0.0.1\"\ntransport = \"ssh\"\napi_addr = \"127.0.0.1:"
+        << ports[2 * i] << "\"\ngossip_addr = \"127.0.0.1:" << ports[2 * i + 1] << "\"\ninstall_root = \"" << root.string()
+        << "\"\ntoken_path = \"" << (root / "data" / "api-token").string() << "\"\n";
+      if (i == 0) t << "roles = [\"bootstrap\"]\n";
+    }
+    write_file(dir_ / "fleet.toml", t.str());
+    fleet_ = load_fleet(dir_ / "fleet.toml");
+  }
+  ~DeployFleet() {
+    for (auto& h : fleet_.hosts) {
+      auto sup = fs::path(h.install_root) / "bin" / "x0x-supervise";
+      if (fs::exists(sup)) {
+        std::system(("/bin/sh " + sup.string() + " stop runner >/dev/null 2>&1").c_str());
+        std::system(("/bin/sh " + sup.string() + " stop node >/dev/null 2>&1").c_str());
+      }
+    }
+    std::error_code ec;
+    if (std::getenv("X0X_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir_, ec);
+  }
+  const Fleet& fleet() const { return fleet_; }
+  const fs::path& dir() const { return dir_; }
+  fs::path root(std::size_t i) const { return fleet_.hosts[i].install_root; }
+
+  nlohmann::json health(std::size_t i) const {
+    probes::RestClient c("http://" + fleet_.hosts[i].api_addr, "", 3s);
+    return c.get_json("/health");
+  }
+  bool pid_alive(std::size_t i, const std::string& file) const {
+    auto text = slurp(root(i) / "run" / file);
+    int pid = std::atoi(text.c_str());
+    if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+    auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(") ");
+    return close != std::string::npos && stat[close + 2] != 'Z';
+  }
+
+ private:
+  fs::path dir_;
+  Fleet fleet_;
+};
+
+DeployOptions options(const fs::path& work) {
+  DeployOptions o;
+  o.binary = X0X_LEAN_NODE_BIN;
+  o.runner = X0X_TEST_RUNNER_BIN;
+  o.parallel = 8;
+  o.api_timeout = 30s;
+  o.gate_timeout = 40s;
+  o.work_dir = work;
+  return o;
+}
+
+const HostReport& host(const DeployReport& r, const std::string& name) {
+  for (auto& h : r.hosts)
+    if (h.name == name) return h;
+  FAIL("no host " << name << " in the report");
+  throw std::logic_error("unreachable");
+}
+
+std::string results(const DeployReport& r) { return format_results(r); }
+
+void first_deploy(DeployFleet& f) {
+  auto o = options(f.dir() / "proofs-1");
+  auto rep = run_deploy(f.fleet(), o);
+  INFO(results(rep) << slurp(f.dir() / "proofs-1" / "deploy.log"));
+  REQUIRE(rep.passed());
+}
+
+}  // namespace
+
+TEST_CASE("deploy: waves are cumulative counts or percentages; the first is the canary") {
+  CHECK(parse_waves("1,25%,100%", 8) == std::vector<std::size_t>{1, 1, 6});
+  CHECK(parse_waves("1,25%,100%", 4) == std::vector<std::size_t>{1, 3});
+  CHECK(parse_waves("1,25%,100%", 1) == std::vector<std::size_t>{1});
+  CHECK(parse_waves("2,50%", 16) == std::vector<std::size_t>{2, 6, 8});  // the last wave reaches every host
+  CHECK(parse_waves("100%", 3) == std::vector<std::size_t>{3});
+  CHECK(parse_waves("1", 0).empty());
+  CHECK_THROWS_AS(parse_waves("0", 4), std::invalid_argument);
+  CHECK_THROWS_AS(parse_waves("1,abc", 4), std::invalid_argument);
+  CHECK_THROWS_AS(parse_waves("150%", 4), std::invalid_argument);
+}
+
+TEST_CASE("deploy: config rendering and systemd units follow the inventory") {
+  Fleet f;
+  f.path = "fleet.toml";
+  auto make_host = [](std::string name, std::string address, std::vector<std::string> roles) {
+    Host h;
+    h.name = std::move(name);
+    h.address = std::move(address);
+    h.api_addr = "127.0.0.1:12600";
+    h.gossip_addr = "0.0.0.0:5483";
+    h.token_path = "/opt/x0x/data/api-token";
+    h.install_root = "/opt/x0x";
+    h.roles = std::move(roles);
+    return h;
+  };
+  Host a = make_host("nyc", "203.0.113.10", {"bootstrap"});
+  Host b = make_host("sfo", "203.0.113.11", {});
+  f.hosts = {a, b};
+  auto lb = HostLayout::for_host(b);
+  auto text = render_node_config(f, b, lb, "log_level = \"debug\"\napi_address = \"1.2.3.4:1\"\n[gossip]\ndispatch_workers = 2\n",
+                                 "tpl.toml", "");
+  CHECK_THAT(text, Contains("api_address = \"127.0.0.1:12600\"") && Contains("bind_address = \"0.0.0.0:5483\"") &&
+                       Contains("data_dir = \"/opt/x0x/data\"") && Contains("instance_name = \"sfo\"") &&
+                       Contains("log_level = \"debug\"") && Contains("bootstrap_peers = [\"203.0.113.10:5483\"]") &&
+                       Contains("dispatch_workers = 2"));
+  CHECK(text.find("1.2.3.4") == std::string::npos);
+  CHECK(text.find("bootstrap_peers") < text.find("[gossip]"));
+  // The bootstrap host does not list itself.
+  CHECK_THAT(render_node_config(f, a, HostLayout::for_host(a), "", "", ""), Contains("bootstrap_peers = []"));
+  auto env = render_runner_env(b, lb, "info");
+  CHECK_THAT(env, Contains("NODE_NAME='sfo'") && Contains("X0X_API_BASE='http://127.0.0.1:12600'") &&
+                      Contains("X0X_API_TOKEN='/opt/x0x/data/api-token'"));
+  auto runner_unit = render_systemd_unit(b, lb, Service::runner);
+  CHECK_THAT(runner_unit, Contains("After=x0x-node-sfo.service") && Contains("Wants=x0x-node-sfo.service") &&
+                              Contains("EnvironmentFile=/opt/x0x/etc/runner.env"));
+  CHECK_THAT(render_systemd_unit(b, lb, Service::node),
+             Contains("ExecStart=/opt/x0x/bin/x0x-node --config /opt/x0x/etc/config.toml --no-hard-coded-bootstrap"));
+}
+
+TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy; the same build again changes nothing") {
+  testing::SshdFixture sshd;
+  DeployFleet f(sshd);
+  auto o = options(f.dir() / "proofs-1");
+  std::vector<std::string> lines;
+  std::mutex mu;
+  auto rep = run_deploy(f.fleet(), o, [&](const std::string& h, const std::string& what) {
+    std::lock_guard lk(mu);
+    lines.push_back(h + ": " + what);
+  });
+  INFO(results(rep) << slurp(f.dir() / "proofs-1" / "deploy.log"));
+  REQUIRE(rep.passed());
+  CHECK(rep.waves == std::vector<std::vector<std::string>>{{"h0"}, {"h1", "h2", "h3"}});
+  CHECK(fs::exists(f.dir() / "proofs-1" / "deploy.log"));
+  auto lean_sha = sha256_file(X0X_LEAN_NODE_BIN);
+  for (std::size_t i = 0; i < 4; ++i) {
+    INFO("host h" << i);
+    auto& hr = rep.hosts[i];
+    CHECK(hr.action == "install");
+    CHECK(hr.result == "healthy");
+    CHECK(hr.after_version == X0X_TOOLKIT_VERSION);
+    auto h = f.health(i);
+    CHECK(h["version"] == X0X_TOOLKIT_VERSION);
+    CHECK(h["peers"].get<int>() >= 1);
+    CHECK(f.pid_alive(i, "node.pid"));
+    CHECK(f.pid_alive(i, "runner.pid"));
+    CHECK(sha256_file(f.root(i) / "bin" / "x0x-node") == lean_sha);
+    CHECK_THAT(slurp(f.root(i) / "run" / "deploy.state"), Contains("phase=done"));
+    CHECK_THAT(slurp(f.root(i) / "log" / "runner.log"), Contains("runner ready"));
+    CHECK(fs::exists(f.root(i) / "data" / "api-token"));
+  }
+  // Tokens never appear in the log or the progress lines.
+  auto log = slurp(f.dir() / "proofs-1" / "deploy.log");
+  for (std::size_t i = 0; i < 4; ++i) {
+    auto token = slurp(f.root(i) / "data" / "api-token");
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    REQUIRE(token.size() >= 32);
+    CHECK(log.find(token) == std::string::npos);
+    for (auto& l : lines) CHECK(l.find(token) == std::string::npos);
+    CHECK(rep.to_json().dump().find(token) == std::string::npos);
+  }
+
+  // The same build again: every host is skipped, nothing restarts.
+  std::vector<std::string> pids;
+  for (std::size_t i = 0; i < 4; ++i) pids.push_back(slurp(f.root(i) / "run" / "node.pid"));
+  auto again = run_deploy(f.fleet(), options(f.dir() / "proofs-2"));
+  INFO(results(again));
+  CHECK(again.passed());
+  CHECK(again.waves.empty());
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(again.hosts[i].action == "skip");
+    CHECK(again.hosts[i].result == "unchanged");
+    CHECK(slurp(f.root(i) / "run" / "node.pid") == pids[i]);
+  }
+  CHECK_FALSE(fs::exists(f.root(0) / "bin" / "x0x-node.prev"));
+
+  // A dry run with --force plans a restart everywhere and changes nothing.
+  auto dry = options({});
+  dry.dry_run = true;
+  dry.force = true;
+  auto plan = run_deploy(f.fleet(), dry);
+  CHECK(plan.passed());
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(plan.hosts[i].action == "restart");
+    CHECK(plan.hosts[i].result == "planned");
+    CHECK(slurp(f.root(i) / "run" / "node.pid") == pids[i]);
+  }
+}
+
+TEST_CASE("deploy: a build that fails its health gate stops after the canary and is rolled back") {
+  testing::SshdFixture sshd;
+  DeployFleet f(sshd);
+  first_deploy(f);
+  auto good_sha = sha256_file(X0X_LEAN_NODE_BIN);
+  // A "new build" whose --version differs from what it serves.
+  auto bad = f.dir() / "x0x-lean-node-bad";
+  write_file(bad,
+             "#!/bin/sh\nif [ \"${1:-}\" = --version ]; then echo 'x0x-lean-node 9.9.9-bad'; exit 0; fi\nexec " +
+                 std::string(X0X_LEAN_NODE_BIN) + " \"$@\"\n",
+             fs::perms::owner_all);
+  auto o = options(f.dir() / "proofs-bad");
+  o.binary = bad;
+  auto rep = run_deploy(f.fleet(), o);
+  INFO(results(rep) << slurp(f.dir() / "proofs-bad" / "deploy.log"));
+  CHECK_FALSE(rep.passed());
+  CHECK(rep.stopped);
+  CHECK(rep.waves.size() == 2);
+  auto& canary = host(rep, "h0");
+  CHECK(canary.wave == 1);
+  CHECK(canary.result == "rolled-back");
+  CHECK_THAT(canary.detail, Contains("9.9.9-bad") && Contains("rolled back"));
+  for (auto name : {"h1", "h2", "h3"}) CHECK(host(rep, name).result == "not-attempted");
+  // The canary serves the old build again, from the restored binary; .prev kept.
+  CHECK(sha256_file(f.root(0) / "bin" / "x0x-node") == good_sha);
+  CHECK(fs::exists(f.root(0) / "bin" / "x0x-node.prev"));
+  CHECK_THAT(slurp(f.root(0) / "run" / "deploy.state"), Contains("phase=rolled-back"));
+  for (std::size_t i = 0; i < 4; ++i) {
+    INFO("host h" << i);
+    CHECK(f.health(i)["version"] == X0X_TOOLKIT_VERSION);
+    CHECK(sha256_file(f.root(i) / "bin" / "x0x-node") == good_sha);
+  }
+  CHECK(f.pid_alive(0, "runner.pid"));
+}
+
+TEST_CASE("deploy: a host key mismatch is refused before anything changes") {
+  testing::SshdFixture sshd;
+  auto other = sshd.dir() / "other_host_key";
+  REQUIRE(std::system(("ssh-keygen -q -t ed25519 -N '' -f " + other.string()).c_str()) == 0);
+  std::istringstream pub(slurp(other.string() + ".pub"));
+  std::string type, blob;
+  pub >> type >> blob;
+  auto pinned = sshd.dir() / "pinned_other";
+  write_file(pinned, sshd.known_hosts_name() + " " + type + " " + blob + "\n");
+  DeployFleet f(sshd, 4, pinned.string());
+  auto o = options(f.dir() / "proofs-key");
+  o.accept_new_host_keys = true;  // a CHANGED key is refused even so
+  auto rep = run_deploy(f.fleet(), o);
+  INFO(results(rep));
+  CHECK_FALSE(rep.passed());
+  CHECK(rep.stopped);
+  CHECK_THAT(rep.stop_reason, Contains("nothing was changed"));
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(rep.hosts[i].result == "failed");
+    CHECK_THAT(rep.hosts[i].detail, Contains("host key"));
+    CHECK_FALSE(fs::exists(f.root(i)));
+  }
+}

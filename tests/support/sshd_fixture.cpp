@@ -1,0 +1,217 @@
+#include "tests/support/sshd_fixture.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "core/encoding.h"
+
+extern char** environ;
+
+namespace x0x::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs argv to completion; the exit status (or -1 if it could not start).
+int run(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(std::string("sshd fixture: no free port: ") + std::strerror(errno));
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool port_accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Running, and not a zombie waiting for a parent that does not reap.
+bool alive(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  auto close_paren = text.rfind(')');
+  return close_paren == std::string::npos || close_paren + 2 >= text.size() || text[close_paren + 2] != 'Z';
+}
+
+int read_pid(const fs::path& pidfile) {
+  std::ifstream in(pidfile);
+  int pid = -1;
+  if (in >> pid && pid > 1) return pid;
+  return -1;
+}
+
+}  // namespace
+
+SshdFixture::SshdFixture() : SshdFixture(std::vector<std::string>{}) {}
+
+SshdFixture::SshdFixture(std::vector<std::string> extra_config) {
+  dir_ = fs::temp_directory_path() / ("x0x-sshd-" + random_hex(6));
+  fs::create_directories(dir_);
+  try {
+    for (const char* key : {"host_key", "client_key"}) {
+      if (run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", std::string("x0x-test-") + key, "-f",
+               (dir_ / key).string()}) != 0)
+        throw std::runtime_error("sshd fixture: ssh-keygen failed for " + std::string(key));
+    }
+    fs::copy_file(dir_ / "client_key.pub", dir_ / "authorized_keys");
+    fs::create_directories("/run/sshd");  // sshd's privilege separation directory
+
+    const fs::path config = dir_ / "sshd_config", pidfile = dir_ / "sshd.pid";
+    std::string last_error;
+    for (int attempt = 0; attempt < 3 && pid_ < 0; ++attempt) {
+      port_ = free_port();
+      {
+        std::ofstream c(config, std::ios::trunc);
+        for (const auto& line : extra_config) c << line << "\n";
+        c << "ListenAddress 127.0.0.1\n"
+          << "Port " << port_ << "\n"
+          << "HostKey " << (dir_ / "host_key").string() << "\n"
+          << "AuthorizedKeysFile " << (dir_ / "authorized_keys").string() << "\n"
+          << "PubkeyAuthentication yes\n"
+          << "PasswordAuthentication no\n"
+          << "KbdInteractiveAuthentication no\n"
+          << "PermitRootLogin prohibit-password\n"
+          << "StrictModes no\n"
+          << "UsePAM no\n"
+          << "PrintMotd no\n"
+          << "UseDNS no\n"
+          << "PidFile " << pidfile.string() << "\n"
+          << "AllowTcpForwarding yes\n"
+          << "Subsystem sftp internal-sftp\n"
+          << "LogLevel VERBOSE\n";
+      }
+      fs::remove(pidfile);
+      // sshd binds, then daemonises: a non-zero exit means it did not start.
+      int rc = run({"/usr/sbin/sshd", "-f", config.string(), "-E", log_file().string()});
+      if (rc != 0) {
+        last_error = "sshd exited with " + std::to_string(rc);
+        continue;
+      }
+      auto until = std::chrono::steady_clock::now() + 10s;
+      auto pause = 5ms;
+      while (std::chrono::steady_clock::now() < until) {
+        if (pid_ < 0) pid_ = read_pid(pidfile);
+        if (pid_ > 0 && port_accepts(port_)) break;
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(100));
+      }
+      if (pid_ < 0 || !port_accepts(port_)) {
+        last_error = "sshd did not accept connections on 127.0.0.1:" + std::to_string(port_) + " within 10 s";
+        stop();
+      }
+    }
+    if (pid_ < 0) throw std::runtime_error("sshd fixture: " + last_error + "; sshd.log:\n" + log_tail());
+
+    // Pin the host key: "[127.0.0.1]:<port> ssh-ed25519 AAAA…".
+    std::istringstream pub(slurp(host_pubkey()));
+    std::string type, blob;
+    pub >> type >> blob;
+    std::ofstream(known_hosts()) << known_hosts_name() << " " << type << " " << blob << "\n";
+  } catch (...) {
+    stop();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    throw;
+  }
+}
+
+SshdFixture::~SshdFixture() {
+  stop();
+  if (!std::getenv("X0X_KEEP_TEST_DIRS")) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+}
+
+void SshdFixture::stop() {
+  if (pid_ <= 1) return;
+  // Only the listener in the pid file; its per-connection children exit when
+  // their clients disconnect.
+  ::kill(pid_, SIGTERM);
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < until && alive(pid_)) std::this_thread::sleep_for(10ms);
+  if (alive(pid_)) ::kill(pid_, SIGKILL);
+  pid_ = -1;
+}
+
+std::string SshdFixture::known_hosts_name() const { return "[127.0.0.1]:" + std::to_string(port_); }
+
+orchestrator::SshTarget SshdFixture::target(const std::string& name) const {
+  orchestrator::SshTarget t;
+  t.name = name;
+  t.address = "127.0.0.1";
+  t.port = port_;
+  t.user = "root";
+  t.identity = client_key().string();
+  t.known_hosts = known_hosts().string();
+  t.connect_timeout = 10s;
+  return t;
+}
+
+std::string SshdFixture::log_tail(std::size_t lines) const {
+  std::ifstream in(log_file());
+  std::deque<std::string> tail;
+  for (std::string line; std::getline(in, line);) {
+    tail.push_back(line);
+    if (tail.size() > lines) tail.pop_front();
+  }
+  std::string out;
+  for (auto& l : tail) out += l + "\n";
+  return out;
+}
+
+}  // namespace x0x::testing
