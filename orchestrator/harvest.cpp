@@ -202,6 +202,7 @@ HarvestResult harvest(const Fleet& fleet, const HarvestOptions& o) {
         status["reached"] = row.reached;
         if (!row.error.empty()) status["error"] = row.error;
         bundle.write_json(base + "status.json", status);
+        bundle.checkpoint();
       }
     });
   for (auto& t : pool) t.join();

@@ -1,0 +1,52 @@
+// Writes an evidence bundle (harvest, deploy, gate): every file passes the
+// redactor, manifest.json lists each file with its sha256 and is rewritten
+// after every step ("complete": false until finish()), so a crash leaves a
+// valid partial bundle. verify_bundle() re-checks a bundle.
+#pragma once
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace x0x::proofs {
+
+// Replaces "Bearer <token>" and every registered secret with [REDACTED].
+class Redactor {
+ public:
+  void add_secret(std::string secret);
+  std::string apply(std::string text) const;
+
+ private:
+  std::vector<std::string> secrets_;
+};
+
+class BundleWriter {
+ public:
+  // Creates dir (and parents); manifest.json starts as {"kind", "tool_version", "started_at", "complete": false}.
+  BundleWriter(std::filesystem::path dir, std::string kind, nlohmann::json meta = nlohmann::json::object());
+  const std::filesystem::path& dir() const { return dir_; }
+  Redactor& redactor() { return redactor_; }
+  // Thread-safe. rel is relative to dir; text is redacted before it is written.
+  // The manifest on disk is refreshed at checkpoint(), set() and finish().
+  void write_text(const std::string& rel, std::string text);
+  void write_json(const std::string& rel, const nlohmann::json& j);
+  void set(const std::string& key, nlohmann::json value);  // a manifest field
+  void checkpoint();  // after each step (a node, a scenario): a crash keeps what was done
+  void finish(int exit_code);
+
+ private:
+  void flush_manifest();  // with mu_ held
+  std::filesystem::path dir_;
+  Redactor redactor_;
+  std::mutex mu_;
+  nlohmann::json manifest_;
+};
+
+// Problems found (empty = the manifest matches every file and lists them all).
+std::vector<std::string> verify_bundle(const std::filesystem::path& dir);
+std::string sha256_file(const std::filesystem::path& p);
+std::string utc_stamp();  // YYYYmmddTHHMMSSZ
+
+}  // namespace x0x::proofs
