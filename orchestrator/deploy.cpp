@@ -185,6 +185,7 @@ class Deployer {
   void probe(Work& w);
   void deploy_host(Work& w, int wave);
   void materialise(Work& w);
+  void stage_rendered(RemoteHost& r, Work& w, const std::vector<const ManagedFile*>& files);
   GateResult gate(RemoteHost& r, Work& w, const std::string& expect_version, bool require_peers, bool with_runner,
                   long runner_log_offset, bool strict);
   // Rolls back an unfinished switch on the host (journal-driven). Returns the
@@ -311,6 +312,33 @@ void Deployer::probe(Work& w) {
   } catch (const std::exception& e) {
     w.plan_error = e.what();
   }
+}
+
+// The small rendered files (config, env, scripts, units) in one round trip:
+// written to "<path>.new" from base64 on stdin, then sha256-checked like an
+// upload. Nothing live changes here.
+void Deployer::stage_rendered(RemoteHost& r, Work& w, const std::vector<const ManagedFile*>& files) {
+  std::string script = "set -e\numask 077\n";
+  std::string names;
+  for (auto* f : files) {
+    auto tmp = q(f->remote_path + ".new");
+    script += "base64 -d > " + tmp + " <<'X0X_EOF'\n" + base64_encode(f->content) + "\nX0X_EOF\n";
+    script += fmt::format("chmod {:o} {}\nsha256sum {}\n", f->mode, tmp, tmp);
+    names += (names.empty() ? "" : ", ") + f->key;
+  }
+  note(w.host->name, "staging " + names);
+  auto res = r.exec("sh -s", o_.command_timeout, script);
+  if (res.exit_code != 0) throw std::runtime_error("staging " + names + " failed: " + one_line(res.err));
+  std::istringstream in(res.out);
+  std::map<std::string, std::string> sums;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto sp = line.find("  ");
+    if (sp != std::string::npos) sums[line.substr(sp + 2)] = line.substr(0, sp);
+  }
+  for (auto* f : files)
+    if (sums[f->remote_path + ".new"] != f->sha256)
+      throw std::runtime_error("staged " + f->remote_path + ".new does not match its sha256: not installed");
 }
 
 void Deployer::materialise(Work& w) {
@@ -545,11 +573,17 @@ void Deployer::deploy_host(Work& w, int wave) {
     auto mk = r->exec(dirs, o_.command_timeout);
     if (mk.exit_code != 0) throw std::runtime_error("preparing " + w.layout.root + ": " + one_line(mk.err));
     bool units_changed = false;
+    std::vector<const ManagedFile*> small;
     for (auto* f : changed) {
       if (f->key.rfind("unit:", 0) == 0) units_changed = true;
+      if (f->rendered) {
+        small.push_back(f);
+        continue;
+      }
       note(h.name, "uploading " + f->key + " → " + f->remote_path + ".new");
       r->upload(f->local, f->remote_path + ".new", f->mode);
     }
+    if (!small.empty()) stage_rendered(*r, w, small);
     std::string token_before;
     try {
       token_before = r->read_file(w.layout.token, 4096);
@@ -714,6 +748,8 @@ DeployReport Deployer::run() {
     else rep.action = "skip";
     if (w.journal.unfinished()) rep.changes += "; unfinished run " + w.journal.run + " will be rolled back first";
     if (rep.action == "restart") rep.changes += o_.force && why_restart.empty() ? " (--force)" : " (" + why_restart + ")";
+    note(w.host->name, "plan: " + rep.action + ": " + rep.changes +
+                        (rep.before_version.empty() ? std::string() : ", running " + rep.before_version));
     if (rep.action == "skip") {
       rep.result = "unchanged";
       rep.ok = true;

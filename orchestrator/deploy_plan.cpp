@@ -169,10 +169,7 @@ std::vector<std::size_t> parse_waves(const std::string& spec, std::size_t n) {
       done = target;
     }
   }
-  if (done < n) {
-    if (sizes.empty()) sizes.push_back(n);
-    else sizes.back() += n - done;
-  }
+  if (done < n) sizes.push_back(n - done);  // the rest: one more wave
   return sizes;
 }
 

@@ -38,7 +38,7 @@ Artefact inspect_artefact(const std::filesystem::path& path, const std::string& 
 
 // "1,25%,100%" over n hosts → wave sizes, e.g. n=8: {1, 1, 6}. Entries are
 // cumulative host counts or percentages (rounded up); empty waves are dropped
-// and the last wave always reaches n. std::invalid_argument on a bad entry.
+// and hosts left after the last entry form one more wave. std::invalid_argument on a bad entry.
 std::vector<std::size_t> parse_waves(const std::string& spec, std::size_t n);
 
 // Where this host's peers find it: the gossip_addr with an unspecified host

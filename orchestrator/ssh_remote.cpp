@@ -242,7 +242,8 @@ class SshForward final : public PortForward {
         remote_host_(std::move(remote_host)),
         remote_port_(remote_port) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) throw RemoteError(label_ + ": socket: " + std::strerror(errno));
+    const std::string what = label_ + ": forward to " + remote_host_ + ":" + std::to_string(remote_port_);
+    if (listen_fd_ < 0) throw RemoteError(what + ": socket: " + std::strerror(errno));
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -252,13 +253,13 @@ class SshForward final : public PortForward {
         ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
       int e = errno;
       ::close(listen_fd_);
-      throw RemoteError(label_ + ": cannot listen on 127.0.0.1: " + std::strerror(e));
+      throw RemoteError(what + ": cannot listen on 127.0.0.1: " + std::strerror(e));
     }
     port_ = ntohs(a.sin_port);
     if (::pipe2(wake_, O_NONBLOCK | O_CLOEXEC) != 0) {
       int e = errno;
       ::close(listen_fd_);
-      throw RemoteError(label_ + ": pipe: " + std::strerror(e));
+      throw RemoteError(what + ": pipe: " + std::strerror(e));
     }
     ssh_set_blocking(session_.get(), 0);
     event_ = ssh_event_new();
@@ -267,9 +268,9 @@ class SshForward final : public PortForward {
       ::close(listen_fd_);
       ::close(wake_[0]);
       ::close(wake_[1]);
-      throw RemoteError(label_ + ": cannot set up the SSH event loop");
+      throw RemoteError(what + ": cannot set up the SSH event loop");
     }
-    label_ += " (127.0.0.1:" + std::to_string(port_) + ")";
+    label_ += ": forward 127.0.0.1:" + std::to_string(port_) + " -> " + remote_host_ + ":" + std::to_string(remote_port_);
     thread_ = std::thread([this] { run(); });
   }
 
@@ -314,7 +315,7 @@ class SshForward final : public PortForward {
   }
 
   void fail(Conn& c, const std::string& why) {
-    if (!c.done) spdlog::warn("{}: forwarded connection to {}:{}: {}", label_, remote_host_, remote_port_, why);
+    if (!c.done) spdlog::warn("{}: {}", label_, why);
     c.done = true;
   }
 
@@ -325,7 +326,7 @@ class SshForward final : public PortForward {
       int rc = ssh_channel_open_forward(c.ch, remote_host_.c_str(), remote_port_, "127.0.0.1", c.src_port);
       if (rc == SSH_AGAIN) return false;
       if (rc != SSH_OK) {
-        fail(c, "the SSH server could not open it: " + ssh_error(session_.get()));
+        fail(c, "the SSH server could not connect: " + ssh_error(session_.get()));
         return true;
       }
       c.open = true;
@@ -474,7 +475,7 @@ class SshForward final : public PortForward {
         if (c.open && c.to_remote_off == c.to_remote.size() && !c.local_eof && !c.write_failed) ev |= POLLIN;
         if (c.to_remote_off < c.to_remote.size()) busy = true;  // waiting for window
         if (c.to_local_off < c.to_local.size()) ev |= POLLOUT;
-        fds.push_back({c.fd, ev, 0});
+        fds.push_back({ev ? c.fd : -1, ev, 0});  // not polled: a hang-up would only spin
       }
       // The session fd wakes us for everything libssh waits on; the short
       // timeout when busy only guards against a missed wake-up.
@@ -672,9 +673,7 @@ class SshHost final : public RemoteHost {
 
   std::unique_ptr<PortForward> forward(const std::string& remote_host, std::uint16_t remote_port) override {
     SessionPtr s = open_session(target_);
-    return std::make_unique<SshForward>(std::move(s),
-                                        target_.name + ": forward to " + remote_host + ":" + std::to_string(remote_port),
-                                        remote_host, remote_port);
+    return std::make_unique<SshForward>(std::move(s), target_.name, remote_host, remote_port);
   }
 
  private:

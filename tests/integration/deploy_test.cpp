@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <atomic>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "orchestrator/deploy.h"
 #include "orchestrator/inventory.h"
 #include "orchestrator/service_manager.h"
+#include "orchestrator/ssh_remote.h"
 #include "probes/rest_client.h"
 #include "tests/support/sshd_fixture.h"
 
@@ -156,7 +158,8 @@ TEST_CASE("deploy: waves are cumulative counts or percentages; the first is the 
   CHECK(parse_waves("1,25%,100%", 8) == std::vector<std::size_t>{1, 1, 6});
   CHECK(parse_waves("1,25%,100%", 4) == std::vector<std::size_t>{1, 3});
   CHECK(parse_waves("1,25%,100%", 1) == std::vector<std::size_t>{1});
-  CHECK(parse_waves("2,50%", 16) == std::vector<std::size_t>{2, 6, 8});  // the last wave reaches every host
+  CHECK(parse_waves("2,50%", 16) == std::vector<std::size_t>{2, 6, 8});  // the rest: one more wave
+  CHECK(parse_waves("1", 4) == std::vector<std::size_t>{1, 3});
   CHECK(parse_waves("100%", 3) == std::vector<std::size_t>{3});
   CHECK(parse_waves("1", 0).empty());
   CHECK_THROWS_AS(parse_waves("0", 4), std::invalid_argument);
@@ -327,5 +330,90 @@ TEST_CASE("deploy: a host key mismatch is refused before anything changes") {
     CHECK(rep.hosts[i].result == "failed");
     CHECK_THAT(rep.hosts[i].detail, Contains("host key"));
     CHECK_FALSE(fs::exists(f.root(i)));
+  }
+}
+
+namespace {
+
+// A host whose connection "drops" on the first command containing fail_on.
+class FlakyHost : public RemoteHost {
+ public:
+  FlakyHost(std::unique_ptr<RemoteHost> inner, std::string fail_on) : inner_(std::move(inner)), fail_on_(std::move(fail_on)) {}
+  const std::string& name() const override { return inner_->name(); }
+  ExecResult exec(const std::string& command, std::chrono::milliseconds timeout, std::string_view stdin_data) override {
+    if (command.find(fail_on_) != std::string::npos) throw RemoteError(name() + ": simulated: connection lost");
+    return inner_->exec(command, timeout, stdin_data);
+  }
+  void upload(const fs::path& local, const std::string& remote_path, unsigned mode) override {
+    inner_->upload(local, remote_path, mode);
+  }
+  std::string read_file(const std::string& remote_path, std::size_t max_bytes) override {
+    return inner_->read_file(remote_path, max_bytes);
+  }
+  std::unique_ptr<PortForward> forward(const std::string& host, std::uint16_t port) override {
+    return inner_->forward(host, port);
+  }
+
+ private:
+  std::unique_ptr<RemoteHost> inner_;
+  std::string fail_on_;
+};
+
+SshTarget target_of(const Host& h) {
+  SshTarget t;
+  t.name = h.name;
+  t.address = h.address;
+  t.port = h.ssh_port;
+  t.user = h.ssh_user;
+  t.identity = h.ssh_identity;
+  t.known_hosts = h.known_hosts;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("deploy: a connection lost mid-host is reported as unknown, and the next run rolls it back first") {
+  testing::SshdFixture sshd;
+  DeployFleet f(sshd);
+  first_deploy(f);
+  auto lean_sha = sha256_file(X0X_LEAN_NODE_BIN);
+  // A new build of the same version (another sha256).
+  auto build = f.dir() / "x0x-lean-node-next";
+  write_file(build, "#!/bin/sh\n# next build\nexec " + std::string(X0X_LEAN_NODE_BIN) + " \"$@\"\n", fs::perms::owner_all);
+  auto build_sha = sha256_file(build);
+
+  // h0's connection drops right after its files were switched, and h0 stays unreachable.
+  std::atomic<int> h0_connects{0};
+  auto o = options(f.dir() / "proofs-drop");
+  o.binary = build;
+  o.connect = [&](const Host& h, bool) -> std::unique_ptr<RemoteHost> {
+    if (h.name == "h0") {
+      int n = ++h0_connects;
+      if (n >= 3) throw RemoteError("h0: simulated: host unreachable");
+      if (n == 2) return std::make_unique<FlakyHost>(ssh_connect(target_of(h)), "restart node");
+    }
+    return ssh_connect(target_of(h));
+  };
+  auto rep = run_deploy(f.fleet(), o);
+  INFO(results(rep) << slurp(f.dir() / "proofs-drop" / "deploy.log"));
+  CHECK_FALSE(rep.passed());
+  CHECK(host(rep, "h0").result == "unknown");
+  CHECK_THAT(host(rep, "h0").detail, Contains("next run rolls it back"));
+  for (auto name : {"h1", "h2", "h3"}) CHECK(host(rep, name).result == "not-attempted");
+  CHECK_THAT(slurp(f.root(0) / "run" / "deploy.state"), Contains("phase=switched"));
+  CHECK(sha256_file(f.root(0) / "bin" / "x0x-node") == build_sha);  // switched, never gated
+
+  // The next run finds the unfinished journal, rolls h0 back, then deploys.
+  auto o2 = options(f.dir() / "proofs-next");
+  o2.binary = build;
+  auto rep2 = run_deploy(f.fleet(), o2);
+  auto log2 = slurp(f.dir() / "proofs-next" / "deploy.log");
+  INFO(results(rep2) << log2);
+  CHECK(rep2.passed());
+  CHECK_THAT(log2, Contains("unfinished run " + rep.run_id) && Contains("rolling back to .prev"));
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(rep2.hosts[i].result == "healthy");
+    CHECK(sha256_file(f.root(i) / "bin" / "x0x-node") == build_sha);
+    CHECK(sha256_file(f.root(i) / "bin" / "x0x-node.prev") == lean_sha);
   }
 }

@@ -103,6 +103,7 @@ ssize_t recv_within(int fd, char* buf, std::size_t len, std::chrono::millisecond
 // tick every 20 ms); any other path answers "path=<path>\n" plus 100 KB.
 class TinyHttpServer {
  public:
+  static constexpr std::size_t kBigSize = 24 * 1024 * 1024;
   TinyHttpServer() {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -167,7 +168,22 @@ class TinyHttpServer {
       }
       return;
     }
-    std::string body = "path=" + path + "\n" + std::string(100000, 'x');
+    std::string body;
+    if (path == "/big") {
+      body = std::string(kBigSize, 'b');
+    } else if (path == "/echo") {  // answers the sha256 of the request body
+      auto cl = req.find("Content-Length: ");
+      std::size_t want = cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
+      std::string got = req.substr(req.find("\r\n\r\n") + 4);
+      while (got.size() < want) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        got.append(buf, static_cast<std::size_t>(n));
+      }
+      body = sha256_hex(got);
+    } else {
+      body = "path=" + path + "\n" + std::string(100000, 'x');
+    }
     std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
                        "\r\nConnection: close\r\n\r\n" + body;
     std::size_t off = 0;
@@ -466,6 +482,21 @@ TEST_CASE("ssh: a forward serves concurrent requests and streams, and stops prom
   for (auto& f : failures) CHECK(f.empty());
   CHECK(good == kClients * kRequests);
 
+  // Bulk both ways: flow control over the channel windows.
+  {
+    auto t0 = std::chrono::steady_clock::now();
+    x0x::probes::RestClient rc("http://127.0.0.1:" + std::to_string(fwd->local_port()), "", 30s);
+    auto big = rc.get("/big");
+    CHECK(big.status == 200);
+    CHECK(big.body.size() == TinyHttpServer::kBigSize);
+    CHECK(big.body.find_first_not_of('b') == std::string::npos);
+    const std::string payload = random_content(8 * 1024 * 1024);
+    auto echo = rc.post("/echo", payload, "application/octet-stream");
+    CHECK(echo.status == 200);
+    CHECK(echo.body == sha256_hex(payload));
+    CHECK(std::chrono::steady_clock::now() - t0 < 20s);
+  }
+
   // The streams are still alive after the load.
   int before1 = s1.ticks(), before2 = s2.ticks();
   CHECK(s1.wait_ticks(before1 + 3));
@@ -567,6 +598,47 @@ TEST_CASE("ssh: a CHANGED host key is refused, even with accept_new") {
                                Contains("host key CHANGED") && Contains("refusing") && Contains(pinned.string()));
     }
     CHECK(slurp(pinned) == pinned_text);
+  }
+}
+
+TEST_CASE("ssh: a lost connection is a RemoteError, not a hang") {
+  SshdFixture sshd;
+  auto host = ssh_connect(sshd.target("nyc"));
+  REQUIRE(host->exec("echo up", 10s).out == "up\n");
+
+  SECTION("between commands") {
+    sshd.drop_connections();
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(host->exec("echo hi", 10s), Contains("nyc"));
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  }
+  SECTION("during a command") {
+    std::thread killer([&] {
+      std::this_thread::sleep_for(300ms);
+      sshd.drop_connections();
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(host->exec("sleep 20", 15s), Contains("nyc"));
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    killer.join();
+  }
+  SECTION("under a forward") {
+    TinyHttpServer http;
+    auto fwd = host->forward("127.0.0.1", http.port());
+    StreamReader s(fwd->local_port());
+    REQUIRE(s.wait_ticks(2));
+    sshd.drop_connections();
+    auto until = std::chrono::steady_clock::now() + 5s;
+    while (!s.ended && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    CHECK(s.ended);
+    // new connections are closed at once, and the forward still goes away cleanly
+    int fd = connect_local(fwd->local_port());
+    char buf[16];
+    CHECK(recv_within(fd, buf, sizeof buf, 5s) <= 0);
+    ::close(fd);
+    auto t0 = std::chrono::steady_clock::now();
+    fwd.reset();
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
   }
 }
 

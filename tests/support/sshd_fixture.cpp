@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -186,6 +187,36 @@ void SshdFixture::stop() {
   while (std::chrono::steady_clock::now() < until && alive(pid_)) std::this_thread::sleep_for(10ms);
   if (alive(pid_)) ::kill(pid_, SIGKILL);
   pid_ = -1;
+}
+
+void SshdFixture::drop_connections() {
+  if (pid_ <= 1) return;
+  // Descendants of the listener, found through the parent pid in /proc/<pid>/stat.
+  std::vector<int> family{pid_}, victims;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (auto& e : fs::directory_iterator("/proc")) {
+      const std::string name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(e.path() / "stat");
+      std::string text;
+      std::getline(stat, text);
+      auto close_paren = text.rfind(')');
+      if (close_paren == std::string::npos) continue;
+      std::istringstream rest(text.substr(close_paren + 2));
+      std::string state;
+      int ppid = 0;
+      rest >> state >> ppid;
+      int pid = std::stoi(name);
+      if (std::find(family.begin(), family.end(), ppid) != family.end() &&
+          std::find(family.begin(), family.end(), pid) == family.end()) {
+        family.push_back(pid);
+        victims.push_back(pid);
+        grew = true;
+      }
+    }
+  }
+  for (int pid : victims) ::kill(pid, SIGKILL);
 }
 
 std::string SshdFixture::known_hosts_name() const { return "[127.0.0.1]:" + std::to_string(port_); }

@@ -32,6 +32,9 @@ class SshdFixture {
   std::string known_hosts_name() const;
   // 127.0.0.1:port, user root, the client key, the pinned known_hosts.
   orchestrator::SshTarget target(const std::string& name = "local") const;
+  // Kills (SIGKILL) every process sshd started for its connections, as a
+  // network failure would end them; the listener keeps running.
+  void drop_connections();
   // The last lines of sshd.log (for failure messages).
   std::string log_tail(std::size_t lines = 30) const;
 
