@@ -54,8 +54,11 @@ class ResultBus {
   void add(const runners::Result& r) {
     {
       std::lock_guard lk(mu_);
-      if (r.kind == "discover_reply" || r.kind == "runner_ready") {
-        if (!r.node.empty() && runners_.find(r.node) == runners_.end()) runners_[r.node] = {r.agent_id, r.machine_id};
+      if (r.kind == "discover_reply") {
+        // Only an answer to one of this run's probes proves the runner is alive
+        // now; a runner_ready or a late reply to an older run does not.
+        bool ours = r.command_id && probes_.count(*r.command_id);
+        if (ours && !r.node.empty() && runners_.find(r.node) == runners_.end()) runners_[r.node] = {r.agent_id, r.machine_id};
       } else if (r.kind == "ack" && r.command_id) {
         acked_.insert(*r.command_id);
       } else if (r.kind == "send_result" && r.request_id) {
@@ -67,6 +70,10 @@ class ResultBus {
     }
     cv_.notify_all();
   }
+  void add_probe(const std::string& command_id) {
+    std::lock_guard lk(mu_);
+    probes_.insert(command_id);
+  }
   template <class Pred>
   bool wait_until(Clock::time_point deadline, Pred pred) {
     std::unique_lock lk(mu_);
@@ -74,6 +81,7 @@ class ResultBus {
   }
   // Accessors, called with the lock held (inside wait_until) or via snapshot().
   std::map<std::string, std::pair<std::string, std::string>> runners_;
+  std::set<std::string> probes_;  // this run's discover command ids
   std::set<std::string> acked_;
   std::map<std::string, runners::Result> sends_;
   std::map<std::pair<std::string, std::string>, Receipt> receipts_;
@@ -181,6 +189,7 @@ PhaseAReport run_phase_a(const PhaseAOptions& o, const std::function<void(const 
     cmd.anchor_aid = anchor_aid;
     cmd.params = {{"request_id", cmd.command_id}, {"anchor_aid", anchor_aid}, {"no_pubsub_after_discover", false}};
     cmd.no_pubsub_after_discover = false;
+    bus.add_probe(cmd.command_id);
     try {
       anchor.post_json("/publish", {{"topic", runners::kDiscoverTopic}, {"payload", base64_encode(cmd.to_json().dump())}});
     } catch (const std::exception& e) {

@@ -76,16 +76,24 @@ double secs_since(Clock::time_point t) { return std::chrono::duration<double>(Cl
 void parallel_for(std::size_t n, std::size_t parallel, const std::function<void(std::size_t)>& fn) {
   std::atomic<std::size_t> next{0};
   std::vector<std::thread> threads;
+  std::mutex mu;
+  std::exception_ptr first;
   auto workers = std::max<std::size_t>(1, std::min(n, parallel));
   for (std::size_t k = 0; k < workers; ++k)
     threads.emplace_back([&] {
       for (;;) {
         auto i = next++;
         if (i >= n) return;
-        fn(i);
+        try {
+          fn(i);
+        } catch (...) {
+          std::lock_guard lk(mu);
+          if (!first) first = std::current_exception();
+        }
       }
     });
   for (auto& t : threads) t.join();
+  if (first) std::rethrow_exception(first);
 }
 
 // run/deploy.state, the per-host deploy journal.
@@ -439,7 +447,8 @@ GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_vers
       peers = json_long(j, "peers");
       send_ready = json_long(j, "send_ready_peers");
     }
-    bool peers_ok = !require_peers || (peers >= 1 && send_ready >= 1);
+    std::string status = !j.is_null() && j.contains("status") && j["status"].is_string() ? j["status"].get<std::string>() : "";
+    bool peers_ok = (!require_peers || (peers >= 1 && send_ready >= 1)) && (!strict || status != "degraded");
     if (!runner_ready) {
       auto t = r.exec("tail -c +" + std::to_string(runner_log_offset + 1) + " " + q(w.layout.runner_log) +
                           " 2>/dev/null | grep -c 'runner ready'",
@@ -451,7 +460,7 @@ GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_vers
     if (Clock::now() >= ldeadline) {
       std::string why;
       if (j.is_null()) why = "API stopped answering (" + one_line(err, 160) + ")";
-      else if (!peers_ok) why = fmt::format("peers {} / send-ready peers {} (need >= 1 each)", peers, send_ready);
+      else if (!peers_ok) why = fmt::format("peers {} / send-ready peers {} (need >= 1 each), status {}", peers, send_ready, status);
       else {
         auto t = r.exec("tail -n 3 " + q(w.layout.runner_log) + " 2>/dev/null", o_.command_timeout);
         why = "runner not ready; runner log: " + one_line(t.out, 300);
@@ -514,7 +523,7 @@ std::pair<std::string, std::string> Deployer::rollback(RemoteHost& r, Work& w, c
   for (auto& f : j.fresh)
     if (f.ends_with(".service")) units = true;
   if (node_fresh) {
-    if (units) w.sm->prepare(r, true);
+    if (units) w.sm->after_remove(r);
     set_up(h.name, false);
     return {"cleaned", "stopped and removed (there was no previous install)"};
   }
@@ -556,6 +565,8 @@ void Deployer::deploy_host(Work& w, int wave) {
       auto [res, det] = rollback(*r, w, "");
       note(h.name, "earlier run: " + res + ": " + det);
       stage = Stage::before_switch;
+      previous = rep.after_version;  // what serves now
+      rep.after_version.clear();
       // What is installed now.
       for (auto& f : w.files) {
         auto s = r->exec("sha256sum " + q(f.remote_path) + " 2>/dev/null | cut -d' ' -f1", o_.command_timeout);
@@ -638,7 +649,7 @@ void Deployer::deploy_host(Work& w, int wave) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       try {
         if (attempt == 1 || transport || !r) {
-          note(h.name, "reconnecting to roll back");
+          note(h.name, fmt::format("reconnecting to roll back (attempt {}/2)", attempt + 1));
           r = connect(h);
         }
         auto [res, det] = rollback(*r, w, previous);
@@ -688,6 +699,7 @@ DeployReport Deployer::run() {
     if (h->transport != "ssh")
       throw DeployUsageError(fleet_.path.string() + ":" + std::to_string(h->line) + ": host (" + h->name +
                              ").transport: deploy needs ssh hosts, got \"" + h->transport + "\"");
+  std::vector<std::pair<std::string, std::string>> notes;
   rep_.hosts.resize(targets.size());
   work_.resize(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -701,8 +713,8 @@ DeployReport Deployer::run() {
     w.report->name = w.host->name;
     auto expected_token = (fs::path(w.layout.data_dir) / "api-token").string();
     if (!w.host->token_path.empty() && w.host->token_path != expected_token)
-      note(w.host->name, "note: inventory token_path " + w.host->token_path + " differs from the deployed data_dir's " +
-                             expected_token + "; the deployed layout wins");
+      notes.emplace_back(w.host->name, "note: inventory token_path " + w.host->token_path + " differs from the deployed data_dir's " +
+                                           expected_token + "; the deployed layout wins");
   }
   // Work folder and log.
   bool temp_dir = o_.work_dir.empty();
@@ -717,6 +729,7 @@ DeployReport Deployer::run() {
                        rep_.binary.sha256.substr(0, 16),
                        rep_.runner ? fmt::format(", runner {} (sha256 {})", rep_.runner->path.string(), rep_.runner->sha256.substr(0, 16))
                                    : std::string(", no runner")));
+  for (auto& [host, what] : notes) note(host, what);
   // Plan (read-only, parallel).
   note("", fmt::format("plan: probing {} host(s)", work_.size()));
   parallel_for(work_.size(), o_.parallel, [&](std::size_t i) { probe(work_[i]); });
@@ -799,6 +812,8 @@ DeployReport Deployer::run() {
       break;
     }
   }
+  for (auto& h : rep_.hosts)
+    if (h.result == "not-attempted") h.detail = "rollout stopped before this host";
   rep_.seconds = secs_since(t0_);
   note("", fmt::format("done in {:.1f} s: {}", rep_.seconds, rep_.passed() ? "all targeted hosts healthy at " + rep_.binary.version : "FAILED"));
   if (temp_dir) fs::remove_all(dir);

@@ -205,6 +205,7 @@ class SupervisorManager final : public ServiceManager {
     stop(h, Service::runner);
     stop(h, Service::node);
   }
+  void after_remove(RemoteHost&) override {}
   std::string unit(Service s) const override { return std::string("x0x-supervise ") + service_name(s); }
 
  private:
@@ -257,6 +258,7 @@ class SystemdManager final : public ServiceManager {
     stop(h, Service::node);
     h.exec(sc() + " disable --quiet " + q(unit(Service::node)) + " " + q(unit(Service::runner)), o_.command_timeout);
   }
+  void after_remove(RemoteHost& h) override { h.exec(sc() + " daemon-reload", o_.command_timeout); }
   std::string unit(Service s) const override { return systemd_unit_name(h_, s); }
 
  private:

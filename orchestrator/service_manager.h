@@ -78,6 +78,8 @@ class ServiceManager {
   // Stops both services and unregisters them (systemd: disable); the files
   // themselves are removed by the caller.
   virtual void remove(RemoteHost& host) = 0;
+  // After remove() and the files are gone (systemd: daemon-reload).
+  virtual void after_remove(RemoteHost& host) = 0;
   // The unit names (systemd) or service names (supervisor), for messages.
   virtual std::string unit(Service s) const = 0;
 };

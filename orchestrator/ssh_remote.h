@@ -7,6 +7,14 @@
 // TCP_KEEPIDLE/TCP_KEEPINTVL = keepalive_secs, TCP_KEEPCNT = 3 and
 // TCP_USER_TIMEOUT = 3 * keepalive_secs: a dead peer surfaces as an error
 // within about 3-4 intervals, and every exec has its own deadline on top.
+//
+// exec: on timeout the command gets SIGTERM (an OpenSSH "signal" request,
+// best effort) and its channel is closed. upload: SFTP writes of 128 KiB, one
+// at a time (libssh 0.10 has no pipelined SFTP writes), so a WAN upload runs
+// at about 128 KiB per round trip. forward: a connection the SSH server
+// cannot open (nothing listening, AllowTcpForwarding no) is closed at once
+// and logged as a warning; if the forward's session dies, open connections
+// are closed and new ones refused until the PortForward is recreated.
 #pragma once
 #include <memory>
 

@@ -73,14 +73,15 @@ std::vector<int> free_ports(int n) {
 // test failed.
 class DeployFleet {
  public:
-  DeployFleet(const testing::SshdFixture& sshd, int n = 4, std::string known_hosts = {})
+  DeployFleet(const testing::SshdFixture& sshd, int n = 4, std::string known_hosts = {},
+              std::string service_manager = "supervisor")
       : dir_(fs::temp_directory_path() / ("x0x-deploy-test-" + random_hex(4))) {
     fs::create_directories(dir_);
     auto ports = free_ports(2 * n);
     std::ostringstream t;
     t << "schema_version = 1\nfleet = \"deploy-test\"\n\n[defaults]\nssh_user = \"root\"\nssh_port = " << sshd.port()
       << "\nssh_identity = \"" << sshd.client_key().string() << "\"\nknown_hosts = \""
-      << (known_hosts.empty() ? sshd.known_hosts().string() : known_hosts) << "\"\nservice_manager = \"supervisor\"\n";
+      << (known_hosts.empty() ? sshd.known_hosts().string() : known_hosts) << "\"\nservice_manager = \"" << service_manager << "\"\n";
     for (int i = 0; i < n; ++i) {
       auto name = "h" + std::to_string(i);
       auto root = dir_ / name;
@@ -416,4 +417,110 @@ TEST_CASE("deploy: a connection lost mid-host is reported as unknown, and the ne
     CHECK(sha256_file(f.root(i) / "bin" / "x0x-node") == build_sha);
     CHECK(sha256_file(f.root(i) / "bin" / "x0x-node.prev") == lean_sha);
   }
+}
+
+namespace {
+
+// A stand-in for systemctl (this machine has no working systemd): it records
+// every call and runs a unit's ExecStart (with its EnvironmentFile and
+// StandardOutput=append: file) detached, tracked by a pid file, so a systemd
+// host can be deployed and health-gated for real. Stops everything it started
+// when it goes away.
+class FakeSystemctl {
+ public:
+  explicit FakeSystemctl(const fs::path& dir) : dir_(dir) {
+    fs::create_directories(dir_ / "units");
+    fs::create_directories(dir_ / "state");
+    write_file(path(), R"SH(#!/bin/sh
+U=)SH" + (dir_ / "units").string() + R"SH(
+S=)SH" + (dir_ / "state").string() + R"SH(
+echo "$*" >> "$S/calls.log"
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(sed 's/.*) //' /proc/$1/stat | cut -c1)" != Z ]; }
+key() { sed -n "s/^$1=//p" "$U/$2" | head -n 1; }
+start() {
+  alive "$(cat "$S/$1.pid" 2>/dev/null)" && return 0
+  exe=$(key ExecStart "$1"); envf=$(key EnvironmentFile "$1"); out=$(key StandardOutput "$1"); out=${out#append:}
+  setsid sh -c "if [ -n '$envf' ]; then set -a; . '$envf'; set +a; fi; exec $exe" >> "${out:-/dev/null}" 2>&1 < /dev/null &
+  echo $! > "$S/$1.pid"
+}
+stop() {
+  p=$(cat "$S/$1.pid" 2>/dev/null); rm -f "$S/$1.pid"
+  alive "$p" || return 0
+  kill -TERM "$p"; i=0
+  while alive "$p" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  alive "$p" && kill -KILL "$p"
+  return 0
+}
+cmd=$1; shift
+[ "${1:-}" = --quiet ] && shift
+case "$cmd" in
+  daemon-reload|enable|disable) exit 0 ;;
+  start) start "$1" ;;
+  stop) stop "$1" ;;
+  restart) stop "$1"; start "$1" ;;
+  is-active) if alive "$(cat "$S/$1.pid" 2>/dev/null)"; then echo active; else echo inactive; exit 3; fi ;;
+  *) echo "fake systemctl: $cmd not supported" >&2; exit 1 ;;
+esac
+)SH",
+               fs::perms::owner_all);
+  }
+  ~FakeSystemctl() {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir_ / "state", ec))
+      if (e.path().extension() == ".pid")
+        std::system((path().string() + " stop " + e.path().stem().string() + " >/dev/null 2>&1").c_str());
+  }
+  fs::path path() const { return dir_ / "systemctl"; }
+  fs::path unit_dir() const { return dir_ / "units"; }
+  std::string calls() const { return slurp(dir_ / "state" / "calls.log"); }
+
+ private:
+  fs::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE("deploy: systemd hosts get rendered units and are driven through systemctl") {
+  testing::SshdFixture sshd;
+  DeployFleet f(sshd, 2, {}, "systemd");
+  FakeSystemctl sc(f.dir() / "systemd");
+  // First a build that fails its gate on the fresh fleet: the canary has no
+  // previous install, so it is stopped, disabled and cleaned.
+  auto bad = f.dir() / "x0x-lean-node-bad";
+  write_file(bad,
+             "#!/bin/sh\nif [ \"${1:-}\" = --version ]; then echo 'x0x-lean-node 9.9.9-bad'; exit 0; fi\nexec " +
+                 std::string(X0X_LEAN_NODE_BIN) + " \"$@\"\n",
+             fs::perms::owner_all);
+  auto ob = options(f.dir() / "proofs-systemd-bad");
+  ob.binary = bad;
+  ob.service.systemctl = sc.path().string();
+  ob.service.systemd_unit_dir = sc.unit_dir().string();
+  auto failed = run_deploy(f.fleet(), ob);
+  {
+    INFO(results(failed) << slurp(f.dir() / "proofs-systemd-bad" / "deploy.log") << sc.calls());
+    CHECK_FALSE(failed.passed());
+    CHECK(host(failed, "h0").result == "cleaned");
+    CHECK(host(failed, "h1").result == "not-attempted");
+    CHECK_THAT(sc.calls(), Contains("disable --quiet x0x-node-h0.service x0x-runner-h0.service"));
+    CHECK_FALSE(fs::exists(sc.unit_dir() / "x0x-node-h0.service"));
+    CHECK_FALSE(fs::exists(f.root(0) / "bin" / "x0x-node"));
+    CHECK_FALSE(fs::exists(f.root(0) / "etc" / "config.toml"));
+    CHECK_THAT(slurp(f.root(0) / "run" / "deploy.state"), Contains("phase=rolled-back"));
+  }
+  auto o = options(f.dir() / "proofs-systemd");
+  o.service.systemctl = sc.path().string();
+  o.service.systemd_unit_dir = sc.unit_dir().string();
+  auto rep = run_deploy(f.fleet(), o);
+  INFO(results(rep) << slurp(f.dir() / "proofs-systemd" / "deploy.log") << sc.calls());
+  REQUIRE(rep.passed());
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto n = "h" + std::to_string(i);
+    CHECK(f.health(i)["version"] == X0X_TOOLKIT_VERSION);
+    CHECK_THAT(sc.calls(), Contains("enable --quiet x0x-node-" + n + ".service x0x-runner-" + n + ".service") &&
+                               Contains("restart x0x-node-" + n + ".service") && Contains("restart x0x-runner-" + n + ".service"));
+    auto runner_unit = slurp(sc.unit_dir() / ("x0x-runner-" + n + ".service"));
+    CHECK_THAT(runner_unit, Contains("After=x0x-node-" + n + ".service") && Contains("Wants=x0x-node-" + n + ".service"));
+    CHECK_THAT(slurp(f.root(i) / "log" / "runner.log"), Contains("runner ready"));
+  }
+  CHECK_THAT(sc.calls(), Contains("daemon-reload"));
 }

@@ -528,7 +528,7 @@ TEST_CASE("ssh: a forward serves concurrent requests and streams, and stops prom
   CHECK(host->exec("echo after", 10s).out == "after\n");
 }
 
-TEST_CASE("ssh: an unknown host key is refused; accept_new records it and then connects") {
+TEST_CASE("ssh: an unknown host key is refused, and accept_new records it and then connects") {
   SshdFixture sshd;
   const std::string fingerprint = [&] {
     std::istringstream in(run_capture("ssh-keygen -l -E sha256 -f " + sshd.host_pubkey().string()));
