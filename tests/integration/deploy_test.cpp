@@ -22,6 +22,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "harness/phase_a.h"
+#include "orchestrator/api_access.h"
 #include "orchestrator/deploy.h"
 #include "orchestrator/inventory.h"
 #include "orchestrator/service_manager.h"
@@ -261,6 +263,24 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy; the same build ag
     CHECK(slurp(f.root(i) / "run" / "node.pid") == pids[i]);
   }
   CHECK_FALSE(fs::exists(f.root(0) / "bin" / "x0x-node.prev"));
+
+  // Phase A through SSH tunnels: the anchor's API over a port forward, its
+  // token read on the host through the SSH channel; every pair delivered.
+  {
+    auto access = make_api_access(f.fleet());
+    auto ep = access->open(*f.fleet().find(f.fleet().anchor));
+    CHECK(ep.base_url.rfind("http://127.0.0.1:", 0) == 0);
+    CHECK(ep.base_url != "http://" + f.fleet().hosts[0].api_addr);  // a forward, not the node's own port
+    harness::PhaseAOptions pa;
+    pa.anchor_base_url = ep.base_url;
+    pa.anchor_token = ep.token;
+    pa.nodes = f.fleet().names();
+    pa.discover = 20s;
+    pa.settle = 30s;
+    auto matrix = harness::run_phase_a(pa);
+    INFO(matrix.to_json().dump(2));
+    CHECK(matrix.verdict() == "Phase A: 12/12 delivered");
+  }
 
   // A dry run with --force plans a restart everywhere and changes nothing.
   auto dry = options({});
