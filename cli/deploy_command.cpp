@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "proofs/bundle_writer.h"
 #include "orchestrator/deploy.h"
 #include "orchestrator/inventory.h"
 
@@ -32,14 +33,6 @@ struct DeployCliOptions {
   bool dry_run = false, force = false, accept_new = false;
 };
 
-std::string utc_stamp() {
-  auto t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
 
 int run_deploy_cli(const DeployCliOptions& c) {
   orchestrator::Fleet fleet;
@@ -72,7 +65,7 @@ int run_deploy_cli(const DeployCliOptions& c) {
   }
   fs::path proof_dir;
   if (!c.dry_run) {
-    proof_dir = fs::path(c.proof_root) / ("deploy-" + utc_stamp());
+    proof_dir = fs::path(c.proof_root) / ("deploy-" + proofs::utc_stamp());
     o.work_dir = proof_dir;
   }
   const bool tty = ::isatty(STDOUT_FILENO);

@@ -1,5 +1,8 @@
 #include "orchestrator/deploy.h"
 
+#include "orchestrator/api_access.h"
+#include "proofs/bundle_writer.h"
+
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -24,14 +27,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string q(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
 
 std::string one_line(std::string s, std::size_t max = 300) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -41,14 +36,6 @@ std::string one_line(std::string s, std::size_t max = 300) {
   return s;
 }
 
-std::string utc_stamp() {
-  auto t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
 
 std::string utc_iso() {
   auto now = std::chrono::system_clock::now();
@@ -119,7 +106,7 @@ Journal parse_journal(const std::string& text) {
 
 // Sets the journal's phase (atomic rewrite); a no-op without a journal.
 std::string set_phase_cmd(const std::string& state, const std::string& phase) {
-  return "S=" + q(state) + "; [ -f \"$S\" ] || exit 0; sed 's/^phase=.*/phase=" + phase +
+  return "S=" + shell_quote(state) + "; [ -f \"$S\" ] || exit 0; sed 's/^phase=.*/phase=" + phase +
          "/' \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"";
 }
 
@@ -127,8 +114,8 @@ std::string set_phase_cmd(const std::string& state, const std::string& phase) {
 // "rolled-back runner=present|absent", or "nothing <phase>" when the journal
 // shows no unfinished switch.
 std::string rollback_script(const HostLayout& l) {
-  return "set -u\nS=" + q(l.state_file) +
-         "\nrunner() { if [ -f " + q(l.runner_binary) + " ]; then echo present; else echo absent; fi; }\n"
+  return "set -u\nS=" + shell_quote(l.state_file) +
+         "\nrunner() { if [ -f " + shell_quote(l.runner_binary) + " ]; then echo present; else echo absent; fi; }\n"
          "if [ ! -f \"$S\" ]; then echo \"nothing none runner=$(runner)\"; exit 0; fi\n"
          "phase=$(sed -n 's/^phase=//p' \"$S\" | head -n 1)\n"
          "case \"$phase\" in switching|switched) ;; *) echo \"nothing $phase runner=$(runner)\"; exit 0 ;; esac\n"
@@ -148,17 +135,17 @@ std::string rollback_script(const HostLayout& l) {
 
 // Backups, journal, atomic moves: see deploy.h step 2.
 std::string switch_script(const HostLayout& l, const std::string& run_id, const std::vector<const ManagedFile*>& files) {
-  std::string s = "set -eu\nS=" + q(l.state_file) + "\nmkdir -p " + q(l.run_dir) + "\nrm -f \"$S.list\"\n: > \"$S.list\"\n";
+  std::string s = "set -eu\nS=" + shell_quote(l.state_file) + "\nmkdir -p " + shell_quote(l.run_dir) + "\nrm -f \"$S.list\"\n: > \"$S.list\"\n";
   for (auto* f : files) {
-    auto p = q(f->remote_path);
-    s += "[ -f " + q(f->remote_path + ".new") + " ] || { echo 'staged file missing: " + f->remote_path + "' >&2; exit 1; }\n";
-    s += "if [ -e " + p + " ]; then cp -p " + p + " " + q(f->remote_path + ".prev") + "; echo " + q("file=" + f->remote_path) +
-         " >> \"$S.list\"; else rm -f " + q(f->remote_path + ".prev") + "; echo " + q("fresh=" + f->remote_path) +
+    auto p = shell_quote(f->remote_path);
+    s += "[ -f " + shell_quote(f->remote_path + ".new") + " ] || { echo 'staged file missing: " + f->remote_path + "' >&2; exit 1; }\n";
+    s += "if [ -e " + p + " ]; then cp -p " + p + " " + shell_quote(f->remote_path + ".prev") + "; echo " + shell_quote("file=" + f->remote_path) +
+         " >> \"$S.list\"; else rm -f " + shell_quote(f->remote_path + ".prev") + "; echo " + shell_quote("fresh=" + f->remote_path) +
          " >> \"$S.list\"; fi\n";
   }
-  s += "{ echo " + q("run=" + run_id) + "; echo phase=switching; echo \"at=$(date -u +%Y-%m-%dT%H:%M:%SZ)\"; cat \"$S.list\"; } > \"$S.tmp\"\n"
+  s += "{ echo " + shell_quote("run=" + run_id) + "; echo phase=switching; echo \"at=$(date -u +%Y-%m-%dT%H:%M:%SZ)\"; cat \"$S.list\"; } > \"$S.tmp\"\n"
        "mv -f \"$S.tmp\" \"$S\"\nrm -f \"$S.list\"\n";
-  for (auto* f : files) s += "mv -f " + q(f->remote_path + ".new") + " " + q(f->remote_path) + "\n";
+  for (auto* f : files) s += "mv -f " + shell_quote(f->remote_path + ".new") + " " + shell_quote(f->remote_path) + "\n";
   s += "sed 's/^phase=.*/phase=switched/' \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"\necho switched\n";
   return s;
 }
@@ -230,14 +217,7 @@ void Deployer::note(const std::string& host, const std::string& what) {
 
 std::unique_ptr<RemoteHost> Deployer::connect(const Host& h) {
   if (o_.connect) return o_.connect(h, o_.accept_new_host_keys);
-  SshTarget t;
-  t.name = h.name;
-  t.address = h.address;
-  t.port = h.ssh_port;
-  t.user = h.ssh_user;
-  t.identity = h.ssh_identity;
-  t.known_hosts = h.known_hosts;
-  t.accept_new = o_.accept_new_host_keys;
+  SshTarget t = ssh_target_of(h, o_.accept_new_host_keys);
   t.connect_timeout = o_.connect_timeout;
   return ssh_connect(t);
 }
@@ -256,7 +236,7 @@ void Deployer::set_up(const std::string& name, bool up) {
 }
 
 long Deployer::file_size(RemoteHost& r, const std::string& path) {
-  auto res = r.exec("stat -c %s " + q(path) + " 2>/dev/null || echo 0", o_.command_timeout);
+  auto res = r.exec("stat -c %s " + shell_quote(path) + " 2>/dev/null || echo 0", o_.command_timeout);
   try {
     return std::stol(res.out);
   } catch (...) {
@@ -271,9 +251,9 @@ void Deployer::probe(Work& w) {
   try {
     auto r = connect(h);
     std::string cmd = "for f in";
-    for (auto& f : w.files) cmd += " " + q(f.remote_path);
+    for (auto& f : w.files) cmd += " " + shell_quote(f.remote_path);
     cmd += "; do if [ -f \"$f\" ]; then sha256sum \"$f\" || echo \"? $f\"; else echo \"- $f\"; fi; done; echo '--journal--'; cat " +
-           q(w.layout.state_file) + " 2>/dev/null; true";
+           shell_quote(w.layout.state_file) + " 2>/dev/null; true";
     auto res = r->exec(cmd, o_.command_timeout);
     if (res.exit_code != 0) throw RemoteError(h.name + ": reading installed files failed: " + one_line(res.err));
     auto split = res.out.find("--journal--\n");
@@ -329,7 +309,7 @@ void Deployer::stage_rendered(RemoteHost& r, Work& w, const std::vector<const Ma
   std::string script = "set -e\numask 077\n";
   std::string names;
   for (auto* f : files) {
-    auto tmp = q(f->remote_path + ".new");
+    auto tmp = shell_quote(f->remote_path + ".new");
     script += "base64 -d > " + tmp + " <<'X0X_EOF'\n" + base64_encode(f->content) + "\nX0X_EOF\n";
     script += fmt::format("chmod {:o} {}\nsha256sum {}\n", f->mode, tmp, tmp);
     names += (names.empty() ? "" : ", ") + f->key;
@@ -391,7 +371,7 @@ GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_vers
     }
   };
   auto node_log_tail = [&] {
-    auto t = r.exec("tail -n 3 " + q(w.layout.node_log) + " 2>/dev/null", o_.command_timeout);
+    auto t = r.exec("tail -n 3 " + shell_quote(w.layout.node_log) + " 2>/dev/null", o_.command_timeout);
     return one_line(t.out, 400);
   };
   // 1. The API answers.
@@ -450,7 +430,7 @@ GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_vers
     std::string status = !j.is_null() && j.contains("status") && j["status"].is_string() ? j["status"].get<std::string>() : "";
     bool peers_ok = (!require_peers || (peers >= 1 && send_ready >= 1)) && (!strict || status != "degraded");
     if (!runner_ready) {
-      auto t = r.exec("tail -c +" + std::to_string(runner_log_offset + 1) + " " + q(w.layout.runner_log) +
+      auto t = r.exec("tail -c +" + std::to_string(runner_log_offset + 1) + " " + shell_quote(w.layout.runner_log) +
                           " 2>/dev/null | grep -c 'runner ready'",
                       o_.command_timeout);
       runner_ready = std::atol(t.out.c_str()) > 0;
@@ -462,7 +442,7 @@ GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_vers
       if (j.is_null()) why = "API stopped answering (" + one_line(err, 160) + ")";
       else if (!peers_ok) why = fmt::format("peers {} / send-ready peers {} (need >= 1 each), status {}", peers, send_ready, status);
       else {
-        auto t = r.exec("tail -n 3 " + q(w.layout.runner_log) + " 2>/dev/null", o_.command_timeout);
+        auto t = r.exec("tail -n 3 " + shell_quote(w.layout.runner_log) + " 2>/dev/null", o_.command_timeout);
         why = "runner not ready; runner log: " + one_line(t.out, 300);
       }
       g.detail = fmt::format("not healthy within {} s: {}", o_.gate_timeout.count() / 1000, why);
@@ -569,16 +549,16 @@ void Deployer::deploy_host(Work& w, int wave) {
       rep.after_version.clear();
       // What is installed now.
       for (auto& f : w.files) {
-        auto s = r->exec("sha256sum " + q(f.remote_path) + " 2>/dev/null | cut -d' ' -f1", o_.command_timeout);
+        auto s = r->exec("sha256sum " + shell_quote(f.remote_path) + " 2>/dev/null | cut -d' ' -f1", o_.command_timeout);
         f.installed_sha256 = one_line(s.out);
       }
       if (w.files.front().installed_sha256.empty()) previous.clear();
     }
     std::vector<const ManagedFile*> changed;
-    std::string dirs = "mkdir -p " + q(w.layout.bin_dir) + " " + q(w.layout.etc_dir) + " " + q(w.layout.data_dir) + " " +
-                       q(w.layout.run_dir) + " " + q(w.layout.log_dir) + " && chmod 700 " + q(w.layout.data_dir);
+    std::string dirs = "mkdir -p " + shell_quote(w.layout.bin_dir) + " " + shell_quote(w.layout.etc_dir) + " " + shell_quote(w.layout.data_dir) + " " +
+                       shell_quote(w.layout.run_dir) + " " + shell_quote(w.layout.log_dir) + " && chmod 700 " + shell_quote(w.layout.data_dir);
     for (auto& f : w.files) {
-      dirs += " && mkdir -p " + q(fs::path(f.remote_path).parent_path().string()) + " && rm -f " + q(f.remote_path + ".new");
+      dirs += " && mkdir -p " + shell_quote(fs::path(f.remote_path).parent_path().string()) + " && rm -f " + shell_quote(f.remote_path + ".new");
       if (f.changed() || o_.force) changed.push_back(&f);
     }
     auto mk = r->exec(dirs, o_.command_timeout);
@@ -671,7 +651,7 @@ void Deployer::deploy_host(Work& w, int wave) {
 
 DeployReport Deployer::run() {
   rep_.dry_run = o_.dry_run;
-  rep_.run_id = utc_stamp() + "-" + random_hex(3);
+  rep_.run_id = proofs::utc_stamp() + "-" + random_hex(3);
   // Artefacts and inputs: usage errors before anything else.
   rep_.binary = inspect_artefact(o_.binary, o_.expect_version);
   if (!o_.runner.empty()) rep_.runner = inspect_artefact(o_.runner);

@@ -1,19 +1,13 @@
 #include "orchestrator/service_manager.h"
 
+#include "orchestrator/ssh_remote.h"
+
 #include <filesystem>
 
 namespace x0x::orchestrator {
 
 namespace {
 
-std::string q(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
 
 std::string one_line(std::string s, std::size_t max = 400) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -210,8 +204,8 @@ class SupervisorManager final : public ServiceManager {
 
  private:
   std::string cmd(const char* action, Service s, bool tolerate_missing = false) const {
-    auto c = "/bin/sh " + q(l_.supervisor) + " " + action + " " + service_name(s);
-    if (tolerate_missing) c = "if [ -f " + q(l_.supervisor) + " ]; then " + c + "; else echo 'not installed'; exit 3; fi";
+    auto c = "/bin/sh " + shell_quote(l_.supervisor) + " " + action + " " + service_name(s);
+    if (tolerate_missing) c = "if [ -f " + shell_quote(l_.supervisor) + " ]; then " + c + "; else echo 'not installed'; exit 3; fi";
     return c;
   }
   void run(RemoteHost& h, const char* action, Service s, bool tolerate_missing = false) {
@@ -235,34 +229,34 @@ class SystemdManager final : public ServiceManager {
   }
   void prepare(RemoteHost& h, bool files_changed) override {
     if (files_changed) run_checked(h, "systemctl daemon-reload", sc() + " daemon-reload", o_.command_timeout);
-    run_checked(h, "systemctl enable", sc() + " enable --quiet " + q(unit(Service::node)) + " " + q(unit(Service::runner)),
+    run_checked(h, "systemctl enable", sc() + " enable --quiet " + shell_quote(unit(Service::node)) + " " + shell_quote(unit(Service::runner)),
                 o_.command_timeout);
   }
   void start(RemoteHost& h, Service s) override {
-    run_checked(h, "systemctl start " + unit(s), sc() + " start " + q(unit(s)), o_.command_timeout);
+    run_checked(h, "systemctl start " + unit(s), sc() + " start " + shell_quote(unit(s)), o_.command_timeout);
   }
   void stop(RemoteHost& h, Service s) override {
     // A unit that is not loaded is not running: fine.
-    h.exec(sc() + " stop " + q(unit(s)), o_.command_timeout);
+    h.exec(sc() + " stop " + shell_quote(unit(s)), o_.command_timeout);
   }
   void restart(RemoteHost& h, Service s) override {
-    run_checked(h, "systemctl restart " + unit(s), sc() + " restart " + q(unit(s)), o_.command_timeout);
+    run_checked(h, "systemctl restart " + unit(s), sc() + " restart " + shell_quote(unit(s)), o_.command_timeout);
   }
   ServiceStatus status(RemoteHost& h, Service s) override {
-    auto r = h.exec(sc() + " is-active " + q(unit(s)), o_.command_timeout);
+    auto r = h.exec(sc() + " is-active " + shell_quote(unit(s)), o_.command_timeout);
     auto d = one_line(r.out.empty() ? r.err : r.out);
     return {r.exit_code == 0 && d == "active", d};
   }
   void remove(RemoteHost& h) override {
     stop(h, Service::runner);
     stop(h, Service::node);
-    h.exec(sc() + " disable --quiet " + q(unit(Service::node)) + " " + q(unit(Service::runner)), o_.command_timeout);
+    h.exec(sc() + " disable --quiet " + shell_quote(unit(Service::node)) + " " + shell_quote(unit(Service::runner)), o_.command_timeout);
   }
   void after_remove(RemoteHost& h) override { h.exec(sc() + " daemon-reload", o_.command_timeout); }
   std::string unit(Service s) const override { return systemd_unit_name(h_, s); }
 
  private:
-  std::string sc() const { return q(o_.systemctl); }
+  std::string sc() const { return shell_quote(o_.systemctl); }
   std::string unit_path(Service s) const {
     return (std::filesystem::path(o_.systemd_unit_dir) / unit(s)).string();
   }
