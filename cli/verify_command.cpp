@@ -106,7 +106,7 @@ int run_verify(const VerifyOptions& o) {
     orchestrator::Fleet fleet;
     fleet.path = dir / "fleet.toml";
     for (auto& n : mesh.nodes())
-      fleet.hosts.push_back({n.name, "127.0.0.1", "local", n.api_base.substr(7), (n.data_dir / "api-token").string(), n.dir.string(), {}, 0});
+      fleet.hosts.push_back(orchestrator::Host::local(n.name, n.api_base.substr(7), (n.data_dir / "api-token").string(), n.dir.string()));
     fleet.anchor = fleet.hosts.front().name;
     rc = run_phase_a_on(fleet, o);
   }

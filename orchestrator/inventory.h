@@ -29,6 +29,18 @@ struct Host {
   std::string known_hosts;     // pinned host keys (required for ssh hosts)
   std::string service_manager = "systemd";  // or "supervisor" (pidfile + log file, for hosts without systemd)
   std::string gossip_addr;     // the node's mesh bind address on the host (deploy renders it)
+
+  // A node on this machine, reached directly on loopback.
+  static Host local(std::string name, std::string api_addr, std::string token_path, std::string install_root) {
+    Host h;
+    h.name = std::move(name);
+    h.address = "127.0.0.1";
+    h.transport = "local";
+    h.api_addr = std::move(api_addr);
+    h.token_path = std::move(token_path);
+    h.install_root = std::move(install_root);
+    return h;
+  }
 };
 
 struct Fleet {

@@ -84,13 +84,8 @@ bool local_up(const LocalFleetOptions& o) {
                 {"runner_binary", o.runner_binary.empty() ? "" : fs::canonical(o.runner_binary).string()},
                 {"nodes", json::array()}};
   for (auto& n : mesh.nodes()) {
-    Host h;
-    h.name = n.name;
-    h.address = "127.0.0.1";
-    h.transport = "local";
-    h.api_addr = n.api_base.substr(std::string("http://").size());
-    h.token_path = (n.data_dir / "api-token").string();
-    h.install_root = n.dir.string();
+    auto h = Host::local(n.name, n.api_base.substr(std::string("http://").size()), (n.data_dir / "api-token").string(),
+                         n.dir.string());
     h.roles = fleet.hosts.empty() ? std::vector<std::string>{"bootstrap", "anchor-eligible"} : std::vector<std::string>{"anchor-eligible"};
     fleet.hosts.push_back(h);
     state["nodes"].push_back({{"name", n.name}, {"dir", n.dir.string()}, {"node_pid", n.pid},

@@ -19,8 +19,7 @@ TEST_CASE("harvest: every node's diagnostics in a verified, token-free bundle; a
   orchestrator::Fleet inv;
   inv.name = "harvest-test";
   for (auto& n : fleet.mesh().nodes())
-    inv.hosts.push_back({n.name, "127.0.0.1", "local", n.api_base.substr(7), (n.data_dir / "api-token").string(),
-                         n.dir.string(), {}, 0});
+    inv.hosts.push_back(orchestrator::Host::local(n.name, n.api_base.substr(7), (n.data_dir / "api-token").string(), n.dir.string()));
   inv.anchor = inv.hosts.front().name;
   std::vector<std::string> tokens;
   for (auto& n : fleet.mesh().nodes()) tokens.push_back(n.token);
