@@ -20,6 +20,7 @@ void register_local(CLI::App& app, int& exit_code);
 void register_verify(CLI::App& app, int& exit_code);
 void register_inventory(CLI::App& app, int& exit_code);
 void register_harvest(CLI::App& app, int& exit_code);
+void register_doctor(CLI::App& app, int& exit_code);
 void register_deploy(CLI::App& app, int& exit_code);
 
 }  // namespace x0x::cli

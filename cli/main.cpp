@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   x0x::cli::register_verify(app, exit_code);
   x0x::cli::register_inventory(app, exit_code);
   x0x::cli::register_harvest(app, exit_code);
+  x0x::cli::register_doctor(app, exit_code);
   x0x::cli::register_deploy(app, exit_code);
   if (argc > 1 && argv[1][0] != '-') {
     try {

@@ -157,7 +157,7 @@ void first_deploy(DeployFleet& f) {
 
 }  // namespace
 
-TEST_CASE("deploy: waves are cumulative counts or percentages; the first is the canary") {
+TEST_CASE("deploy: waves are cumulative counts or percentages — the first is the canary") {
   CHECK(parse_waves("1,25%,100%", 8) == std::vector<std::size_t>{1, 1, 6});
   CHECK(parse_waves("1,25%,100%", 4) == std::vector<std::size_t>{1, 3});
   CHECK(parse_waves("1,25%,100%", 1) == std::vector<std::size_t>{1});
@@ -208,7 +208,7 @@ TEST_CASE("deploy: config rendering and systemd units follow the inventory") {
              Contains("ExecStart=/opt/x0x/bin/x0x-node --config /opt/x0x/etc/config.toml --no-hard-coded-bootstrap"));
 }
 
-TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy; the same build again changes nothing") {
+TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build again changes nothing") {
   testing::SshdFixture sshd;
   DeployFleet f(sshd);
   auto o = options(f.dir() / "proofs-1");

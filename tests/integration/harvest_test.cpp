@@ -14,7 +14,7 @@ using namespace x0x;
 using namespace x0x::testing;
 namespace fs = std::filesystem;
 
-TEST_CASE("harvest: every node's diagnostics in a verified, token-free bundle; a dead node is recorded") {
+TEST_CASE("harvest: every node's diagnostics in a verified, token-free bundle — a dead node is recorded") {
   TestFleet fleet(4, {}, true);
   orchestrator::Fleet inv;
   inv.name = "harvest-test";

@@ -100,7 +100,7 @@ TEST_CASE("phase A: a runner killed before discovery fails its 10 pairs as not d
   CHECK(smaller.to_json()["phase_a"]["allow_missing"] == true);
 }
 
-TEST_CASE("phase A: a daemon restarted under its runner; the runner reconnects and the matrix is whole") {
+TEST_CASE("phase A: a daemon restarted under its runner — the runner reconnects and the matrix is whole") {
   TestFleet fleet(6, {}, true);
   fleet.mesh().stop_node(2);
   fleet.mesh().restart_node(2);

@@ -19,7 +19,7 @@ std::string slurp(const fs::path& p) {
 }
 }  // namespace
 
-TEST_CASE("bundle: secrets and bearer headers never reach a file; the manifest verifies") {
+TEST_CASE("bundle: secrets and bearer headers never reach a file — the manifest verifies") {
   auto dir = fs::temp_directory_path() / ("x0x-bundle-" + x0x::random_hex(4));
   std::string token(64, 'e');
   {

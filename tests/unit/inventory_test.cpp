@@ -87,7 +87,7 @@ TEST_CASE("inventory: schema, anchor and syntax errors") {
   CHECK_THROWS_AS(load_fleet("/nonexistent/fleet.toml"), InventoryError);
 }
 
-TEST_CASE("inventory: ssh hosts need pinned host keys; hosts sharing a machine need their own root and ports") {
+TEST_CASE("inventory: ssh hosts need pinned host keys — hosts sharing a machine need their own root and ports") {
   auto e = errors_of(R"(schema_version = 1
 [[host]]
 name = "a"

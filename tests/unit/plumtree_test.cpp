@@ -24,7 +24,7 @@ TEST_CASE("plumtree: a duplicate from an eager peer prunes it to lazy, once") {
   CHECK_FALSE(t.on_duplicate("x", "a"));  // already lazy: no second PRUNE
 }
 
-TEST_CASE("plumtree: PRUNE demotes and GRAFT promotes; topics are independent") {
+TEST_CASE("plumtree: PRUNE demotes and GRAFT promotes — topics are independent") {
   PlumTree t(3, 1);
   for (auto p : {"a", "b"}) t.add_peer(p);
   t.targets("x");

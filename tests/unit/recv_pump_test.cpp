@@ -51,7 +51,7 @@ TEST_CASE("recv pump: recoverable PubSub frames are shed above 90% to keep room 
   CHECK(c.dropped_full == 0);
 }
 
-TEST_CASE("recv pump: membership and bulk never drop; the producer waits for space") {
+TEST_CASE("recv pump: membership and bulk never drop — the producer waits for space") {
   RecvPump pump(4, 2, 2);
   REQUIRE(pump.push(frame(FrameType::ping)) == RecvQueue::Push::enqueued);
   REQUIRE(pump.push(frame(FrameType::ping)) == RecvQueue::Push::enqueued);

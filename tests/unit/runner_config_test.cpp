@@ -59,7 +59,7 @@ TEST_CASE("runner: repeated command ids are remembered up to the capacity") {
   CHECK(ids.insert("a"));
 }
 
-TEST_CASE("runner: X0X_API_TOKEN is a file path or a literal; a missing path is an error, never a token") {
+TEST_CASE("runner: X0X_API_TOKEN is a file path or a literal — a missing path is an error, never a token") {
   auto dir = fs::temp_directory_path() / ("x0x-runner-" + x0x::random_hex(4));
   fs::create_directories(dir);
   { std::ofstream(dir / "api-token") << std::string(64, 'f') << "\n"; }

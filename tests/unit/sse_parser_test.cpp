@@ -122,7 +122,7 @@ TEST_CASE("sse: CRLF, LF and CR line endings") {
   require_same(lf, cr);
 }
 
-TEST_CASE("sse: CRLF split between \\r and \\n is one line ending") {
+TEST_CASE("sse: CRLF split between CR and LF is one line ending") {
   auto ev = parse_chunks({"data:a\r", "\ndata:b\r", "\n\r", "\n"});
   REQUIRE(ev.size() == 1);
   CHECK(ev[0].data == "a\nb");

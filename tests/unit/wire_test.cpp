@@ -85,7 +85,7 @@ TEST_CASE("wire: HELLO verifies its machine signature") {
   CHECK_THROWS_WITH(decode_hello(bad), Catch::Contains("signature"));
 }
 
-TEST_CASE("wire: DM, ack, ids, ihave and peers round-trip; hostile lengths are refused") {
+TEST_CASE("wire: DM, ack, ids, ihave and peers round-trip — hostile lengths are refused") {
   auto agent = KeyPair::generate();
   Dm dm;
   dm.request_id.fill(3);
