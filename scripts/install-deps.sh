@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config ccache git ca-certificates
   libssh-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev
   libboost-dev libboost-filesystem-dev libfmt-dev catch2 libspdlog-dev
-  libtomlplusplus-dev libsodium-dev openssh-server curl procps
+  libtomlplusplus-dev libsodium-dev openssh-server curl procps iproute2 coreutils util-linux
 )
 
 missing=()
