@@ -232,9 +232,10 @@ bool Command::wants_no_pubsub_after_discover() const {
   if (no_pubsub_after_discover.value_or(false)) return true;
   if (!params.is_object()) return false;
   auto it = params.find("no_pubsub_after_discover");
-  if (it == params.end()) return false;
-  // Python truthiness of the JSON value.
-  const json& v = *it;
+  return it != params.end() && json_truthy(*it);
+}
+
+bool json_truthy(const json& v) {
   if (v.is_boolean()) return v.get<bool>();
   if (v.is_number_integer() || v.is_number_unsigned()) return v.get<std::int64_t>() != 0;
   if (v.is_number_float()) return v.get<double>() != 0.0;

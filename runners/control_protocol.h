@@ -31,6 +31,9 @@ inline constexpr std::string_view kResPrefix = "x0xtest|res|";
 inline constexpr std::string_view kHopPrefix = "x0xtest|hop|";
 
 // Message names the field / framing problem, e.g. "command: action: missing".
+// Python truthiness of a JSON value (the reference runner's `if value:`).
+bool json_truthy(const nlohmann::json& v);
+
 class ProtocolError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

@@ -39,18 +39,9 @@ std::string lower(std::string_view s) {
 
 std::string short_id(std::string_view aid) { return std::string(aid.substr(0, 16)); }
 
-bool truthy_json(const json& v) {
-  if (v.is_boolean()) return v.get<bool>();
-  if (v.is_number_integer() || v.is_number_unsigned()) return v.get<std::int64_t>() != 0;
-  if (v.is_number_float()) return v.get<double>() != 0.0;
-  if (v.is_string()) return !v.get_ref<const std::string&>().empty();
-  if (v.is_array() || v.is_object()) return !v.empty();
-  return false;
-}
-
 bool param_truthy(const json& params, const char* key) {
   auto it = params.find(key);
-  return it != params.end() && truthy_json(*it);
+  return it != params.end() && json_truthy(*it);
 }
 
 // An int param given as a number or a numeric string (the reference runner does int(...)).
@@ -347,7 +338,7 @@ bool Runner::bootstrap() {
     try {
       auto h = rest.get("/health");
       json hb = body_json(h);
-      if (!h.ok() || !hb.is_object() || !truthy_json(hb.value("ok", json(false)))) {
+      if (!h.ok() || !hb.is_object() || !json_truthy(hb.value("ok", json(false)))) {
         last_error = fmt::format("GET /health: HTTP {}: {}", h.status, probes::detail::snippet(h.body, 200));
       } else {
         auto a = rest.get("/agent");
@@ -792,7 +783,7 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
       auto resp = rest.post("/direct/send", text);
       json b = body_json(resp);
       last_status = static_cast<int>(resp.status);
-      if (resp.ok() && b.is_object() && truthy_json(b.value("ok", json(false)))) {
+      if (resp.ok() && b.is_object() && json_truthy(b.value("ok", json(false)))) {
         success = std::move(b);
         break;
       }
@@ -885,7 +876,7 @@ void Runner::deliver(ResultQueue::Item& item, probes::RestClient& rest) {
       try {
         auto resp = rest.post("/direct/send", text);
         json b = body_json(resp);
-        if (resp.ok() && b.is_object() && truthy_json(b.value("ok", json(false)))) {
+        if (resp.ok() && b.is_object() && json_truthy(b.value("ok", json(false)))) {
           spdlog::debug("result {} {} → {} by DM (path {})", r.kind, rid, short_id(item.target_aid),
                         b.value("path", json(nullptr)).dump());
           return;

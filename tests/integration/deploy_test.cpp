@@ -380,16 +380,6 @@ class FlakyHost : public RemoteHost {
   std::string fail_on_;
 };
 
-SshTarget target_of(const Host& h) {
-  SshTarget t;
-  t.name = h.name;
-  t.address = h.address;
-  t.port = h.ssh_port;
-  t.user = h.ssh_user;
-  t.identity = h.ssh_identity;
-  t.known_hosts = h.known_hosts;
-  return t;
-}
 
 }  // namespace
 
@@ -411,9 +401,9 @@ TEST_CASE("deploy: a connection lost mid-host is reported as unknown, and the ne
     if (h.name == "h0") {
       int n = ++h0_connects;
       if (n >= 3) throw RemoteError("h0: simulated: host unreachable");
-      if (n == 2) return std::make_unique<FlakyHost>(ssh_connect(target_of(h)), "restart node");
+      if (n == 2) return std::make_unique<FlakyHost>(ssh_connect(ssh_target_of(h, false)), "restart node");
     }
-    return ssh_connect(target_of(h));
+    return ssh_connect(ssh_target_of(h, false));
   };
   auto rep = run_deploy(f.fleet(), o);
   INFO(results(rep) << slurp(f.dir() / "proofs-drop" / "deploy.log"));
