@@ -9,7 +9,7 @@ class App;
 
 namespace x0x::cli {
 
-constexpr int kExitPass = 0, kExitFail = 1, kExitUsage = 2;
+constexpr int kExitPass = 0, kExitFail = 1, kExitUsage = 2, kExitCrash = 3;
 
 // Where the sibling binaries are: next to x0xctl when installed, or in the
 // build tree's node/ and runners/ folders.
@@ -22,5 +22,8 @@ void register_inventory(CLI::App& app, int& exit_code);
 void register_harvest(CLI::App& app, int& exit_code);
 void register_doctor(CLI::App& app, int& exit_code);
 void register_deploy(CLI::App& app, int& exit_code);
+void register_gate(CLI::App& app, int& exit_code);
+void register_chaos(CLI::App& app, int& exit_code);
+void register_proof(CLI::App& app, int& exit_code);
 
 }  // namespace x0x::cli

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   CLI::App app{"x0xctl — deploy, verify, gate, soak and harvest x0x fleets"};
   app.set_version_flag("--version,-V", std::string("x0xctl ") + X0X_TOOLKIT_VERSION);
   app.footer(
-      "Exit codes: 0 GO / pass, 1 NO-GO / fail, 2 usage or configuration error.\n"
+      "Exit codes: 0 GO / pass, 1 NO-GO / fail, 2 usage or configuration error,\n"
+      "3 the run crashed (gate: a partial summary is still written).\n"
       "Run 'x0xctl <verb> --help' for a verb's options.");
   app.require_subcommand(1);
   int exit_code = x0x::cli::kExitPass;
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
   x0x::cli::register_harvest(app, exit_code);
   x0x::cli::register_doctor(app, exit_code);
   x0x::cli::register_deploy(app, exit_code);
+  x0x::cli::register_gate(app, exit_code);
+  x0x::cli::register_chaos(app, exit_code);
+  x0x::cli::register_proof(app, exit_code);
   if (argc > 1 && argv[1][0] != '-') {
     try {
       app.get_subcommand(argv[1]);

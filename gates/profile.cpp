@@ -1,0 +1,2 @@
+// Placeholder so the library links before the gates land.
+#include "gates/profile.h"

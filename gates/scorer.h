@@ -1,0 +1,90 @@
+// Scores scenario windows against a gate profile (spec gates-and-proofs.md
+// §3), keeping the reference's delta/clamp/ratio rules and fixing its
+// fail-open behaviour (§9.1): an unknown value fails every rule that needs it
+// ("unmeasurable"), a scenario that was asked for but not run is NOT RUN and
+// makes the verdict NO-GO, and each violation names the node, the observed
+// value, the threshold and the raw snapshot file it came from.
+//
+// Everything the scorer reads is in ScenarioRun, and ScenarioRun is stored in
+// the proof bundle (gates/observations_io.h), so `x0xctl proof rescore`
+// recomputes the same verdict from the raw snapshots alone.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gates/counters.h"
+#include "gates/profile.h"
+
+namespace x0x::gates {
+
+// A fault that was active on a node during a scenario (for the report's timelines).
+struct FaultWindow {
+  std::string node, kind, detail;
+  double start_unix = 0, end_unix = 0;  // end 0 = never observed cleared
+};
+
+// What the harness observed in one scenario.
+struct ScenarioRun {
+  std::string name;
+  int index = 0;               // position in the run (bundle order)
+  std::string status = "ran";  // "ran" | "not_run" | "errored"
+  std::string reason;          // not_run: what was missing ("pass --allow-netem"); errored: the error
+  std::vector<std::string> nodes;                          // the nodes scored, in fleet order
+  std::map<std::string, std::vector<std::string>> roles;   // "anchor" -> [nyc], "target" -> [sfo], "pair" -> [a, b]
+  std::map<std::string, RawSnapshot> pre, post;            // by node; a node absent here was not fetched at all
+  nlohmann::json metrics = nlohmann::json::object();       // scenario facts: burst_*, recovery_secs_per_node,
+                                                           // max_recovery_secs, partition_recovery_secs, cleanup_ok, ...
+  nlohmann::json phase_a;                                  // PhaseAReport::to_json()["phase_a"], or null if not run
+  std::vector<FaultWindow> faults;
+  double started_unix = 0, ended_unix = 0;
+};
+
+struct Violation {
+  std::string scenario, rule, node;  // node empty for a scenario-level rule
+  std::string observed, threshold;   // rendered: "7", "0.310", "inf", "unknown"
+  std::string message;               // the reference's sentence (spec §3.2), or "<node>: <what> unmeasurable: <why>"
+  std::string evidence;              // bundle-relative file(s) the value came from
+};
+
+// One rule in one scenario: the verdict table row and one JUnit test case.
+struct RuleOutcome {
+  std::string rule;
+  std::string status;  // "pass" | "fail" | "not_run" (scenario not run) | "n/a" (rule not in this scenario)
+  std::string worst_node, observed, threshold;  // worst node by the rule's value ("" if none)
+};
+
+struct ScenarioVerdict {
+  std::string name;
+  std::string status;  // "PASS" | "FAIL" | "NOT RUN"
+  std::string reason;
+  std::vector<Violation> violations;
+  std::vector<RuleOutcome> rules;  // one per rule of the profile, in profile evaluation order
+  // Per node: {"pre": {name: v|null}, "post": {...}, "delta": {...},
+  // "ratios": {"per_peer_timeout", "drop", "suppression"} (number, "inf" or null),
+  // "text": {...}, "gossip_pre_ok", "gossip_post_ok", "conn_pre_ok", "conn_post_ok",
+  // "counter_reset", "problems": [...]}
+  nlohmann::json nodes = nlohmann::json::object();
+};
+
+struct RunVerdict {
+  std::string gate, gate_source;
+  nlohmann::json thresholds;  // as applied (min_phase_a_pairs already scaled)
+  std::vector<std::string> nodes;
+  std::vector<ScenarioVerdict> scenarios;
+  bool go = false;  // every requested scenario PASS (a NOT RUN or none at all is NO-GO)
+
+  // verdict.json: {"gate","gate_source","verdict":"GO"|"NO-GO","nodes","thresholds",
+  // "blocking":[violation...], "scenarios":[{"name","status","reason","violations",
+  // "rules","nodes","metrics","phase_a","faults","started_unix","ended_unix"}]}
+  // Scenario metrics/phase_a/faults are copied from the runs so renderers need only this.
+  nlohmann::json to_json(const std::vector<ScenarioRun>& runs) const;
+};
+
+RunVerdict score(const GateProfile& profile, const std::vector<ScenarioRun>& runs);
+
+nlohmann::json violation_json(const Violation& v);
+
+}  // namespace x0x::gates
