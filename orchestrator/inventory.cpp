@@ -1,6 +1,8 @@
 #include "orchestrator/inventory.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <tuple>
 #include <fstream>
 #include <map>
 #include <set>
@@ -22,6 +24,16 @@ const Host* Fleet::find(const std::string& n) const {
   return nullptr;
 }
 
+const Network* Fleet::selected_network() const {
+  for (auto& n : networks)
+    if (n.name == network) return &n;
+  return nullptr;
+}
+
+bool Fleet::chaos_forbidden() const {
+  return !network.empty() && std::find(chaos_forbid_networks.begin(), chaos_forbid_networks.end(), network) != chaos_forbid_networks.end();
+}
+
 std::vector<std::string> Fleet::names() const {
   std::vector<std::string> out;
   for (auto& h : hosts) out.push_back(h.name);
@@ -39,25 +51,31 @@ InventoryError::InventoryError(std::vector<std::string> problems)
 
 namespace {
 
-const std::set<std::string> kTopKeys = {"schema_version", "fleet", "defaults", "host", "network", "instance"};
+const std::set<std::string> kTopKeys = {"schema_version", "fleet", "defaults", "host", "network", "instance", "chaos"};
 const std::set<std::string> kDefaultKeys = {"anchor", "ssh_user", "ssh_port", "ssh_identity", "known_hosts",
                                             "connect_timeout_s", "command_timeout_s", "proof_root",
-                                            "service_manager", "transport"};
+                                            "service_manager", "transport", "default_network"};
 const std::set<std::string> kHostKeys = {"name", "address", "ipv4", "ipv6", "transport", "api_addr", "token_path",
                                          "install_root", "roles", "alias", "provider", "region", "tags",
                                          "ssh_user", "ssh_port", "ssh_identity", "known_hosts", "service_manager",
-                                         "gossip_addr"};
+                                         "gossip_addr", "service", "network"};
+const std::set<std::string> kNetworkKeys = {"gossip_port", "api_port", "instance", "token_var_prefix", "confirm_hold_s",
+                                            "real_users", "require_explicit", "service", "token_path", "install_root"};
+// What a host may override for one network in [host.network.NAME].
+const std::set<std::string> kHostNetworkKeys = {"api_addr", "gossip_addr", "token_path", "install_root", "service"};
+const std::set<std::string> kChaosKeys = {"allow", "forbid_networks"};
 
 // A neutral view of one document so TOML and JSON share the validation.
 struct Field {
   std::string text;
   std::vector<std::string> list;
-  bool is_string = false, is_list = false, is_int = false;
+  bool is_string = false, is_list = false, is_int = false, is_bool = false, is_table = false;
   std::int64_t integer = 0;
   int line = 0;
 };
 struct Table {
-  std::map<std::string, Field> fields;
+  std::map<std::string, Field> fields;  // a sub-table shows here too, with is_table
+  std::map<std::string, Table> tables;
   int line = 0;
 };
 struct Doc {
@@ -65,13 +83,17 @@ struct Doc {
   std::set<std::string> top_keys;
   Table defaults;
   std::vector<Table> hosts;
+  Table networks;  // one sub-table per [network.NAME]
+  Table chaos;
 };
 
 struct Checker {
   std::string source;
   std::vector<std::string> problems;
+  // line < 0: the problem is not in the file (a command-line option).
   void add(int line, const std::string& field, const std::string& what) {
-    problems.push_back(source + ":" + (line > 0 ? std::to_string(line) : std::string("?")) + ": " + field + ": " + what);
+    std::string where = line < 0 ? "" : (line > 0 ? std::to_string(line) : std::string("?")) + ":";
+    problems.push_back(source + ":" + where + " " + field + ": " + what);
   }
 };
 
@@ -85,21 +107,194 @@ std::string resolve_path(const std::string& p, const std::string& source) {
   return (fs::path(source).parent_path() / p).lexically_normal().string();
 }
 
-Fleet validate(const Doc& d, const std::string& source) {
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+bool only_chars(const std::string& s, std::string_view allowed) {
+  return !s.empty() && s.find_first_not_of(allowed) == std::string::npos;
+}
+constexpr std::string_view kLowerName = "abcdefghijklmnopqrstuvwxyz0123456789-_.";
+
+// "{host}" and "{network}" in a network's per-host strings.
+std::string expand(std::string s, const std::string& host, const std::string& network) {
+  for (auto [key, value] : {std::pair<std::string_view, const std::string&>{"{host}", host}, {"{network}", network}})
+    for (auto pos = s.find(key); pos != std::string::npos; pos = s.find(key, pos + value.size()))
+      s.replace(pos, key.size(), value);
+  return s;
+}
+
+std::vector<Network> parse_networks(const Table& t, Checker& c) {
+  std::vector<Network> out;
+  for (auto& [name, f] : t.fields) {
+    auto label = "network." + name;
+    if (!f.is_table) {
+      c.add(f.line, label, "expected a table ([network." + name + "])");
+      continue;
+    }
+    const auto& nt = t.tables.at(name);
+    Network n;
+    n.name = name;
+    n.line = nt.line;
+    if (!only_chars(name, kLowerName)) c.add(nt.line, label, "use lower-case letters, digits, '-', '_' or '.' in network names");
+    for (auto& [k, v] : nt.fields) {
+      auto field = label + "." + k;
+      if (!kNetworkKeys.count(k)) {
+        c.add(v.line, field, "unknown key (known: " + join({kNetworkKeys.begin(), kNetworkKeys.end()}) + ")");
+      } else if (k == "gossip_port" || k == "api_port") {
+        if (!v.is_int || v.integer < 1 || v.integer > 65535) c.add(v.line, field, "expected a port number 1..65535");
+        else (k == "api_port" ? n.api_port : n.gossip_port) = static_cast<int>(v.integer);
+      } else if (k == "confirm_hold_s") {
+        if (!v.is_int || v.integer < 0 || v.integer > 3600) c.add(v.line, field, "expected seconds 0..3600");
+        else n.confirm_hold_s = static_cast<int>(v.integer);
+      } else if (k == "real_users" || k == "require_explicit") {
+        if (!v.is_bool) c.add(v.line, field, "expected true or false");
+        else (k == "real_users" ? n.real_users : n.require_explicit) = v.text == "true";
+      } else if (!v.is_string) {
+        c.add(v.line, field, "expected a string");
+      } else {
+        auto& dst = k == "instance" ? n.instance : k == "token_var_prefix" ? n.token_var_prefix
+                    : k == "service" ? n.service : k == "token_path" ? n.token_path : n.install_root;
+        dst = v.text;
+        if (k == "token_var_prefix" && !only_chars(v.text, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"))
+          c.add(v.line, field, "expected upper-case letters, digits or '_' (an environment variable prefix)");
+      }
+    }
+    if (n.api_port && n.api_port == n.gossip_port)
+      c.add(nt.fields.at("api_port").line, label + ".api_port", "equals gossip_port " + std::to_string(n.gossip_port));
+    out.push_back(std::move(n));
+  }
+  std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.line < b.line; });
+  return out;
+}
+
+std::string known_networks(const std::vector<Network>& nets) {
+  std::vector<std::string> names;
+  for (auto& n : nets) names.push_back(n.name);
+  return names.empty() ? "this inventory has no [network] tables" : "known: " + join(names);
+}
+
+const Network* find_network(const std::vector<Network>& nets, const std::string& name) {
+  for (auto& n : nets)
+    if (n.name == name) return &n;
+  return nullptr;
+}
+
+// The selected network's name, "" for none.
+std::string select_network(const std::vector<Network>& nets, const Doc& d, const std::string& requested, Checker& c) {
+  if (!requested.empty()) {
+    if (find_network(nets, requested)) return requested;
+    c.add(-1, "--network", "unknown network '" + requested + "' (" + known_networks(nets) + ")");
+    return {};
+  }
+  if (auto it = d.defaults.fields.find("default_network"); it != d.defaults.fields.end()) {
+    const auto& f = it->second;
+    const Network* n = f.is_string ? find_network(nets, f.text) : nullptr;
+    if (!f.is_string) c.add(f.line, "defaults.default_network", "expected a string");
+    else if (!n) c.add(f.line, "defaults.default_network", "unknown network '" + f.text + "' (" + known_networks(nets) + ")");
+    else if (n->require_explicit)
+      c.add(f.line, "defaults.default_network",
+            "network '" + n->name + "' has require_explicit = true: only an explicit --network " + n->name + " selects it");
+    else return n->name;
+    return {};
+  }
+  if (nets.size() == 1 && !nets.front().require_explicit) return nets.front().name;
+  return {};
+}
+
+// One address of a host on one network: the host's [host.network.NAME] value,
+// else its own key (network-independent, `flat`), else the network's port.
+struct Resolved {
+  std::string value;
+  int line = 0;
+  bool flat = false;  // from the host's own key: the same on every network
+};
+Resolved resolve_addr(const Table& host, const Network* net, const char* key, int port, const char* bind_host) {
+  if (net)
+    if (auto hn = host.tables.find("network"); hn != host.tables.end())
+      if (auto per = hn->second.tables.find(net->name); per != hn->second.tables.end())
+        if (auto it = per->second.fields.find(key); it != per->second.fields.end() && it->second.is_string)
+          return {it->second.text, it->second.line, false};
+  if (auto it = host.fields.find(key); it != host.fields.end() && it->second.is_string)
+    return {it->second.text, it->second.line, true};
+  if (net && port) return {std::string(bind_host) + ":" + std::to_string(port), net->line, false};
+  return {};
+}
+
+// Two networks' instances on one machine must not share a port. A host's own
+// (network-independent) address is one instance, whichever network runs it.
+void check_cross_network_ports(const Doc& d, const std::vector<Network>& nets, Checker& c) {
+  struct Claim {
+    std::string host, network, what;
+    bool flat;
+  };
+  std::map<std::string, Claim> taken;  // "address|port"
+  for (auto& net : nets)
+    for (auto& t : d.hosts) {
+      auto name = t.fields.count("name") ? t.fields.at("name").text : "?";
+      std::string address;
+      for (auto* k : {"address", "ipv4", "ipv6"})
+        if (address.empty() && t.fields.count(k)) address = t.fields.at(k).text;
+      for (auto [key, port, what] : {std::tuple{"api_addr", net.api_port, "api port"}, {"gossip_addr", net.gossip_port, "gossip port"}}) {
+        auto r = resolve_addr(t, &net, key, port, "0.0.0.0");
+        auto a = parse_socket_addr(r.value);
+        if (!a) continue;
+        auto [it, fresh] = taken.emplace(address + "|" + std::to_string(a->port), Claim{name, net.name, what, r.flat});
+        const auto& o = it->second;
+        if (fresh || o.network == net.name || (o.flat && r.flat && o.host == name)) continue;
+        c.add(r.line, "host (" + name + ").network." + net.name,
+              std::string(what) + " " + std::to_string(a->port) + " clashes with the " + o.what + " of host " + o.host +
+                  " on network " + o.network + " (same machine " + address + ")");
+      }
+    }
+}
+
+Fleet validate(const Doc& d, const std::string& source, const std::string& requested_network) {
   Checker c{source, {}};
   Fleet f;
   f.path = source;
   for (auto& k : d.top_keys)
-    if (!kTopKeys.count(k)) c.add(0, k, "unknown key (known: schema_version, fleet, defaults, host, network, instance)");
+    if (!kTopKeys.count(k)) c.add(0, k, "unknown key (known: schema_version, fleet, defaults, host, network, instance, chaos)");
   auto sv = d.top.find("schema_version");
   if (sv == d.top.end())
     c.add(0, "schema_version", "missing (expected schema_version = 1)");
   else if (!sv->second.is_int || sv->second.integer != 1)
     c.add(sv->second.line, "schema_version", "expected 1");
   if (auto it = d.top.find("fleet"); it != d.top.end()) f.name = it->second.text;
+  for (auto* k : {"defaults", "network", "chaos", "host"})
+    if (auto it = d.top.find(k); it != d.top.end())
+      c.add(it->second.line, k, std::string(k) == "host" ? "expected [[host]] tables" : "expected a table ([" + std::string(k) + "])");
   for (auto& [k, v] : d.defaults.fields)
     if (!kDefaultKeys.count(k)) c.add(v.line, "defaults." + k, "unknown key");
   if (auto it = d.defaults.fields.find("anchor"); it != d.defaults.fields.end()) f.anchor = it->second.text;
+  f.networks = parse_networks(d.networks, c);
+  f.network = select_network(f.networks, d, requested_network, c);
+  const Network* net = find_network(f.networks, f.network);
+  // [chaos]
+  f.chaos_configured = d.top_keys.count("chaos") > 0;
+  for (auto& [k, v] : d.chaos.fields) {
+    if (!kChaosKeys.count(k)) {
+      c.add(v.line, "chaos." + k, "unknown key (known: allow, forbid_networks)");
+    } else if (!v.is_list) {
+      c.add(v.line, "chaos." + k, "expected a list of strings");
+    } else if (k == "allow") {
+      f.chaos_allow = v.list;
+    } else {
+      f.chaos_forbid_networks = v.list;
+      // A typo here would quietly allow chaos against the network it meant.
+      if (!f.networks.empty())
+        for (auto& n : v.list)
+          if (!find_network(f.networks, n)) c.add(v.line, "chaos.forbid_networks", "unknown network '" + n + "' (" + known_networks(f.networks) + ")");
+    }
+  }
+  const std::string no_network_hint =
+      f.networks.empty() ? "" : " (or select a network that gives it: --network " + join([&] {
+        std::vector<std::string> v;
+        for (auto& n : f.networks) v.push_back(n.name);
+        return v;
+      }(), "|") + ")";
   if (d.hosts.empty()) c.add(0, "host", "no [[host]] tables: a fleet needs at least one host");
   std::set<std::string> names;
   for (std::size_t i = 0; i < d.hosts.size(); ++i) {
@@ -111,10 +306,10 @@ Fleet validate(const Doc& d, const std::string& source) {
       label += " (" + nm->second.text + ")";
     for (auto& [k, v] : t.fields)
       if (!kHostKeys.count(k)) c.add(v.line, label + "." + k, "unknown key");
-    auto str = [&](const char* key, bool required) -> std::string {
+    auto str = [&](const char* key, bool required, const std::string& hint = "") -> std::string {
       auto it = t.fields.find(key);
       if (it == t.fields.end()) {
-        if (required) c.add(t.line, label + "." + key, "missing");
+        if (required) c.add(t.line, label + "." + key, "missing" + hint);
         return {};
       }
       if (!it->second.is_string) {
@@ -125,7 +320,7 @@ Fleet validate(const Doc& d, const std::string& source) {
     };
     h.name = str("name", true);
     if (!h.name.empty()) {
-      if (h.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos)
+      if (!only_chars(h.name, kLowerName))
         c.add(t.line, label + ".name", "use lower-case letters, digits, '-', '_' or '.'");
       if (!names.insert(h.name).second) c.add(t.line, label + ".name", "duplicate host name '" + h.name + "'");
     }
@@ -160,16 +355,59 @@ Fleet validate(const Doc& d, const std::string& source) {
       c.add(t.line, label + ".service_manager", "expected \"systemd\" or \"supervisor\", got \"" + h.service_manager + "\"");
     if (h.transport == "ssh" && h.known_hosts.empty())
       c.add(t.line, label + ".known_hosts", "required for ssh hosts: host keys are pinned, never trusted on first sight");
-    h.gossip_addr = str("gossip_addr", false);
-    if (!h.gossip_addr.empty() && !parse_socket_addr(h.gossip_addr))
-      c.add(t.fields.at("gossip_addr").line, label + ".gossip_addr", "expected host:port, got \"" + h.gossip_addr + "\"");
     if (h.transport != "local" && h.transport != "ssh")
       c.add(t.line, label + ".transport", "expected \"local\" or \"ssh\", got \"" + h.transport + "\"");
-    h.api_addr = str("api_addr", true);
-    if (!h.api_addr.empty() && !parse_socket_addr(h.api_addr))
-      c.add(t.fields.at("api_addr").line, label + ".api_addr", "expected host:port like 127.0.0.1:13600, got \"" + h.api_addr + "\"");
-    h.token_path = str("token_path", true);
-    h.install_root = str("install_root", false);
+    // [host.network.NAME]: overrides for one network; the names must be networks.
+    const Table* per_network = nullptr;
+    if (auto it = t.fields.find("network"); it != t.fields.end()) {
+      if (!it->second.is_table) c.add(it->second.line, label + ".network", "expected a table of networks ([host.network.NAME])");
+      else
+        for (auto& [nn, nf] : t.tables.at("network").fields) {
+          auto field = label + ".network." + nn;
+          if (!nf.is_table) {
+            c.add(nf.line, field, "expected a table");
+            continue;
+          }
+          if (!find_network(f.networks, nn)) c.add(nf.line, field, "unknown network '" + nn + "' (" + known_networks(f.networks) + ")");
+          for (auto& [k, v] : t.tables.at("network").tables.at(nn).fields)
+            if (!kHostNetworkKeys.count(k)) c.add(v.line, field + "." + k, "unknown key (known: " + join({kHostNetworkKeys.begin(), kHostNetworkKeys.end()}) + ")");
+            else if (!v.is_string) c.add(v.line, field + "." + k, "expected a string");
+          if (nn == f.network) per_network = &t.tables.at("network").tables.at(nn);
+        }
+    }
+    // Host (per-network, then own key) wins over the selected network's value.
+    auto from_host_or = [&](const char* key, const std::string& network_value) -> std::string {
+      if (per_network)
+        if (auto it = per_network->fields.find(key); it != per_network->fields.end() && it->second.is_string) return it->second.text;
+      if (t.fields.count(key)) return str(key, false);
+      return expand(network_value, h.name, f.network);
+    };
+    auto addr_line = [&](const char* key) {
+      if (per_network && per_network->fields.count(key)) return per_network->fields.at(key).line;
+      return t.fields.count(key) ? t.fields.at(key).line : net ? net->line : t.line;
+    };
+    for (auto* key : {"api_addr", "gossip_addr"})
+      if (t.fields.count(key)) str(key, false);  // a non-string says so
+    h.gossip_addr = resolve_addr(t, net, "gossip_addr", net ? net->gossip_port : 0, "0.0.0.0").value;
+    if (!h.gossip_addr.empty() && !parse_socket_addr(h.gossip_addr))
+      c.add(addr_line("gossip_addr"), label + ".gossip_addr", "expected host:port, got \"" + h.gossip_addr + "\"");
+    h.api_addr = resolve_addr(t, net, "api_addr", net ? net->api_port : 0, "127.0.0.1").value;
+    if (h.api_addr.empty()) {
+      if (!t.fields.count("api_addr")) c.add(t.line, label + ".api_addr", "missing" + no_network_hint);
+    } else if (!parse_socket_addr(h.api_addr)) {
+      c.add(addr_line("api_addr"), label + ".api_addr", "expected host:port like 127.0.0.1:13600, got \"" + h.api_addr + "\"");
+    }
+    h.install_root = from_host_or("install_root", net ? net->install_root : "");
+    h.service = from_host_or("service", net ? net->service : "");
+    if (!h.service.empty() && !only_chars(h.service, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.@-"))
+      c.add(addr_line("service"), label + ".service", "\"" + h.service + "\" is not a systemd unit name");
+    if (net) {
+      // A network always knows where the token is: its template, else the deployed data_dir's.
+      auto root = h.install_root.empty() ? std::string("/opt/x0x") : h.install_root;
+      h.token_path = from_host_or("token_path", net->token_path.empty() ? root + "/data/api-token" : net->token_path);
+    } else {
+      h.token_path = str("token_path", true, no_network_hint);
+    }
     if (auto it = t.fields.find("roles"); it != t.fields.end()) {
       if (!it->second.is_list) c.add(it->second.line, label + ".roles", "expected a list of strings");
       h.roles = it->second.list;
@@ -190,7 +428,9 @@ Fleet validate(const Doc& d, const std::string& source) {
     claim("install_root", h.install_root);
     if (auto a = parse_socket_addr(h.api_addr)) claim("api port", std::to_string(a->port));
     if (auto g = parse_socket_addr(h.gossip_addr)) claim("gossip port", std::to_string(g->port));
+    if (h.service_manager == "systemd") claim("service", h.service);
   }
+  check_cross_network_ports(d, f.networks, c);
   if (f.anchor.empty() && !f.hosts.empty()) f.anchor = f.hosts.front().name;
   if (!f.anchor.empty() && !f.find(f.anchor) && !f.hosts.empty()) {
     int line = d.defaults.fields.count("anchor") ? d.defaults.fields.at("anchor").line : 0;
@@ -216,7 +456,10 @@ Field toml_field(const toml::node& n) {
       if (auto s = e.as_string()) f.list.push_back(s->get());
       else f.is_list = false;
   } else if (auto b = n.as_boolean()) {
+    f.is_bool = true;
     f.text = b->get() ? "true" : "false";
+  } else if (n.is_table()) {
+    f.is_table = true;
   }
   return f;
 }
@@ -224,7 +467,11 @@ Field toml_field(const toml::node& n) {
 Table toml_table(const toml::table& t) {
   Table out;
   out.line = static_cast<int>(t.source().begin.line);
-  for (auto& [k, v] : t) out.fields[std::string(k.str())] = toml_field(v);
+  for (auto& [k, v] : t) {
+    std::string key(k.str());
+    out.fields[key] = toml_field(v);
+    if (auto sub = v.as_table()) out.tables[key] = toml_table(*sub);
+  }
   return out;
 }
 
@@ -236,18 +483,34 @@ Field json_field(const nlohmann::json& v) {
   } else if (v.is_number_integer()) {
     f.is_int = true;
     f.integer = v.get<std::int64_t>();
+    f.text = std::to_string(f.integer);
   } else if (v.is_array()) {
     f.is_list = true;
     for (auto& e : v)
       if (e.is_string()) f.list.push_back(e.get<std::string>());
       else f.is_list = false;
+  } else if (v.is_boolean()) {
+    f.is_bool = true;
+    f.text = v.get<bool>() ? "true" : "false";
+  } else if (v.is_object()) {
+    f.is_table = true;
   }
   return f;
 }
 
+Table json_table(const nlohmann::json& j) {
+  Table out;
+  if (!j.is_object()) return out;
+  for (auto& [k, v] : j.items()) {
+    out.fields[k] = json_field(v);
+    if (v.is_object()) out.tables[k] = json_table(v);
+  }
+  return out;
+}
+
 }  // namespace
 
-Fleet parse_fleet_toml(std::string_view text, const std::string& source) {
+Fleet parse_fleet_toml(std::string_view text, const std::string& source, const std::string& network) {
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -262,40 +525,42 @@ Fleet parse_fleet_toml(std::string_view text, const std::string& source) {
     if (key == "defaults" && v.is_table()) d.defaults = toml_table(*v.as_table());
     else if (key == "host" && v.is_array_of_tables())
       for (auto& t : *v.as_array()) d.hosts.push_back(toml_table(*t.as_table()));
-    else if (key != "network" && key != "instance")
+    else if (key == "network" && v.is_table()) d.networks = toml_table(*v.as_table());
+    else if (key == "chaos" && v.is_table()) d.chaos = toml_table(*v.as_table());
+    else if (key != "instance")
       d.top[key] = toml_field(v);
   }
-  return validate(d, source);
+  return validate(d, source, network);
 }
 
-Fleet parse_fleet_json(std::string_view text, const std::string& source) {
+Fleet parse_fleet_json(std::string_view text, const std::string& source, const std::string& network) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw InventoryError({source + ": not a JSON object"});
   Doc d;
   for (auto& [k, v] : j.items()) {
     d.top_keys.insert(k);
     if (k == "defaults" && v.is_object()) {
-      for (auto& [dk, dv] : v.items()) d.defaults.fields[dk] = json_field(dv);
+      d.defaults = json_table(v);
     } else if (k == "host" && v.is_array()) {
-      for (auto& h : v) {
-        Table t;
-        if (h.is_object())
-          for (auto& [hk, hv] : h.items()) t.fields[hk] = json_field(hv);
-        d.hosts.push_back(std::move(t));
-      }
-    } else if (k != "network" && k != "instance") {
+      for (auto& h : v) d.hosts.push_back(json_table(h));
+    } else if (k == "network" && v.is_object()) {
+      d.networks = json_table(v);
+    } else if (k == "chaos" && v.is_object()) {
+      d.chaos = json_table(v);
+    } else if (k != "instance") {
       d.top[k] = json_field(v);
     }
   }
-  return validate(d, source);
+  return validate(d, source, network);
 }
 
-Fleet load_fleet(const fs::path& path) {
+Fleet load_fleet(const fs::path& path, const std::string& network) {
   std::ifstream in(path);
   if (!in) throw InventoryError({path.string() + ": cannot read the inventory"});
   std::stringstream ss;
   ss << in.rdbuf();
-  auto f = path.extension() == ".json" ? parse_fleet_json(ss.str(), path.string()) : parse_fleet_toml(ss.str(), path.string());
+  auto f = path.extension() == ".json" ? parse_fleet_json(ss.str(), path.string(), network)
+                                          : parse_fleet_toml(ss.str(), path.string(), network);
   f.path = path;
   return f;
 }
@@ -305,6 +570,13 @@ std::string render_fleet_toml(const Fleet& f) {
   o << "# x0x fleet inventory (schema in ../shared/spec/deploy-and-harvest.md §1.7).\n"
     << "schema_version = 1\n"
     << "fleet = " << toml_quote(f.name) << "\n\n[defaults]\nanchor = " << toml_quote(f.anchor) << "\n";
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + toml_quote(v[i]);
+    return out + "]";
+  };
+  if (f.chaos_configured)
+    o << "\n[chaos]\nallow = " << list(f.chaos_allow) << "\nforbid_networks = " << list(f.chaos_forbid_networks) << "\n";
   for (auto& h : f.hosts) {
     o << "\n[[host]]\nname = " << toml_quote(h.name) << "\naddress = " << toml_quote(h.address)
       << "\ntransport = " << toml_quote(h.transport) << "\napi_addr = " << toml_quote(h.api_addr)
@@ -315,11 +587,8 @@ std::string render_fleet_toml(const Fleet& f) {
         << "\nssh_identity = " << toml_quote(h.ssh_identity) << "\nknown_hosts = " << toml_quote(h.known_hosts)
         << "\nservice_manager = " << toml_quote(h.service_manager) << "\n";
     if (!h.gossip_addr.empty()) o << "gossip_addr = " << toml_quote(h.gossip_addr) << "\n";
-    if (!h.roles.empty()) {
-      o << "roles = [";
-      for (std::size_t i = 0; i < h.roles.size(); ++i) o << (i ? ", " : "") << toml_quote(h.roles[i]);
-      o << "]\n";
-    }
+    if (!h.service.empty()) o << "service = " << toml_quote(h.service) << "\n";
+    if (!h.roles.empty()) o << "roles = " << list(h.roles) << "\n";
   }
   return o.str();
 }

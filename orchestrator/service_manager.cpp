@@ -296,6 +296,11 @@ const char* service_name(Service s) { return s == Service::node ? "node" : "runn
 std::string supervisor_script() { return kSupervisorScript; }
 
 std::string systemd_unit_name(const Host& host, Service s) {
+  // The inventory (or its network) may name the node's unit, e.g. x0xd-testnet.
+  if (s == Service::node && !host.service.empty()) {
+    auto u = host.service;
+    return u.find('.') == std::string::npos ? u + ".service" : u;
+  }
   return std::string(s == Service::node ? "x0x-node-" : "x0x-runner-") + host.name + ".service";
 }
 

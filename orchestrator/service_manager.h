@@ -94,6 +94,7 @@ std::string supervisor_script();
 
 // systemd units for the host: the runner's unit is After=/Wants= the node's own
 // unit (never another instance's). Logs are appended to the layout's log files.
+// The node's unit is host.service (".service" added) when set, else x0x-node-<name>.service.
 std::string systemd_unit_name(const Host& host, Service s);
 std::string render_systemd_unit(const Host& host, const HostLayout& layout, Service s);
 

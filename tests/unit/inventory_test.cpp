@@ -111,3 +111,175 @@ install_root = "/srv/x"
   CHECK_THAT(e, Contains("host (b).install_root: \"/srv/x\" is already used by host a on 127.0.0.1"));
   CHECK_THAT(e, Contains("host (b).api port: \"13600\" is already used by host a"));
 }
+
+namespace {
+// Two machines; "a" and "b" share 127.0.0.1 and so override ports per network.
+const char* kNetworks = R"(schema_version = 1
+[defaults]
+known_hosts = "/k"
+default_network = "test"
+
+[network.test]
+gossip_port = 6483
+api_port = 13600
+instance = "testnet"
+token_var_prefix = "TEST"
+service = "x0xd-testnet"
+install_root = "/srv/x0x-{network}/{host}"
+
+[network.prod]
+gossip_port = 5483
+api_port = 12600
+instance = "prod"
+token_var_prefix = "PROD"
+confirm_hold_s = 5
+real_users = true
+require_explicit = true
+token_path = "/root/.local/share/x0x/api-token"
+
+[chaos]
+allow = ["delay", "partition"]
+forbid_networks = ["prod"]
+
+[[host]]
+name = "a"
+address = "127.0.0.1"
+[host.network.test]
+api_addr = "127.0.0.1:13610"
+gossip_addr = "127.0.0.1:6490"
+
+[[host]]
+name = "b"
+address = "127.0.0.1"
+service_manager = "supervisor"
+[host.network.prod]
+api_addr = "127.0.0.1:12610"
+gossip_addr = "0.0.0.0:5490"
+
+[[host]]
+name = "c"
+address = "10.0.0.3"
+api_addr = "127.0.0.1:14000"
+service = "custom-node"
+)";
+
+// text with the first `from` replaced by `to` (which must be there).
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+std::string network_errors(const std::string& text, const std::string& network = "") {
+  try {
+    parse_fleet_toml(text, "fleet.toml", network);
+  } catch (const InventoryError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("inventory: the default network fills each host unless the host sets it") {
+  auto f = parse_fleet_toml(kNetworks, "fleet.toml");
+  CHECK(f.network == "test");
+  REQUIRE(f.selected_network());
+  CHECK(f.selected_network()->instance == "testnet");
+  CHECK(f.networks.size() == 2);
+  CHECK(f.networks[0].name == "test");  // file order
+  CHECK(f.hosts[0].api_addr == "127.0.0.1:13610");  // [host.network.test]
+  CHECK(f.hosts[0].gossip_addr == "127.0.0.1:6490");
+  CHECK(f.hosts[1].api_addr == "127.0.0.1:13600");  // the network's port
+  CHECK(f.hosts[1].gossip_addr == "0.0.0.0:6483");
+  CHECK(f.hosts[1].install_root == "/srv/x0x-test/b");  // {network} and {host} expanded
+  CHECK(f.hosts[1].token_path == "/srv/x0x-test/b/data/api-token");  // the deployed data_dir's
+  CHECK(f.hosts[1].service == "x0xd-testnet");
+  CHECK(f.hosts[2].api_addr == "127.0.0.1:14000");  // the host's own key wins
+  CHECK(f.hosts[2].service == "custom-node");
+  CHECK(f.chaos_configured);
+  CHECK(f.chaos_allow == std::vector<std::string>{"delay", "partition"});
+  CHECK_FALSE(f.chaos_forbidden());
+}
+
+TEST_CASE("inventory: a require_explicit network is selected only by name") {
+  auto f = parse_fleet_toml(kNetworks, "fleet.toml", "prod");
+  CHECK(f.network == "prod");
+  CHECK(f.selected_network()->require_explicit);
+  CHECK(f.selected_network()->confirm_hold_s == 5);
+  CHECK(f.selected_network()->real_users);
+  CHECK(f.hosts[0].api_addr == "127.0.0.1:12600");
+  CHECK(f.hosts[1].api_addr == "127.0.0.1:12610");
+  CHECK(f.hosts[1].token_path == "/root/.local/share/x0x/api-token");
+  CHECK(f.hosts[0].install_root.empty());
+  CHECK(f.chaos_forbidden());
+  // The only network, but it needs --network: none is selected and the hosts need addresses.
+  std::string only_prod = replaced(kNetworks, "default_network = \"test\"\n", "");
+  only_prod.erase(only_prod.find("[network.test]"), only_prod.find("[network.prod]") - only_prod.find("[network.test]"));
+  only_prod = replaced(only_prod, "[host.network.test]\napi_addr = \"127.0.0.1:13610\"\ngossip_addr = \"127.0.0.1:6490\"\n", "");
+  auto e = network_errors(only_prod);
+  CHECK_THAT(e, Contains("host[1] (a).api_addr: missing (or select a network that gives it: --network prod)"));
+  CHECK_THAT(e, Contains("host[1] (a).token_path: missing"));
+  CHECK(parse_fleet_toml(only_prod, "fleet.toml", "prod").network == "prod");
+  // A require_explicit network cannot be the default.
+  auto default_prod = replaced(kNetworks, "default_network = \"test\"", "default_network = \"prod\"");
+  CHECK_THAT(network_errors(default_prod),
+             Contains("fleet.toml:4: defaults.default_network: network 'prod' has require_explicit = true: only an explicit --network prod selects it"));
+}
+
+TEST_CASE("inventory: an unknown --network lists the known ones") {
+  CHECK_THAT(network_errors(kNetworks, "staging"), Contains("fleet.toml: --network: unknown network 'staging' (known: test, prod)"));
+  CHECK_THAT(network_errors(kGood, "test"), Contains("--network: unknown network 'test' (this inventory has no [network] tables)"));
+  // Without [network] tables nothing changes: the hosts' own fields.
+  CHECK(parse_fleet_toml(kGood, "fleet.toml").network.empty());
+}
+
+TEST_CASE("inventory: bad network keys, ports and references name file, line and field") {
+  auto text = replaced(kNetworks, "api_port = 13600", "api_port = 70000");
+  text = replaced(text, "real_users = true", "real_users = \"yes\"");
+  text = replaced(text, "token_var_prefix = \"TEST\"", "token_var_prefix = \"test\"\ncolour = 1");
+  text = replaced(text, "forbid_networks = [\"prod\"]", "forbid_networks = [\"prdo\"]");
+  text = replaced(text, "[host.network.prod]", "[host.network.stage]");
+  auto e = network_errors(text, "prod");
+  CHECK_THAT(e, Contains("fleet.toml:8: network.test.api_port: expected a port number 1..65535"));
+  CHECK_THAT(e, Contains("fleet.toml:10: network.test.token_var_prefix: expected upper-case letters"));
+  CHECK_THAT(e, Contains("fleet.toml:11: network.test.colour: unknown key (known: "));
+  CHECK_THAT(e, Contains("fleet.toml:21: network.prod.real_users: expected true or false"));
+  CHECK_THAT(e, Contains("fleet.toml:28: chaos.forbid_networks: unknown network 'prdo' (known: test, prod)"));
+  CHECK_THAT(e, Contains("host[2] (b).network.stage: unknown network 'stage'"));
+}
+
+TEST_CASE("inventory: two networks on one machine must not share a port") {
+  // b's prod API port is a's test gossip port: both instances would bind it on 127.0.0.1.
+  auto text = replaced(kNetworks, "api_addr = \"127.0.0.1:12610\"", "api_addr = \"127.0.0.1:6490\"");
+  auto e = network_errors(text);
+  CHECK_THAT(e, Contains("fleet.toml:40: host (b).network.prod: api port 6490 clashes with the gossip port of host a on network test (same machine 127.0.0.1)"));
+  // Within the selected network, hosts on one machine need their own ports.
+  auto same = replaced(kNetworks, "[host.network.test]\napi_addr = \"127.0.0.1:13610\"\n", "[host.network.test]\n");
+  CHECK_THAT(network_errors(same), Contains("host (b).api port: \"13600\" is already used by host a on 127.0.0.1"));
+}
+
+TEST_CASE("inventory: networks and chaos in the JSON form") {
+  auto f = parse_fleet_json(R"({"schema_version":1,
+    "network":{"test":{"api_port":13600,"gossip_port":6483,"service":"x0xd-{network}"},
+               "prod":{"api_port":12600,"gossip_port":5483,"require_explicit":true}},
+    "chaos":{"allow":["delay"],"forbid_networks":["prod"]},
+    "defaults":{"default_network":"test"},
+    "host":[{"name":"a","address":"127.0.0.1","transport":"local","network":{"prod":{"api_addr":"127.0.0.1:12700"}}}]})",
+                            "fleet.json", "prod");
+  CHECK(f.network == "prod");
+  CHECK(f.hosts.at(0).api_addr == "127.0.0.1:12700");
+  CHECK(f.hosts.at(0).gossip_addr == "0.0.0.0:5483");
+  CHECK(f.chaos_forbidden());
+  auto t = parse_fleet_json(R"({"schema_version":1,"network":{"test":{"api_port":13600,"service":"x0xd-{network}"}},
+    "host":[{"name":"a","address":"127.0.0.1","transport":"local"}]})", "fleet.json");
+  CHECK(t.network == "test");  // the only network
+  CHECK(t.hosts.at(0).service == "x0xd-test");
+  CHECK_THAT(network_errors(R"(schema_version = 1
+network = 3
+[[host]]
+name = "a"
+address = "x"
+api_addr = "127.0.0.1:1"
+token_path = "/t"
+)"), Contains("fleet.toml:2: network: expected a table ([network])"));
+}
