@@ -1,0 +1,197 @@
+#include "harness/scenario.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <fmt/core.h>
+#include <fmt/format.h>
+
+#include "harness/scenario_impl.h"
+#include "harness/snapshots.h"
+#include "probes/rest_client.h"
+
+namespace x0x::harness {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+bool ScenarioContext::wait(std::chrono::duration<double> d) const {
+  auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(d);
+  while (Clock::now() < until) {
+    if (stop_requested()) return false;
+    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(100), until - Clock::now()));
+  }
+  return !stop_requested();
+}
+
+static bool is_node(const ScenarioContext& ctx, const std::string& n) { return ctx.fleet.find(n) != nullptr; }
+
+std::string scenario_precondition(const std::string& name, const ScenarioContext& ctx) {
+  const auto& o = ctx.opts;
+  auto target_check = [&](bool required) -> std::string {
+    if (o.target_node.empty()) {
+      if (required) return "--target-node is required with --allow-netem";
+      return detail::non_anchor_nodes(ctx).empty() ? "needs a node other than the anchor" : "";
+    }
+    if (!is_node(ctx, o.target_node)) return "unknown --target-node " + o.target_node;
+    if (o.target_node == ctx.anchor) return "--target-node must be a non-anchor node";
+    return "";
+  };
+  if (name == "baseline" || name == "fanout_burst") return "";
+  if (name == "restart_storm") {
+    if (!o.allow_restart_storm) return "skipped: pass --allow-restart-storm to enable";
+    if (detail::non_anchor_nodes(ctx).empty()) return "needs a node other than the anchor";
+    return "";
+  }
+  if (name == "high_rtt_peer") {
+    if (!o.allow_netem) return "skipped: pass --allow-netem to enable";
+    return target_check(true);
+  }
+  if (name == "slow_peer" || name == "stale_peer") {
+    if (!o.allow_peer_faults) return "skipped: pass --allow-peer-faults to enable";
+    return target_check(false);
+  }
+  if (name == "partition_recovery") {
+    if (!o.allow_iptables) return "skipped: pass --allow-iptables to enable";
+    auto& p = o.partition_pair;
+    if (p.size() != 2) return "--partition-pair must be two node names, e.g. sfo,sydney";
+    if (p[0] == p[1]) return "--partition-pair nodes must be distinct";
+    if (p[0] == ctx.anchor || p[1] == ctx.anchor) return "--partition-pair must not include the anchor";
+    std::string unknown;
+    for (auto& n : p)
+      if (!is_node(ctx, n)) unknown += (unknown.empty() ? "" : ",") + n;
+    if (!unknown.empty()) return "unknown partition node(s): " + unknown;
+    return "";
+  }
+  return "unknown scenario " + name;
+}
+
+void run_phase_a_into(ScenarioContext& ctx, gates::ScenarioRun& run) {
+  const auto& anchor = api_of(ctx.apis, ctx.anchor);
+  PhaseAOptions po;
+  po.anchor_base_url = anchor.base_url;
+  po.anchor_token = anchor.token;
+  po.nodes = run.nodes;
+  po.discover = ctx.opts.discover;
+  po.settle = ctx.opts.settle;
+  po.parallel = ctx.opts.phase_a_parallel;
+  ctx.say("Phase A on " + std::to_string(po.nodes.size()) + " nodes");
+  auto rep = run_phase_a(po, [&](const std::string& line) { ctx.say("Phase A: " + line); });
+  run.phase_a = rep.to_json()["phase_a"];
+  run.metrics["phase_a_sent"] = rep.send_ok;
+  run.metrics["phase_a_received"] = rep.received;
+  ctx.say(rep.verdict());
+}
+
+void run_scenario(const std::string& name, ScenarioContext& ctx, gates::ScenarioRun& run) {
+  using Body = void (*)(ScenarioContext&, gates::ScenarioRun&);
+  static const std::map<std::string, Body> bodies = {
+      {"baseline", detail::baseline},           {"fanout_burst", detail::fanout_burst},
+      {"restart_storm", detail::restart_storm}, {"high_rtt_peer", detail::high_rtt_peer},
+      {"partition_recovery", detail::partition_recovery},
+      {"slow_peer", detail::slow_peer},         {"stale_peer", detail::stale_peer}};
+  auto it = bodies.find(name);
+  if (it == bodies.end()) {
+    run.status = "not_run";
+    run.reason = "unknown scenario " + name;
+    return;
+  }
+  try {
+    it->second(ctx, run);
+  } catch (const std::exception& e) {
+    run.status = "errored";
+    run.reason = e.what();
+  }
+  if (ctx.stop_requested() && run.status == "ran") {
+    run.status = "errored";
+    run.reason = "interrupted (faults reverted)";
+  }
+}
+
+namespace detail {
+
+double secs_since(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+std::vector<std::string> non_anchor_nodes(const ScenarioContext& ctx) {
+  std::vector<std::string> out;
+  for (auto& h : ctx.fleet.hosts)
+    if (h.name != ctx.anchor) out.push_back(h.name);
+  return out;
+}
+
+std::string pick_target(const ScenarioContext& ctx) {
+  if (!ctx.opts.target_node.empty()) return ctx.opts.target_node;
+  auto others = non_anchor_nodes(ctx);
+  return others.empty() ? std::string() : others.back();
+}
+
+std::string machine_id_of(const ScenarioContext& ctx, const std::string& node) {
+  auto f = fetch_json(api_of(ctx.apis, node), "/agent", ctx.opts.request_timeout);
+  if (!f.fetched || !f.body.is_object()) return "";
+  const json& b = f.body.contains("data") && f.body["data"].is_object() ? f.body["data"] : f.body;
+  return b.value("machine_id", std::string());
+}
+
+bool same_peer(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  return a.rfind(b, 0) == 0 || b.rfind(a, 0) == 0;
+}
+
+std::vector<std::string> peer_ids_of(const ScenarioContext& ctx, const std::string& node) {
+  std::vector<std::string> out;
+  auto f = fetch_json(api_of(ctx.apis, node), "/peers", ctx.opts.request_timeout);
+  if (!f.fetched || f.http_status != 200 || !f.body.is_object()) return out;
+  for (auto& p : f.body.value("peers", json::array()))
+    if (p.is_object()) out.push_back(p.value("id", std::string()));
+  return out;
+}
+
+FaultGuard::~FaultGuard() {
+  try {
+    revert_all();
+  } catch (...) {
+  }
+}
+
+void FaultGuard::apply(orchestrator::FaultRequest req) {
+  req.run_id = ctx_.run_id;
+  auto window = run_.faults.size();
+  gates::FaultWindow w;
+  w.node = req.target;
+  w.kind = req.kind;
+  w.detail = req.kind == "delay" ? fmt::format("{} ms ± {} ms", req.delay_ms, req.jitter_ms)
+             : req.kind == "loss" ? fmt::format("{:.0f}% loss", req.loss * 100)
+             : req.peers.empty()  ? std::string()
+                                  : "peers " + fmt::format("{}", fmt::join(req.peers, ","));
+  w.start_unix = unix_now();
+  run_.faults.push_back(w);
+  ctx_.say(fmt::format("fault {} on {} (lease {} s)", req.kind, req.target, req.lease.count()));
+  auto applied = ctx_.faults.apply(req);  // throws after undoing a partial apply
+  run_.faults[window].start_unix = applied.applied_unix > 0 ? applied.applied_unix : w.start_unix;
+  active_.push_back({std::move(applied), window});
+}
+
+bool FaultGuard::revert_all() {
+  while (!active_.empty()) {
+    auto a = std::move(active_.back());
+    active_.pop_back();
+    json rec;
+    try {
+      rec = ctx_.faults.revert(a.fault);
+    } catch (const std::exception& e) {
+      rec = {{"id", a.fault.id}, {"host", a.fault.request.target}, {"clean", false}, {"error", e.what()}};
+    }
+    run_.faults[a.window].end_unix = unix_now();
+    bool clean = rec.value("clean", false);
+    all_clean_ = all_clean_ && clean;
+    if (!run_.metrics.contains("cleanup")) run_.metrics["cleanup"] = json::array();
+    run_.metrics["cleanup"].push_back(rec);
+    ctx_.say(fmt::format("fault {} on {} reverted: {}", a.fault.request.kind, a.fault.request.target,
+                         clean ? "clean" : "NOT CLEAN"));
+  }
+  run_.metrics["cleanup_ok"] = all_clean_;
+  return all_clean_;
+}
+
+}  // namespace detail
+}  // namespace x0x::harness
