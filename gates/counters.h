@@ -37,9 +37,16 @@ struct NodeCounters {
   std::vector<std::string> problems;        // why a side is not ok, or which gated path is missing
   std::map<std::string, Value> values;      // every counter name of §2.2/§2.3, plus known_peer_topic_pairs
   std::map<std::string, std::string> text;  // suppressed_topics_top3, transport_peers_top3
+  std::map<std::string, std::string> unknown_why;  // counter -> why it is unknown ("gossip post: HTTP 503: ...")
 };
 
-NodeCounters extract_counters(const RawSnapshot& s);
+// side ("pre"/"post") only labels the problem strings: "gossip post: HTTP 503: ...".
+NodeCounters extract_counters(const RawSnapshot& s, const std::string& side);
+NodeCounters extract_counters(const RawSnapshot& s);  // problems read "gossip: ..."
+
+// Counter names read from /diagnostics/gossip and /diagnostics/connectivity (§2.2, §2.3).
+const std::vector<std::string>& gossip_counters();
+const std::vector<std::string>& connectivity_counters();
 
 // Names of the monotonic counters (clamped to >= 0 in deltas, §2.4 rule 4).
 const std::vector<std::string>& monotonic_counters();
