@@ -3,6 +3,7 @@
 // rescore` and `render` can rebuild them from a bundle.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -15,6 +16,9 @@ std::string render_summary_md(const nlohmann::json& verdict);
 // summary.csv: one row per (scenario, node); the reference's 31 columns first,
 // in order (§8.2), then ours appended.
 std::string render_summary_csv(const nlohmann::json& verdict);
+// The header row of summary.csv: the 31 reference names, then ours.
+const std::vector<std::string>& summary_csv_columns();
+inline constexpr std::size_t kReferenceCsvColumns = 31;
 // report.html: self-contained (inline CSS + SVG, no script, no network): the
 // verdict, the Phase A matrix as a heatmap, per-node counter deltas, and fault
 // windows shaded on per-scenario time lines.

@@ -1,0 +1,155 @@
+// JUnit XML for CI: a gate run (one <testsuite> per scenario) and a Phase A
+// matrix (one test case per pair). Counts are computed from the cases
+// actually written, so tests/failures/skipped always agree with the body.
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "proofs/render_text.h"
+#include "proofs/renderers.h"
+
+namespace x0x::proofs {
+
+using nlohmann::json;
+using namespace text;
+
+namespace {
+
+struct TestCase {
+  std::string classname, name;
+  double secs = 0;
+  enum Kind { kPass, kFail, kSkip } kind = kPass;
+  std::string message, body;  // failure/skipped message and failure text
+};
+
+struct Suite {
+  std::string name;
+  std::vector<TestCase> cases;
+};
+
+std::string attr_secs(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", s < 0 ? 0.0 : s);
+  return buf;
+}
+
+void write_suites(std::ostringstream& out, const std::string& name, const std::vector<Suite>& suites) {
+  std::size_t tests = 0, failures = 0, skipped = 0;
+  for (auto& s : suites)
+    for (auto& c : s.cases) {
+      ++tests;
+      failures += c.kind == TestCase::kFail;
+      skipped += c.kind == TestCase::kSkip;
+    }
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << "<testsuites name=\"" << xml_escape(name) << "\" tests=\"" << tests << "\" failures=\"" << failures
+      << "\" errors=\"0\" skipped=\"" << skipped << "\">\n";
+  for (auto& s : suites) {
+    std::size_t f = 0, sk = 0;
+    double secs = 0;
+    for (auto& c : s.cases) {
+      f += c.kind == TestCase::kFail;
+      sk += c.kind == TestCase::kSkip;
+      secs += c.secs;
+    }
+    out << "  <testsuite name=\"" << xml_escape(s.name) << "\" tests=\"" << s.cases.size() << "\" failures=\"" << f
+        << "\" errors=\"0\" skipped=\"" << sk << "\" time=\"" << attr_secs(secs) << "\">\n";
+    for (auto& c : s.cases) {
+      out << "    <testcase classname=\"" << xml_escape(c.classname) << "\" name=\"" << xml_escape(c.name) << "\" time=\""
+          << attr_secs(c.secs) << "\"";
+      if (c.kind == TestCase::kPass) {
+        out << "/>\n";
+        continue;
+      }
+      out << ">\n";
+      if (c.kind == TestCase::kFail)
+        out << "      <failure message=\"" << xml_escape(c.message) << "\">" << xml_escape(c.body) << "</failure>\n";
+      else
+        out << "      <skipped message=\"" << xml_escape(c.message) << "\"/>\n";
+      out << "    </testcase>\n";
+    }
+    out << "  </testsuite>\n";
+  }
+  out << "</testsuites>\n";
+}
+
+const json& unwrap_phase_a(const json& j) { return at(j, "phase_a").is_object() ? j["phase_a"] : j; }
+
+std::vector<TestCase> phase_a_cases(const json& pa, const std::string& classname) {
+  std::vector<TestCase> cases;
+  for (auto& p : at(pa, "pairs")) {
+    TestCase c;
+    c.classname = classname;
+    c.name = str(p, "src") + " -> " + str(p, "dst");
+    c.secs = num(p, "latency_ms", 0) / 1000.0;
+    if (str(p, "outcome") != "delivered") {
+      c.kind = TestCase::kFail;
+      auto stage = str(p, "stage").empty() ? std::string("failed") : str(p, "stage");
+      c.message = stage + (str(p, "detail").empty() ? "" : " (" + str(p, "detail") + ")");
+      c.body = c.name + ": " + c.message;
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+}  // namespace
+
+std::string render_junit(const json& v) {
+  std::vector<Suite> suites;
+  for (auto& s : at(v, "scenarios")) {
+    Suite suite{str(s, "name"), {}};
+    auto status = str(s, "status");
+    auto cls = "gate." + suite.name;
+    // The violations of each rule become its failure text.
+    std::map<std::string, std::vector<std::string>> by_rule;
+    for (auto& vi : at(s, "violations")) by_rule[str(vi, "rule")].push_back(str(vi, "message"));
+    std::set<std::string> written;
+    if (status == "NOT RUN") {
+      TestCase ran{cls, "scenario ran", 0, TestCase::kFail, "not run: " + str(s, "reason"),
+                   suite.name + " was asked for but not run: " + str(s, "reason")};
+      suite.cases.push_back(ran);
+      written.insert("scenario_not_run");
+    }
+    for (auto& r : at(s, "rules")) {
+      auto rule = str(r, "rule"), rs = str(r, "status");
+      if (rs == "n/a") continue;  // the rule does not apply to this scenario: not a test
+      TestCase c{cls, rule, 0, TestCase::kPass, "", ""};
+      if (rs == "not_run") {
+        c.kind = TestCase::kSkip;
+        c.message = "scenario not run: " + str(s, "reason");
+      } else if (rs == "fail" || by_rule.count(rule)) {
+        c.kind = TestCase::kFail;
+        c.message = "worst " + (str(r, "worst_node").empty() ? std::string("-") : str(r, "worst_node")) + ": observed " +
+                    str(r, "observed") + ", threshold " + str(r, "threshold");
+        for (auto& m : by_rule[rule]) c.body += m + "\n";
+      }
+      written.insert(rule);
+      suite.cases.push_back(std::move(c));
+    }
+    // Violations outside the profile's rules (scenario errored, ...) still fail.
+    for (auto& [rule, messages] : by_rule) {
+      if (written.count(rule)) continue;
+      TestCase c{cls, rule, 0, TestCase::kFail, messages.front(), ""};
+      for (auto& m : messages) c.body += m + "\n";
+      suite.cases.push_back(std::move(c));
+    }
+    auto pa_cases = phase_a_cases(at(s, "phase_a"), cls + ".phase_a");
+    suite.cases.insert(suite.cases.end(), pa_cases.begin(), pa_cases.end());
+    suites.push_back(std::move(suite));
+  }
+  std::ostringstream out;
+  write_suites(out, "x0x gate " + str(v, "gate") + ": " + (str(v, "verdict") == "GO" ? "GO" : "NO-GO"), suites);
+  return out.str();
+}
+
+std::string render_phase_a_junit(const json& phase_a) {
+  auto& pa = unwrap_phase_a(phase_a);
+  Suite suite{"phase_a", phase_a_cases(pa, "phase_a")};
+  std::ostringstream out;
+  write_suites(out, str(pa, "verdict").empty() ? std::string("x0x Phase A") : str(pa, "verdict"), {suite});
+  return out.str();
+}
+
+}  // namespace x0x::proofs
