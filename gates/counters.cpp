@@ -17,7 +17,7 @@ using nlohmann::json;
 // A scalar counter at a fixed JSON path.
 struct PathCounter {
   const char* name;
-  std::initializer_list<const char*> path;
+  std::vector<const char*> path;  // a vector: an initializer_list member would dangle
   bool gated;  // a gate reads it: its absence is a problem, not just a MISSING cell
 };
 
@@ -63,14 +63,16 @@ const std::vector<std::string> kGossipDerived = {
 const std::vector<std::string> kTransportDerived = {"transport_peer_count", "transport_connected_count",
                                                     "transport_rtt_ms_max", "transport_packet_loss_ppm_max"};
 
-std::string dotted(std::initializer_list<const char*> path) {
+using Path = std::vector<const char*>;
+
+std::string dotted(const Path& path) {
   std::string s;
   for (auto* p : path) s += (s.empty() ? "" : ".") + std::string(p);
   return s;
 }
 
 // The value at path, or nullptr when a step is missing or not an object.
-const json* at(const json& body, std::initializer_list<const char*> path) {
+const json* at(const json& body, const Path& path) {
   const json* cur = &body;
   for (auto* key : path) {
     if (!cur->is_object()) return nullptr;
@@ -146,7 +148,7 @@ class Extractor {
   }
 
   // An array at path, or nullptr after marking `names` unknown.
-  const json* array(const json& body, std::initializer_list<const char*> path, const std::vector<std::string>& names,
+  const json* array(const json& body, const Path& path, const std::vector<std::string>& names,
                     bool gated_first) {
     const json* v = at(body, path);
     if (v && v->is_array()) return v;

@@ -369,3 +369,32 @@ TEST_CASE("ratios: 0 over anything is 0, n over 0 is inf, unknown stays unknown"
   a = extract_counters(pre, "pre"), b = extract_counters(post, "post");
   CHECK(compute_deltas(a, b).suppression_ratio == kInf);
 }
+
+TEST_CASE("diagnostics captured from a real lean node read completely", "[gates][counters]") {
+  json gpre = fixture("lean-gossip-pre.json"), gpost = fixture("lean-gossip-post.json");
+  NodeCounters pre = extract_counters(snapshot(gpre, fixture("lean-connectivity-pre.json")), "pre");
+  NodeCounters post = extract_counters(snapshot(gpost, fixture("lean-connectivity-post.json")), "post");
+  CHECK(pre.problems.empty());
+  CHECK(post.problems.empty());
+  CHECK(post.gossip_ok);
+  CHECK(post.connectivity_ok);
+  NodeDeltas d = compute_deltas(pre, post);
+  double completed = gpost["dispatcher"]["pubsub"]["completed"].get<double>() - gpre["dispatcher"]["pubsub"]["completed"].get<double>();
+  REQUIRE(completed > 0);  // the capture saw traffic
+  CHECK(d.delta.at("dispatcher_completed") == completed);
+  CHECK(d.delta.at("dispatcher_timed_out") == 0);
+  CHECK(d.delta.at("recv_pump_dropped_full") == 0);
+  CHECK(d.delta.at("data_tx_high_water_count") == 0);
+  CHECK(d.per_peer_timeout_ratio == 0.0);
+  CHECK(d.suppression_ratio == 0.0);
+  CHECK_FALSE(d.counter_reset);
+  CHECK(v(post, "peer_scores_total") == gpost["pubsub_stages"]["peer_scores"].size());
+  CHECK(v(post, "pubsub_cache_msg_count") == gpost["pubsub_stages"]["topic_caches"][0]["cache"]["msg_count"].get<double>());
+  CHECK(v(post, "transport_peer_count") == 2);
+  // Every counter of §2.2/§2.3 is known on a healthy lean node.
+  for (auto* names : {&gossip_counters(), &connectivity_counters()})
+    for (auto& n : *names) {
+      INFO(n);
+      CHECK(post.values.at(n).has_value());
+    }
+}
