@@ -13,10 +13,12 @@ namespace x0x::cli {
 void register_harvest(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<orchestrator::HarvestOptions>();
   auto fleet = std::make_shared<std::string>("fleet.toml");
+  auto network = std::make_shared<std::string>();
   auto hosts = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
   auto* sub = app.add_subcommand("harvest", "Diagnostics, log pattern counts and host facts from every node, as an incident bundle");
   sub->add_option("--fleet", *fleet, "inventory")->capture_default_str();
+  sub->add_option("--network", *network, "the [network.NAME] to harvest (default: the inventory's)");
   sub->add_option("--out", *out, "bundle directory (default proofs/harvest-<UTC>)");
   sub->add_option("--since", o->since, "log window (90s, 30m, 2h, 1d)")->capture_default_str();
   sub->add_option("--hosts", *hosts, "only these hosts")->delimiter(',');
@@ -24,7 +26,7 @@ void register_harvest(CLI::App& app, int& exit_code) {
   sub->add_flag("--accept-new-host-keys", o->accept_new_host_keys, "record unknown SSH host keys (a changed key is refused)");
   sub->callback([=, &exit_code] {
     try {
-      auto f = orchestrator::load_fleet(*fleet);
+      auto f = orchestrator::load_fleet(*fleet, *network);
       o->hosts = *hosts;
       o->out = *out;
       auto r = orchestrator::harvest(f, *o);

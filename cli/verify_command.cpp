@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct VerifyOptions {
-  std::string fleet, anchor, json_path;
+  std::string fleet, network, anchor, json_path;
   double discover_secs = 30, settle_secs = 45;
   bool allow_missing = false, accept_new_host_keys = false;
   std::size_t parallel = 32;
@@ -80,11 +80,15 @@ int run_verify(const VerifyOptions& o) {
   fs::path fleet_path = o.fleet.empty() ? fs::path("fleet.toml") : fs::path(o.fleet);
   if (!o.fleet.empty() || fs::exists(fleet_path)) {
     try {
-      return run_phase_a_on(orchestrator::load_fleet(fleet_path), o);
+      return run_phase_a_on(orchestrator::load_fleet(fleet_path, o.network), o);
     } catch (const orchestrator::InventoryError& e) {
       fmt::print(stderr, "x0xctl verify: invalid inventory:\n{}\n", e.what());
       return kExitUsage;
     }
+  }
+  if (!o.network.empty()) {
+    fmt::print(stderr, "x0xctl verify: --network {} needs an inventory (--fleet FILE, or ./fleet.toml)\n", o.network);
+    return kExitUsage;
   }
   // The embedded default: a local fleet of 6 for this run only.
   auto dir = fs::temp_directory_path() / ("x0x-verify-" + random_hex(4));
@@ -121,6 +125,7 @@ void register_verify(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<VerifyOptions>();
   auto* sub = app.add_subcommand("verify", "Phase A: the all-pairs direct-message matrix over the fleet");
   sub->add_option("--fleet", o->fleet, "inventory (default ./fleet.toml; none: a local fleet of 6 for this run)");
+  sub->add_option("--network", o->network, "the inventory's [network.NAME] to verify (default: the inventory's default)");
   sub->add_option("--anchor", o->anchor, "node whose API drives the run (default: the inventory's anchor)");
   sub->add_option("--discover-secs", o->discover_secs, "discovery window")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--settle-secs", o->settle_secs, "wait for results after the last command")->capture_default_str()->check(CLI::PositiveNumber);
