@@ -10,6 +10,7 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -48,6 +49,11 @@ struct AppliedFault {
   std::string mechanism;  // "lean-api", "tc netem", "tc tbf", "iptables", "sigstop"
   double applied_unix = 0, expires_unix = 0;
   nlohmann::json before;  // host state before (qdisc, rules) that revert restores and checks against
+  // What revert needs besides `before`: for SSH hosts the marker paths, the
+  // undo commands, the dead-man and the interface; for local hosts the
+  // request body that removes exactly this kind. With dry_run: "would_run",
+  // the commands or requests a real run would issue, in order.
+  nlohmann::json revert_plan;
 };
 
 struct FaultInjectorOptions {
@@ -56,6 +62,15 @@ struct FaultInjectorOptions {
   // unset: restart() goes through the host's service manager over SSH, and a
   // local host without it is a FaultError.
   std::function<void(const std::string& host)> restart_local;
+  // Print-only: apply() and clear() read state but change nothing, and
+  // return what they would run (AppliedFault::revert_plan["would_run"]).
+  bool dry_run = false;
+  // Egress interface per host name for tc; default: the `dev` of
+  // `ip route get <first peer's address, else 1.1.1.1>` on the host.
+  std::map<std::string, std::string> interfaces;
+  // Protocols a partition drops (udp: x0xd's QUIC, tcp: the lean node's mesh).
+  std::vector<std::string> partition_protocols{"udp", "tcp"};
+  std::chrono::milliseconds command_timeout{60000};  // per remote command, on top of any delay we applied
 };
 
 class FaultInjector {

@@ -1,0 +1,29 @@
+#include "orchestrator/chaos_policy.h"
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+namespace x0x::orchestrator {
+
+std::string chaos_refusal(const Fleet& fleet, const std::string& kind) {
+  auto where = fleet.path.empty() ? std::string("the inventory") : fleet.path.string();
+  if (fleet.chaos_forbidden())
+    return "chaos against network '" + fleet.network + "' is forbidden by " + where +
+           " [chaos] forbid_networks; that takes an inventory change, not a flag";
+  if (!fleet.chaos_configured) return {};
+  static const std::map<std::string, std::vector<std::string>> aliases = {
+      {"delay", {"netem", "high_rtt_peer"}}, {"loss", {"netem"}},         {"slow", {"tbf"}},
+      {"partition", {"iptables", "partition_recovery"}}, {"stale", {"sigstop"}}, {"stall", {}},
+      {"restart", {"restart_storm"}}};
+  auto allowed = [&](const std::string& name) {
+    return std::find(fleet.chaos_allow.begin(), fleet.chaos_allow.end(), name) != fleet.chaos_allow.end();
+  };
+  if (allowed("*") || allowed(kind)) return {};
+  if (auto it = aliases.find(kind); it != aliases.end())
+    for (auto& a : it->second)
+      if (allowed(a)) return {};
+  return "'" + kind + "' is not in " + where + " [chaos] allow (empty = every destructive operation refused)";
+}
+
+}  // namespace x0x::orchestrator

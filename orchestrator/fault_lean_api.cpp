@@ -1,0 +1,181 @@
+// Faults on local hosts through the lean node's /lean/faults: the node holds
+// each kind under its own lease and drops it by itself at expiry. A kind is
+// removed on its own by POSTing its "off" value (delay 0, loss 0, partition
+// [], stall/stale false), so reverting one fault leaves the others armed.
+#include <mutex>
+
+#include "orchestrator/api_access.h"
+#include "orchestrator/fault_backend.h"
+#include "probes/rest_client.h"
+
+namespace x0x::orchestrator {
+
+using nlohmann::json;
+
+namespace {
+
+// The /lean/faults "active" key a request kind occupies.
+std::string slot_of(const std::string& kind) {
+  if (kind == "delay" || kind == "slow") return "delay";
+  if (kind == "stall") return "stall_dispatcher";
+  return kind;  // loss, partition, stale
+}
+
+json off_body(const std::string& slot) {
+  if (slot == "delay") return {{"delay_ms", 0}, {"jitter_ms", 0}};
+  if (slot == "loss") return {{"loss", 0.0}};
+  if (slot == "partition") return {{"partition", json::array()}};
+  return {{slot, false}};  // stall_dispatcher, stale
+}
+
+class LeanApiBackend : public FaultBackend {
+ public:
+  LeanApiBackend(const Fleet& fleet, const FaultInjectorOptions& opts)
+      : opts_(opts), access_(make_api_access(fleet, {opts.accept_new_host_keys})) {}
+
+  AppliedFault apply(const FaultRequest& req, const Host& target, const std::vector<const Host*>& peers,
+                     const std::string& id) override {
+    auto slot = slot_of(req.kind);
+    json body = {{"lease_secs", req.lease.count()}};
+    json ids = json::array();
+    for (auto* p : peers) {
+      auto agent = get(*p, "/agent");
+      for (const char* k : {"machine_id", "agent_id"})
+        if (agent.contains(k) && agent[k].is_string()) ids.push_back(agent[k]);
+        else throw FaultError(p->name + ": GET /agent has no " + k + "; cannot name it in a fault");
+    }
+    if (req.kind == "delay") {
+      body["delay_ms"] = req.delay_ms;
+      body["jitter_ms"] = req.jitter_ms;
+    } else if (req.kind == "slow") {
+      body["delay_ms"] = 300;
+      body["jitter_ms"] = 50;
+    } else if (req.kind == "loss") {
+      body["loss"] = req.loss;
+    } else if (req.kind == "partition") {
+      body["partition"] = ids;
+    } else {
+      body[slot] = true;
+    }
+    if ((req.kind == "delay" || req.kind == "loss") && !ids.empty()) body["peers"] = ids;
+
+    auto before = get(target, "/lean/faults");
+    const auto& active = before.value("active", json::object());
+    if (active.contains(slot))
+      throw FaultError(target.name + ": a " + slot + " fault is already active (expires in " +
+                       std::to_string(active[slot].value("expires_in_ms", 0) / 1000) +
+                       " s); revert it or run `x0xctl chaos clear --hosts " + target.name + "` first");
+
+    AppliedFault f;
+    f.id = id;
+    f.request = req;
+    f.mechanism = "lean-api";
+    f.before = before;
+    f.revert_plan = {{"slot", slot}, {"off", off_body(slot)}};
+    f.applied_unix = unix_now();
+    f.expires_unix = f.applied_unix + static_cast<double>(req.lease.count());
+    if (opts_.dry_run) {
+      f.revert_plan["would_run"] = json::array({"POST " + target.api_addr + "/lean/faults " + body.dump()});
+      return f;
+    }
+    auto r = client(target).post("/lean/faults", body.dump());
+    if (!r.ok())
+      throw FaultError(target.name + ": POST /lean/faults " + body.dump() + " → HTTP " + std::to_string(r.status) +
+                       ": " + probes::detail::snippet(r.body));
+    auto state = r.json();
+    if (!state["active"].contains(slot)) {
+      revert(f, target);
+      throw FaultError(target.name + ": the node accepted the " + req.kind + " fault but does not show it active");
+    }
+    if (state["active"][slot].contains("expires_at_unix_ms"))
+      f.expires_unix = state["active"][slot]["expires_at_unix_ms"].get<double>() / 1000.0;
+    return f;
+  }
+
+  json revert(const AppliedFault& f, const Host& target) override {
+    json out = {{"id", f.id}, {"host", target.name}, {"before", f.before}, {"steps", json::array()}};
+    auto slot = f.revert_plan.value("slot", slot_of(f.request.kind));
+    auto off = f.revert_plan.value("off", off_body(slot));
+    if (opts_.dry_run) {
+      out["would_run"] = json::array({"POST " + target.api_addr + "/lean/faults " + off.dump()});
+      out["clean"] = true;
+      return out;
+    }
+    try {
+      auto c = client(target);
+      auto r = c.post("/lean/faults", off.dump());
+      out["steps"].push_back({{"step", "POST /lean/faults " + off.dump()}, {"status", r.status}});
+      auto after = c.get_json("/lean/faults");
+      out["after"] = after;
+      out["clean"] = !after.value("active", json::object()).contains(slot);
+    } catch (const std::exception& e) {
+      out["clean"] = false;
+      out["error"] = target.name + ": " + e.what();
+    }
+    return out;
+  }
+
+  json status(const Host& h) override {
+    json out = {{"host", h.name}, {"transport", "local"}, {"faults", json::array()}};
+    try {
+      auto state = client(h).get_json("/lean/faults");
+      for (auto& [kind, v] : state.value("active", json::object()).items()) {
+        json row = {{"kind", kind}, {"mechanism", "lean-api"}, {"detail", v}};
+        if (v.contains("expires_at_unix_ms")) row["expires_unix"] = v["expires_at_unix_ms"].get<double>() / 1000.0;
+        out["faults"].push_back(row);
+      }
+    } catch (const std::exception& e) {
+      out["error"] = e.what();
+    }
+    return out;
+  }
+
+  json clear(const Host& h) override {
+    json out = {{"host", h.name}, {"removed", json::array()}, {"clean", false}};
+    try {
+      auto c = client(h);
+      auto before = c.get_json("/lean/faults");
+      for (auto& [kind, _] : before.value("active", json::object()).items()) out["removed"].push_back("lean " + kind);
+      if (opts_.dry_run) {
+        out["would_run"] = json::array({"DELETE " + h.api_addr + "/lean/faults"});
+        out["clean"] = out["removed"].empty();
+        return out;
+      }
+      auto r = c.del("/lean/faults");
+      if (!r.ok()) throw FaultError("DELETE /lean/faults → HTTP " + std::to_string(r.status));
+      auto after = c.get_json("/lean/faults");
+      out["clean"] = !after.value("any", true) && after.value("active", json::object()).empty();
+    } catch (const std::exception& e) {
+      out["error"] = h.name + ": " + e.what();
+    }
+    return out;
+  }
+
+ private:
+  // A fresh client per call: the backend is used from several threads.
+  probes::RestClient client(const Host& h) {
+    if (h.transport == "local") return probes::RestClient("http://" + h.api_addr, read_token_file(h.token_path, h.name));
+    std::lock_guard lk(mu_);
+    auto ep = access_->open(h);
+    return probes::RestClient(ep.base_url, ep.token);
+  }
+  json get(const Host& h, const std::string& path) {
+    try {
+      return client(h).get_json(path);
+    } catch (const std::exception& e) {
+      throw FaultError(h.name + ": " + e.what());
+    }
+  }
+
+  FaultInjectorOptions opts_;
+  std::mutex mu_;  // guards access_ (its tunnels are shared)
+  std::unique_ptr<ApiAccess> access_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaultBackend> make_lean_api_backend(const Fleet& fleet, const FaultInjectorOptions& opts) {
+  return std::make_unique<LeanApiBackend>(fleet, opts);
+}
+
+}  // namespace x0x::orchestrator
