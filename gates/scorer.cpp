@@ -285,12 +285,14 @@ class ScenarioScorer {
   void node_rules(const std::vector<NodeRule>& rules) {
     std::map<std::string, RuleOutcome> outcomes;
     std::map<std::string, double> worst_value;
+    for (auto& r : rules)
+      if (auto g = p_.thresholds.find(r.key); g != p_.thresholds.end())
+        outcomes[r.key] = {r.key, "pass", "", "", gate_text(g->second, r.is_ratio)};
     for (auto& n : nodes_) {
       for (auto& r : rules) {
         auto g = p_.thresholds.find(r.key);
         if (g == p_.thresholds.end()) continue;
         auto& out = outcomes[r.key];
-        if (out.rule.empty()) out = {r.key, "pass", "", "", gate_text(g->second, r.is_ratio)};
         if (r.exemption && n.exempt.count(r.exemption)) continue;
         Observation o = r.observe(n);
         if (!o.value) {
