@@ -130,6 +130,11 @@ int run_gate_on(orchestrator::Fleet fleet, const GateCliOptions& o, const gates:
   if (fleet.anchor.empty()) fleet.anchor = fleet.hosts.front().name;
   auto stamp = proofs::utc_stamp();
   fs::path dir = o.proof_dir.empty() ? fs::path("proofs") / ("launch-readiness-" + stamp) : fs::path(o.proof_dir);
+  if (std::error_code ec; fs::exists(dir) && !fs::is_empty(dir, ec)) {
+    // Mixing two runs' files would make a bundle nobody can trust.
+    fmt::print(stderr, "x0xctl gate: --proof-dir {}: exists and is not empty\n", dir.string());
+    return kExitUsage;
+  }
   json meta = {{"run_id", stamp},
                {"gate", profile.name},
                {"gate_source", profile.source},
