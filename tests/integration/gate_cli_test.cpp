@@ -5,6 +5,10 @@
 // re-scores to the same verdict.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -161,4 +165,50 @@ TEST_CASE("gate on a fleet where one node loses every frame it sends is NO-GO na
   REQUIRE(b);
   CHECK((*b)["message"].get<std::string>().find("< gate 20") != std::string::npos);
   CHECK(faults_clear_everywhere(tf));
+}
+
+TEST_CASE("gate interrupted by SIGTERM while a fault is active reverts it, writes the bundle and ends NO-GO", "[gate][cli]") {
+  TestFleet tf(4, {}, true);
+  REQUIRE(tf.mesh().wait_mesh_formed(30s));
+  TempDir tmp("x0x-gate-cli-");
+  auto inv = write_inventory(tf, tmp.path);
+  auto bundle = tmp.path / "bundle";
+  auto log = tmp.path / "gate.out";
+  const std::string target = tf.mesh().nodes()[3].name;
+  auto cmd = x0xctl_bin().string() + " gate --fleet " + inv.string() + " --scenarios stale_peer,baseline --allow-peer-faults --target-node " +
+             target + " --peer-fault-secs 300 --discover-secs 5 --settle-secs 5 --proof-dir " + bundle.string() + " > " +
+             log.string() + " 2>&1";
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  struct Reap {  // never leave the child behind, also when a REQUIRE fails
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } reap{pid};
+  // Wait until the fault is on the node, then stop the orchestrator.
+  REQUIRE(eventually([&] { return tf.get(3, "/lean/faults").value("any", false); }, 60s));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  REQUIRE(eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 60s));
+  reap.pid = -1;
+  INFO(read_all(log));
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(faults_clear_everywhere(tf));
+  auto v = read_json(bundle / "verdict.json");
+  CHECK(v["verdict"] == "NO-GO");
+  CHECK(v["interrupted"] == true);
+  CHECK(v["scenarios"][0]["status"] == "FAIL");
+  CHECK(v["scenarios"][0]["metrics"]["cleanup_ok"] == true);
+  CHECK(v["scenarios"][1]["status"] == "NOT RUN");
+  auto verify = run_x0xctl("proof verify " + bundle.string(), tmp.path);
+  CHECK(verify.rc == 0);
 }
