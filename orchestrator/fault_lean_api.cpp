@@ -119,7 +119,8 @@ class LeanApiBackend : public FaultBackend {
     json out = {{"host", h.name}, {"transport", "local"}, {"faults", json::array()}};
     try {
       auto state = client(h).get_json("/lean/faults");
-      for (auto& [kind, v] : state.value("active", json::object()).items()) {
+      const auto active = state.value("active", json::object());  // named: items() must not outlive it
+      for (auto& [kind, v] : active.items()) {
         json row = {{"kind", kind}, {"mechanism", "lean-api"}, {"detail", v}};
         if (v.contains("expires_at_unix_ms")) row["expires_unix"] = v["expires_at_unix_ms"].get<double>() / 1000.0;
         out["faults"].push_back(row);
@@ -135,7 +136,8 @@ class LeanApiBackend : public FaultBackend {
     try {
       auto c = client(h);
       auto before = c.get_json("/lean/faults");
-      for (auto& [kind, _] : before.value("active", json::object()).items()) out["removed"].push_back("lean " + kind);
+      const auto active = before.value("active", json::object());
+      for (auto& [kind, _] : active.items()) out["removed"].push_back("lean " + kind);
       if (opts_.dry_run) {
         out["would_run"] = json::array({"DELETE " + h.api_addr + "/lean/faults"});
         out["clean"] = out["removed"].empty();

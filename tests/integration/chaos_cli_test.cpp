@@ -83,7 +83,9 @@ TEST_CASE("chaos CLI: no --fleet and no ./fleet.toml, or a broken inventory, is 
   CHECK(b.rc == 2);
   CHECK_THAT(b.out, Catch::Contains("invalid inventory") && Catch::Contains("broken-fleet.toml:11:"));
 
-  write_file(dir.path / "fleet.toml", "schema_version = 1\nfleet = \"x\"\n");
+  write_file(dir.path / "fleet.toml",
+             "schema_version = 1\nfleet = \"x\"\n[defaults]\nanchor = \"sfo\"\n[[host]]\nname = \"sfo\"\naddress = "
+             "\"127.0.0.1\"\ntransport = \"local\"\napi_addr = \"127.0.0.1:1\"\ntoken_path = \"/nonexistent\"\n");
   auto usage = run_cli("chaos delay --hosts nyc", dir.path);  // ./fleet.toml is used; nyc is not in it
   CHECK(usage.rc == 2);
   CHECK_THAT(usage.out, Catch::Contains("--hosts nyc: not a host of fleet.toml"));

@@ -175,6 +175,7 @@ struct FakeNode {
     REQUIRE(::posix_spawn(&pid, "/bin/sleep", nullptr, nullptr, argv, environ) == 0);
   }
   ~FakeNode() {
+    if (pid <= 0) return;  // never kill(-1, …)
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   }
@@ -367,14 +368,17 @@ TEST_CASE("chaos over SSH: when the orchestrator is SIGKILLed, the host's dead-m
   std::vector<char*> argv = {self.data(), const_cast<char*>(kHelperTest), nullptr};
   pid_t child = -1;
   REQUIRE(::posix_spawn(&child, self.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
+  REQUIRE(child > 0);
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   struct Reap {
     pid_t pid;
     int fd;
     ~Reap() {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
+      if (pid > 0) {  // 0 once reaped; never kill(-1, …) or kill(0, …)
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
       ::close(fd);
     }
   } reap{child, out[0]};
@@ -398,11 +402,12 @@ TEST_CASE("chaos over SSH: when the orchestrator is SIGKILLed, the host's dead-m
   REQUIRE(hosts.marker_count() == 1);
   CHECK_THAT(slurp(hosts.state("qdisc.lo")), Catch::Contains("netem"));
 
+  REQUIRE(child > 0);
   ::kill(child, SIGKILL);
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
   CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
-  reap.pid = -1;  // reaped
+  reap.pid = 0;  // reaped: nothing left to kill
 
   // Nobody is left to revert: the host's sleeper does, after the 3 s lease.
   CHECK(testing::eventually([&] { return hosts.marker_count() == 0 && !fs::exists(hosts.state("qdisc.lo")); }, 20s));
