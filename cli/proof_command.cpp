@@ -71,6 +71,9 @@ gates::GateProfile rescore_profile(const fs::path& dir, const json& recorded, co
 }
 
 int run_rescore(const fs::path& dir, const std::string& gate, const std::string& write_to) {
+  std::error_code ec;
+  if (!write_to.empty() && fs::exists(write_to, ec) && fs::equivalent(write_to, dir, ec))
+    throw std::invalid_argument("--write-to must not be the bundle itself (rescore never modifies a bundle)");
   auto recorded = read_verdict(dir);
   auto runs = gates::read_scenario_runs(dir);
   auto profile = rescore_profile(dir, recorded, gate);
@@ -79,9 +82,6 @@ int run_rescore(const fs::path& dir, const std::string& gate, const std::string&
              rescored.value("verdict", std::string()));
   for (auto& b : rescored["blocking"]) fmt::print("  - {}\n", b.value("message", std::string()));
   if (!write_to.empty()) {
-    std::error_code ec;
-    if (fs::exists(write_to, ec) && fs::equivalent(write_to, dir, ec))
-      throw std::invalid_argument("--write-to must not be the bundle itself (rescore never modifies a bundle)");
     proofs::BundleWriter out(write_to, "rescore", {{"source_bundle", fs::absolute(dir).string()}, {"gate", profile.name},
                                                     {"gate_source", profile.source}});
     out.write_json("verdict.json", rescored);
