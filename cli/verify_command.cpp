@@ -15,6 +15,7 @@
 #include "orchestrator/api_access.h"
 #include "orchestrator/inventory.h"
 #include "orchestrator/local_mesh.h"
+#include "proofs/renderers.h"
 
 namespace x0x::cli {
 
@@ -24,7 +25,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct VerifyOptions {
-  std::string fleet, network, anchor, json_path;
+  std::string fleet, network, anchor, json_path, junit_path;
   double discover_secs = 30, settle_secs = 45;
   bool allow_missing = false, accept_new_host_keys = false;
   std::size_t parallel = 32;
@@ -70,6 +71,14 @@ int run_phase_a_on(const orchestrator::Fleet& fleet, const VerifyOptions& o) {
     out << rep.to_json().dump(2) << "\n";
     if (!out) {
       fmt::print(stderr, "x0xctl verify: cannot write {}\n", o.json_path);
+      return kExitUsage;
+    }
+  }
+  if (!o.junit_path.empty()) {
+    std::ofstream out(o.junit_path);
+    out << proofs::render_phase_a_junit(rep.to_json());
+    if (!out) {
+      fmt::print(stderr, "x0xctl verify: cannot write {}\n", o.junit_path);
       return kExitUsage;
     }
   }
@@ -130,6 +139,7 @@ void register_verify(CLI::App& app, int& exit_code) {
   sub->add_option("--discover-secs", o->discover_secs, "discovery window")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--settle-secs", o->settle_secs, "wait for results after the last command")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--json", o->json_path, "write the report as JSON");
+  sub->add_option("--junit", o->junit_path, "write JUnit XML: one test case per directed pair");
   sub->add_option("--parallel", o->parallel, "command DMs in flight")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_flag("--allow-missing", o->allow_missing, "run over the discovered runners only (stated in the output)");
   sub->add_flag("--accept-new-host-keys", o->accept_new_host_keys, "record unknown SSH host keys in the inventory's known_hosts (a changed key is always refused)");

@@ -17,9 +17,11 @@ before=$(pgrep -c -f "$dir/" || true)
 after=$(pgrep -c -f "$dir/" || true)
 test "$before" = "$after"
 
-"$x0xctl" verify --fleet "$dir/fleet.toml" --json "$dir/phase-a.json" | tee "$dir/verify.out"
+"$x0xctl" verify --fleet "$dir/fleet.toml" --json "$dir/phase-a.json" --junit "$dir/phase-a.xml" | tee "$dir/verify.out"
 grep -q "Phase A: 12/12 delivered" "$dir/verify.out"
 grep -q '"delivered_pairs": 12' "$dir/phase-a.json"
+test "$(grep -c '<testcase' "$dir/phase-a.xml")" -eq 12   # one JUnit case per directed pair
+grep -q 'failures="0"' "$dir/phase-a.xml"
 
 "$x0xctl" local down --dir "$dir" | grep -q "Stopped 8 process(es)"
 ! "$x0xctl" local status --dir "$dir" >/dev/null

@@ -11,7 +11,7 @@ d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 b=$d/bundle
 mkdir -p "$b/raw"
-cp "$here/nogo_stale_peer.json" "$b/verdict.json"
+cp "$here/../data/verdicts/nogo_stale_peer.json" "$b/verdict.json"
 printf 'hello\n' > "$b/raw/a.txt"
 printf 'world\n' > "$b/raw/b.txt"
 sum() { sha256sum < "$1" | cut -c1-64; }
