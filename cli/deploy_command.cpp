@@ -1,13 +1,19 @@
 // `x0xctl deploy`: a node binary (x0xd or x0x-lean-node) and the runner to an
 // SSH fleet — plan, canary wave, waves, health gate, rollback. The engine is
 // orchestrator/deploy.h; this file is options, live output and the receipts.
+// SIGINT/SIGTERM: no new host starts, hosts in flight finish or roll back, the
+// table is printed and the exit code is 1.
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <mutex>
 
@@ -25,20 +31,65 @@ namespace fs = std::filesystem;
 namespace {
 
 struct DeployCliOptions {
-  std::string fleet, binary, runner, config_template, waves = "1,25%,100%", hosts, json_path, proof_root = "proofs";
+  std::string fleet, network, binary, runner, config_template, waves = "1,25%,100%", hosts, json_path, proof_root = "proofs";
   std::string expect_version, log_level;
   int max_fail = 0;
   std::size_t parallel = 8;
   double gate_secs = 60, api_secs = 30;
-  bool dry_run = false, force = false, accept_new = false;
+  bool dry_run = false, force = false, accept_new = false, strip = false, yes = false;
 };
+
+std::atomic<int> g_signal{0};
+
+extern "C" void on_deploy_signal(int sig) {
+  if (g_signal.exchange(sig) == 0) {
+    static const char msg[] = "\nx0xctl deploy: interrupted — no new hosts start; the hosts in flight finish or roll back\n";
+    [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+  }
+}
+
+// Installed for the run, the previous handlers restored after it.
+struct SignalGuard {
+  struct sigaction old_int{}, old_term{};
+  SignalGuard() {
+    g_signal = 0;
+    struct sigaction sa{};
+    sa.sa_handler = on_deploy_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int);
+    ::sigaction(SIGTERM, &sa, &old_term);
+  }
+  ~SignalGuard() {
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+  }
+};
+
+// A network that asks for it (confirm_hold_s, e.g. prod) gets a red banner and
+// a pause the operator can interrupt, unless --yes or X0X_NETWORK_NO_HOLD=1.
+void hold_for_network(const orchestrator::Fleet& fleet, bool yes, bool tty) {
+  auto* n = fleet.selected_network();
+  if (!n || n->confirm_hold_s <= 0) return;
+  const char* env = std::getenv("X0X_NETWORK_NO_HOLD");
+  bool skip = yes || (env && std::string(env) == "1");
+  auto banner = fmt::format("NETWORK {}{}: deploying to {} host(s){}", n->name, n->real_users ? " (REAL USERS)" : "",
+                            fleet.hosts.size(), skip ? "" : fmt::format(" — starting in {} s, Ctrl-C to abort", n->confirm_hold_s));
+  if (tty)
+    fmt::print("\033[1;41;97m {} \033[0m\n", banner);
+  else
+    fmt::print("*** {} ***\n", banner);
+  std::fflush(stdout);
+  if (skip) return;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(n->confirm_hold_s);
+  while (std::chrono::steady_clock::now() < until && g_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
 
 
 int run_deploy_cli(const DeployCliOptions& c) {
   orchestrator::Fleet fleet;
   fs::path fleet_path = c.fleet.empty() ? fs::path("fleet.toml") : fs::path(c.fleet);
   try {
-    fleet = orchestrator::load_fleet(fleet_path);
+    fleet = orchestrator::load_fleet(fleet_path, c.network);
   } catch (const orchestrator::InventoryError& e) {
     fmt::print(stderr, "x0xctl deploy: invalid inventory:\n{}\n", e.what());
     return kExitUsage;
@@ -54,6 +105,8 @@ int run_deploy_cli(const DeployCliOptions& c) {
   o.dry_run = c.dry_run;
   o.force = c.force;
   o.accept_new_host_keys = c.accept_new;
+  o.strip = c.strip;
+  o.interrupted = [] { return g_signal != 0; };
   o.log_level = c.log_level;
   o.gate_timeout = std::chrono::milliseconds(static_cast<long>(c.gate_secs * 1000));
   o.api_timeout = std::chrono::milliseconds(static_cast<long>(c.api_secs * 1000));
@@ -69,6 +122,7 @@ int run_deploy_cli(const DeployCliOptions& c) {
     o.work_dir = proof_dir;
   }
   const bool tty = ::isatty(STDOUT_FILENO);
+  SignalGuard signals;
   auto t0 = std::chrono::steady_clock::now();
   std::mutex mu;
   auto progress = [&](const std::string& host, const std::string& what) {
@@ -81,9 +135,12 @@ int run_deploy_cli(const DeployCliOptions& c) {
     std::fflush(stdout);
   };
   auto on_plan = [&](const orchestrator::DeployReport& plan) {
-    std::lock_guard lk(mu);
-    fmt::print("{}", orchestrator::format_plan(plan));
-    std::fflush(stdout);
+    {
+      std::lock_guard lk(mu);
+      fmt::print("{}", orchestrator::format_plan(plan));
+      std::fflush(stdout);
+    }
+    hold_for_network(fleet, c.yes, tty);
   };
   orchestrator::DeployReport rep;
   try {
@@ -122,6 +179,7 @@ void register_deploy(CLI::App& app, int& exit_code) {
   auto c = std::make_shared<DeployCliOptions>();
   auto* sub = app.add_subcommand("deploy", "Deploy a node binary (+ runner) to the SSH fleet: plan, canary, waves, health gate, rollback");
   sub->add_option("--fleet", c->fleet, "inventory (default ./fleet.toml)");
+  sub->add_option("--network", c->network, "the inventory's [network.NAME] to deploy (a require_explicit network only by this option)");
   sub->add_option("--binary", c->binary, "the node binary to deploy (x0xd or x0x-lean-node)")->required();
   sub->add_option("--runner", c->runner, "the x0x-test-runner binary to deploy beside each node");
   sub->add_option("--config-template", c->config_template,
@@ -139,8 +197,10 @@ void register_deploy(CLI::App& app, int& exit_code) {
   sub->add_option("--api-secs", c->api_secs, "budget for /health to answer after a restart")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_flag("--dry-run", c->dry_run, "print the plan and change nothing");
   sub->add_flag("--force", c->force, "reinstall and restart hosts that are already at the target");
+  sub->add_flag("--strip", c->strip, "deploy copies without debug info (strip --strip-debug); the report names the original");
+  sub->add_flag("--yes", c->yes, "no confirmation pause for a network with confirm_hold_s (also X0X_NETWORK_NO_HOLD=1)");
   sub->add_flag("--accept-new-host-keys", c->accept_new, "record UNKNOWN host keys in the inventory's known_hosts (a changed key is always refused)");
-  sub->footer("Exit codes: 0 every targeted host healthy at the new version, 1 otherwise, 2 usage or inventory error.");
+  sub->footer("Exit codes: 0 every targeted host healthy at the new version, 1 otherwise (also when interrupted), 2 usage or inventory error.");
   sub->callback([c, &exit_code] {
     try {
       exit_code = run_deploy_cli(*c);

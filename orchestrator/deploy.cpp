@@ -28,15 +28,6 @@ using namespace std::chrono_literals;
 namespace {
 
 
-std::string one_line(std::string s, std::size_t max = 300) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  for (auto& c : s)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (s.size() > max) s = s.substr(0, max) + "…";
-  return s;
-}
-
-
 std::string utc_iso() {
   auto now = std::chrono::system_clock::now();
   auto t = std::chrono::system_clock::to_time_t(now);
@@ -150,6 +141,35 @@ std::string switch_script(const HostLayout& l, const std::string& run_id, const 
   return s;
 }
 
+// Per-host phase timings (HostReport::phases): next() closes the running phase.
+struct PhaseClock {
+  HostReport* rep = nullptr;
+  std::string name;
+  Clock::time_point since = Clock::now();
+  void next(std::string phase) {
+    close();
+    name = std::move(phase);
+    since = Clock::now();
+  }
+  void close() {
+    if (!name.empty()) rep->phases.emplace_back(name, secs_since(since));
+    name.clear();
+  }
+};
+
+std::string format_phases(const HostReport& r) {
+  std::string out;
+  for (auto& [name, secs] : r.phases) out += fmt::format("{}{} {:.2f}s", out.empty() ? "" : ", ", name, secs);
+  return out;
+}
+
+// One artefact in one machine's cache: the first worker that needs it uploads
+// it while the others (same machine) wait on `mu`, then link it.
+struct CacheSlot {
+  std::mutex mu;
+  bool ready = false;
+};
+
 struct Work {
   const Host* host = nullptr;
   HostLayout layout;
@@ -180,7 +200,11 @@ class Deployer {
   void probe(Work& w);
   void deploy_host(Work& w, int wave);
   void materialise(Work& w);
-  void stage_rendered(RemoteHost& r, Work& w, const std::vector<const ManagedFile*>& files);
+  // "uploaded", "shared with another host of this machine" or "already in the host's cache".
+  std::string ensure_cached(RemoteHost& r, const Work& w, const ManagedFile& f);
+  void stage_files(RemoteHost& r, Work& w, const std::vector<const ManagedFile*>& rendered,
+                   const std::vector<const ManagedFile*>& artefacts);
+  bool interrupted() const { return o_.interrupted && o_.interrupted(); }
   GateResult gate(RemoteHost& r, Work& w, const std::string& expect_version, bool require_peers, bool with_runner,
                   long runner_log_offset, bool strict);
   // Rolls back an unfinished switch on the host (journal-driven). Returns the
@@ -204,6 +228,9 @@ class Deployer {
   std::atomic<int> failures_{0};
   std::string template_text_;
   fs::path files_dir_;
+  std::mutex cache_mu_;
+  std::map<std::string, std::shared_ptr<CacheSlot>> cache_;  // "address:ssh_port|cache path"
+  std::atomic<std::size_t> uploads_{0};
 };
 
 void Deployer::note(const std::string& host, const std::string& what) {
@@ -248,12 +275,16 @@ long Deployer::file_size(RemoteHost& r, const std::string& path) {
 void Deployer::probe(Work& w) {
   auto& h = *w.host;
   auto& rep = *w.report;
+  auto started = Clock::now();
   try {
     auto r = connect(h);
-    std::string cmd = "for f in";
-    for (auto& f : w.files) cmd += " " + shell_quote(f.remote_path);
-    cmd += "; do if [ -f \"$f\" ]; then sha256sum \"$f\" || echo \"? $f\"; else echo \"- $f\"; fi; done; echo '--journal--'; cat " +
-           shell_quote(w.layout.state_file) + " 2>/dev/null; true";
+    // An installed file that is a hard link of the cache entry of its target
+    // is that (verified) file: no need to hash 50 MB again.
+    std::string cmd = "h() { if [ ! -f \"$1\" ]; then echo \"- $1\"; elif [ -n \"$2\" ] && [ \"$1\" -ef \"$3/$2\" ]; then "
+                      "echo \"$2  $1\"; else sha256sum \"$1\" || echo \"? $1\"; fi; }\n";
+    for (auto& f : w.files)
+      cmd += "h " + shell_quote(f.remote_path) + " " + (f.rendered ? "''" : shell_quote(f.sha256)) + " " + shell_quote(w.layout.cache_dir) + "\n";
+    cmd += "echo '--journal--'; cat " + shell_quote(w.layout.state_file) + " 2>/dev/null; true";
     auto res = r->exec(cmd, o_.command_timeout);
     if (res.exit_code != 0) throw RemoteError(h.name + ": reading installed files failed: " + one_line(res.err));
     auto split = res.out.find("--journal--\n");
@@ -300,20 +331,60 @@ void Deployer::probe(Work& w) {
   } catch (const std::exception& e) {
     w.plan_error = e.what();
   }
+  rep.phases.emplace_back("probe", secs_since(started));
 }
 
-// The small rendered files (config, env, scripts, units) in one round trip:
-// written to "<path>.new" from base64 on stdin, then sha256-checked like an
-// upload. Nothing live changes here.
-void Deployer::stage_rendered(RemoteHost& r, Work& w, const std::vector<const ManagedFile*>& files) {
+std::string Deployer::ensure_cached(RemoteHost& r, const Work& w, const ManagedFile& f) {
+  auto path = w.layout.cache_dir + "/" + f.sha256;
+  std::shared_ptr<CacheSlot> slot;
+  {
+    std::lock_guard lk(cache_mu_);
+    auto& s = cache_[w.host->address + ":" + std::to_string(w.host->ssh_port) + "|" + path];
+    if (!s) s = std::make_shared<CacheSlot>();
+    slot = s;
+  }
+  std::lock_guard lk(slot->mu);
+  if (slot->ready) return "shared with another host of this machine";
+  // touch: a fresh mtime keeps it from being pruned (below) while this run links it.
+  auto q = r.exec("mkdir -p " + shell_quote(w.layout.cache_dir) + " && chmod 700 " + shell_quote(w.layout.cache_dir) + " && if [ -f " +
+                      shell_quote(path) + " ]; then touch -c " + shell_quote(path) + " && stat -c %s " + shell_quote(path) +
+                      "; else echo absent; fi",
+                  o_.command_timeout);
+  if (q.exit_code != 0) throw std::runtime_error("preparing the artefact cache " + w.layout.cache_dir + ": " + one_line(q.err));
+  if (one_line(q.out) == std::to_string(f.size)) {
+    slot->ready = true;
+    return "already in the host's cache";
+  }
+  r.upload(f.local, path, f.mode);
+  ++uploads_;
+  slot->ready = true;
+  return "uploaded";
+}
+
+// One round trip: the artefacts hard-linked from the machine's cache (a copy,
+// re-hashed, where a link is impossible), the small rendered files (config,
+// env, scripts, units) written from base64 in the script, each as "<path>.new"
+// and sha256-checked. Then unused cache entries older than an hour are pruned.
+// Nothing live changes here.
+void Deployer::stage_files(RemoteHost& r, Work& w, const std::vector<const ManagedFile*>& files,
+                           const std::vector<const ManagedFile*>& artefacts) {
   std::string script = "set -e\numask 077\n";
   std::string names;
+  for (auto* f : artefacts) {
+    auto c = shell_quote(w.layout.cache_dir + "/" + f->sha256);
+    auto n = shell_quote(f->remote_path + ".new");
+    script += "rm -f " + n + "\nif ln " + c + " " + n + " 2>/dev/null; then echo " + shell_quote(f->sha256 + "  " + f->remote_path + ".new") +
+              "; else cp " + c + " " + n + ".tmp && mv -f " + n + ".tmp " + n + " && sha256sum " + n + "; fi\n" +
+              fmt::format("chmod {:o} {}\n", f->mode, n);
+    names += (names.empty() ? "" : ", ") + f->key;
+  }
   for (auto* f : files) {
     auto tmp = shell_quote(f->remote_path + ".new");
     script += "base64 -d > " + tmp + " <<'X0X_EOF'\n" + base64_encode(f->content) + "\nX0X_EOF\n";
     script += fmt::format("chmod {:o} {}\nsha256sum {}\n", f->mode, tmp, tmp);
     names += (names.empty() ? "" : ", ") + f->key;
   }
+  script += "find " + shell_quote(w.layout.cache_dir) + " -maxdepth 1 -type f -links 1 -mmin +60 -delete 2>/dev/null || true\n";
   note(w.host->name, "staging " + names);
   auto res = r.exec("sh -s", o_.command_timeout, script);
   if (res.exit_code != 0) throw std::runtime_error("staging " + names + " failed: " + one_line(res.err));
@@ -324,9 +395,10 @@ void Deployer::stage_rendered(RemoteHost& r, Work& w, const std::vector<const Ma
     auto sp = line.find("  ");
     if (sp != std::string::npos) sums[line.substr(sp + 2)] = line.substr(0, sp);
   }
-  for (auto* f : files)
-    if (sums[f->remote_path + ".new"] != f->sha256)
-      throw std::runtime_error("staged " + f->remote_path + ".new does not match its sha256: not installed");
+  for (auto* list : {&artefacts, &files})
+    for (auto* f : *list)
+      if (sums[f->remote_path + ".new"] != f->sha256)
+        throw std::runtime_error("staged " + f->remote_path + ".new does not match its sha256: not installed");
 }
 
 void Deployer::materialise(Work& w) {
@@ -397,14 +469,14 @@ GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_vers
         return g;
       }
     }
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(100ms);
   }
   // 2. The exact version (a mismatch is given 3 s: an old process may still answer).
   auto version_of = [](const json& j) { return j.contains("version") && j["version"].is_string() ? j["version"].get<std::string>() : std::string("?"); };
   if (!expect_version.empty()) {
     auto vdeadline = Clock::now() + 3s;
     while (version_of(hj) != expect_version && Clock::now() < vdeadline) {
-      std::this_thread::sleep_for(300ms);
+      std::this_thread::sleep_for(150ms);
       auto j = health(err);
       if (!j.is_null()) hj = j;
     }
@@ -448,7 +520,7 @@ GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_vers
       g.detail = fmt::format("not healthy within {} s: {}", o_.gate_timeout.count() / 1000, why);
       return g;
     }
-    std::this_thread::sleep_for(300ms);
+    std::this_thread::sleep_for(150ms);
   }
   // 4. The token on the host opens the API (read over SFTP, never printed).
   if (strict) {
@@ -528,18 +600,22 @@ void Deployer::deploy_host(Work& w, int wave) {
   std::string expected = rep_.binary.version;
   std::string previous = rep.before_version;
   std::unique_ptr<RemoteHost> r;
+  PhaseClock ph{&rep};
   auto finish = [&](std::string result, std::string detail, bool ok) {
+    ph.close();
     rep.result = std::move(result);
     rep.detail = std::move(detail);
     rep.ok = ok;
     rep.seconds = secs_since(t);
-    if (!ok) ++failures_;
-    note(h.name, fmt::format("{}: {} ({:.1f} s)", rep.result, rep.detail, rep.seconds));
+    if (!ok && rep.result != "interrupted") ++failures_;
+    note(h.name, fmt::format("{}: {} ({:.1f} s; {})", rep.result, rep.detail, rep.seconds, format_phases(rep)));
   };
   try {
     note(h.name, rep.action + " (wave " + std::to_string(wave) + "): connecting");
+    ph.next("connect");
     r = connect(h);
     if (w.journal.unfinished()) {
+      ph.next("rollback");
       note(h.name, "unfinished run " + w.journal.run + " found (phase " + w.journal.phase + "): rolling it back first");
       stage = Stage::switched;
       auto [res, det] = rollback(*r, w, "");
@@ -561,20 +637,33 @@ void Deployer::deploy_host(Work& w, int wave) {
       dirs += " && mkdir -p " + shell_quote(fs::path(f.remote_path).parent_path().string()) + " && rm -f " + shell_quote(f.remote_path + ".new");
       if (f.changed() || o_.force) changed.push_back(&f);
     }
+    ph.next("upload");
     auto mk = r->exec(dirs, o_.command_timeout);
     if (mk.exit_code != 0) throw std::runtime_error("preparing " + w.layout.root + ": " + one_line(mk.err));
     bool units_changed = false;
-    std::vector<const ManagedFile*> small;
+    std::vector<const ManagedFile*> small, artefacts;
     for (auto* f : changed) {
       if (f->key.rfind("unit:", 0) == 0) units_changed = true;
-      if (f->rendered) {
-        small.push_back(f);
-        continue;
-      }
-      note(h.name, "uploading " + f->key + " → " + f->remote_path + ".new");
-      r->upload(f->local, f->remote_path + ".new", f->mode);
+      (f->rendered ? small : artefacts).push_back(f);
     }
-    if (!small.empty()) stage_rendered(*r, w, small);
+    for (auto* f : artefacts) {
+      auto t_up = Clock::now();
+      auto how = ensure_cached(*r, w, *f);
+      note(h.name, fmt::format("{} ({} MB, sha256 {}): {} ({:.2f} s)", f->key, (f->size + 500000) / 1000000,
+                               f->sha256.substr(0, 12), how, secs_since(t_up)));
+    }
+    ph.next("stage");
+    if (!small.empty() || !artefacts.empty()) stage_files(*r, w, small, artefacts);
+    if (interrupted()) {
+      r->exec("rm -f" + [&] {
+        std::string files;
+        for (auto* f : changed) files += " " + shell_quote(f->remote_path + ".new");
+        return files;
+      }(), o_.command_timeout);
+      finish("interrupted", "interrupted before install: nothing changed", false);
+      return;
+    }
+    ph.next("switch");
     std::string token_before;
     try {
       token_before = r->read_file(w.layout.token, 4096);
@@ -589,11 +678,13 @@ void Deployer::deploy_host(Work& w, int wave) {
       throw std::runtime_error("install script failed: " + one_line(sw.err + " " + sw.out));
     }
     stage = Stage::switched;
+    ph.next("restart");
     w.sm->prepare(*r, units_changed);
     long runner_offset = runner_managed() ? file_size(*r, w.layout.runner_log) : 0;
     note(h.name, "restarting (" + w.sm->kind() + ")");
     if (runner_managed()) w.sm->stop(*r, Service::runner);
     w.sm->restart(*r, Service::node);
+    ph.next("gate");
     bool need_peers = others_up(h.name);
     note(h.name, std::string("health gate: version ") + expected + (need_peers ? ", peers >= 1" : " (no other host up: peers not required)") +
                      (runner_managed() ? ", runner ready" : ""));
@@ -613,6 +704,7 @@ void Deployer::deploy_host(Work& w, int wave) {
       return;
     }
     note(h.name, "health gate failed: " + g.detail);
+    ph.next("rollback");
     auto [res, det] = rollback(*r, w, previous);
     finish(res, g.detail + "; " + det, false);
     return;
@@ -625,6 +717,7 @@ void Deployer::deploy_host(Work& w, int wave) {
       return;
     }
     note(h.name, "failed after install began: " + why);
+    ph.next("rollback");
     // Roll back: on the same connection if it still works, else on a new one.
     for (int attempt = 0; attempt < 2; ++attempt) {
       try {
@@ -653,8 +746,22 @@ DeployReport Deployer::run() {
   rep_.dry_run = o_.dry_run;
   rep_.run_id = proofs::utc_stamp() + "-" + random_hex(3);
   // Artefacts and inputs: usage errors before anything else.
+  rep_.network = fleet_.network;
   rep_.binary = inspect_artefact(o_.binary, o_.expect_version);
   if (!o_.runner.empty()) rep_.runner = inspect_artefact(o_.runner);
+  // Stripped copies live only for this run.
+  struct TempDir {
+    fs::path path;
+    ~TempDir() {
+      std::error_code ec;
+      if (!path.empty()) fs::remove_all(path, ec);
+    }
+  } strip_dir;
+  if (o_.strip) {
+    strip_dir.path = fs::temp_directory_path() / ("x0x-deploy-strip-" + rep_.run_id);
+    rep_.binary = strip_artefact(rep_.binary, strip_dir.path / "node");
+    if (rep_.runner) rep_.runner = strip_artefact(*rep_.runner, strip_dir.path / "runner");
+  }
   std::string template_name;
   if (!o_.config_template.empty()) {
     std::ifstream in(o_.config_template);
@@ -705,8 +812,10 @@ DeployReport Deployer::run() {
     log_.open(dir / "deploy.log", std::ios::app);
     if (!log_) throw DeployUsageError((dir / "deploy.log").string() + ": cannot write");
   }
-  note("", fmt::format("run {}: binary {} (version {}, sha256 {}){}", rep_.run_id, rep_.binary.path.string(), rep_.binary.version,
-                       rep_.binary.sha256.substr(0, 16),
+  note("", fmt::format("run {}{}: binary {}{} (version {}, {} MB, sha256 {}){}", rep_.run_id,
+                       fleet_.network.empty() ? "" : " on network " + fleet_.network, rep_.binary.path.string(),
+                       rep_.binary.source.empty() ? "" : " (stripped from " + rep_.binary.source.string() + ")", rep_.binary.version,
+                       (rep_.binary.size + 500000) / 1000000, rep_.binary.sha256.substr(0, 16),
                        rep_.runner ? fmt::format(", runner {} (sha256 {})", rep_.runner->path.string(), rep_.runner->sha256.substr(0, 16))
                                    : std::string(", no runner")));
   for (auto& [host, what] : notes) note(host, what);
@@ -780,11 +889,13 @@ DeployReport Deployer::run() {
   for (std::size_t wi = 0; wi < sizes.size(); ++wi) {
     std::vector<Work*> wave(to_deploy.begin() + static_cast<long>(k), to_deploy.begin() + static_cast<long>(k + sizes[wi]));
     k += sizes[wi];
+    if (interrupted()) break;
     note("", fmt::format("wave {}/{}{}: {} host(s)", wi + 1, sizes.size(), wi == 0 ? " (canary)" : "", wave.size()));
     parallel_for(wave.size(), o_.parallel, [&](std::size_t i) {
-      if (failures_ > o_.max_fail) return;  // stays not-attempted
+      if (failures_ > o_.max_fail || interrupted()) return;  // stays not-attempted
       deploy_host(*wave[i], static_cast<int>(wi + 1));
     });
+    if (interrupted()) break;
     if (failures_ > o_.max_fail) {
       rep_.stopped = k < to_deploy.size() || std::any_of(wave.begin(), wave.end(), [](Work* w) { return w->report->result == "not-attempted"; });
       rep_.stop_reason = fmt::format("{} failure(s) in wave {} > --max-fail {}: rollout stopped", failures_.load(), wi + 1, o_.max_fail);
@@ -792,8 +903,17 @@ DeployReport Deployer::run() {
       break;
     }
   }
+  if (interrupted()) {
+    int not_started = 0;
+    for (auto& h : rep_.hosts) not_started += h.result == "not-attempted" || h.result == "interrupted";
+    rep_.interrupted = rep_.stopped = true;
+    rep_.stop_reason = fmt::format("interrupted: {} host(s) not started or stopped before install; the hosts in flight finished or rolled back",
+                                   not_started);
+    note("", rep_.stop_reason);
+  }
   for (auto& h : rep_.hosts)
-    if (h.result == "not-attempted") h.detail = "rollout stopped before this host";
+    if (h.result == "not-attempted") h.detail = rep_.interrupted ? "interrupted before this host started" : "rollout stopped before this host";
+  rep_.uploads = uploads_;
   rep_.seconds = secs_since(t0_);
   note("", fmt::format("done in {:.1f} s: {}", rep_.seconds, rep_.passed() ? "all targeted hosts healthy at " + rep_.binary.version : "FAILED"));
   if (temp_dir) fs::remove_all(dir);
@@ -816,20 +936,28 @@ bool DeployReport::passed() const {
 
 json DeployReport::to_json() const {
   auto art = [](const Artefact& a) {
-    return json{{"path", a.path.string()}, {"sha256", a.sha256}, {"size", a.size}, {"version", a.version}};
+    json j{{"path", a.path.string()}, {"sha256", a.sha256}, {"size", a.size}, {"version", a.version}};
+    if (!a.source.empty()) j["stripped_from"] = a.source.string();
+    return j;
   };
   json hosts_j = json::array();
-  for (auto& h : hosts)
+  for (auto& h : hosts) {
+    json phases = json::object();
+    for (auto& [name, secs] : h.phases) phases[name] = std::round(secs * 100) / 100;
     hosts_j.push_back({{"name", h.name}, {"wave", h.wave}, {"action", h.action}, {"changes", h.changes}, {"result", h.result},
                        {"detail", h.detail}, {"seconds", std::round(h.seconds * 100) / 100}, {"before_version", h.before_version},
-                       {"after_version", h.after_version}, {"ok", h.ok}});
+                       {"after_version", h.after_version}, {"ok", h.ok}, {"phases", phases}});
+  }
   return {{"deploy",
            {{"run_id", run_id},
             {"dry_run", dry_run},
             {"verdict", passed() ? "pass" : "fail"},
             {"seconds", std::round(seconds * 100) / 100},
             {"stopped", stopped},
+            {"interrupted", interrupted},
             {"stop_reason", stop_reason},
+            {"network", network.empty() ? json(nullptr) : json(network)},
+            {"uploads", uploads},
             {"binary", art(binary)},
             {"runner", runner ? art(*runner) : json(nullptr)},
             {"waves", waves},
@@ -837,8 +965,9 @@ json DeployReport::to_json() const {
 }
 
 std::string format_plan(const DeployReport& p) {
-  std::string out = fmt::format("Deploy plan {}: {} (version {}){}\n", p.run_id, p.binary.path.string(), p.binary.version,
-                                p.runner ? " + runner " + p.runner->path.string() : std::string());
+  std::string out = fmt::format("Deploy plan {}{}: {}{} (version {}){}\n", p.run_id, p.network.empty() ? "" : " (network " + p.network + ")",
+                                p.binary.path.string(), p.binary.source.empty() ? "" : " stripped from " + p.binary.source.string(),
+                                p.binary.version, p.runner ? " + runner " + p.runner->path.string() : std::string());
   std::size_t w = 4;
   for (auto& h : p.hosts) w = std::max(w, h.name.size());
   out += fmt::format("  {:<{}}  {:>4}  {:<8}  {:<12}  {}\n", "host", w, "wave", "action", "running", "changes");
@@ -863,8 +992,8 @@ std::string format_results(const DeployReport& r) {
                        h.result, h.seconds, h.detail);
   int ok = 0;
   for (auto& h : r.hosts) ok += h.ok;
-  out += fmt::format("{}/{} hosts healthy at {}{} in {:.1f} s{}\n", ok, r.hosts.size(), r.binary.version,
-                     r.stopped ? " (" + r.stop_reason + ")" : std::string(), r.seconds,
+  out += fmt::format("{}/{} hosts healthy at {}{} in {:.1f} s, {} artefact upload(s){}\n", ok, r.hosts.size(), r.binary.version,
+                     r.stopped ? " (" + r.stop_reason + ")" : std::string(), r.seconds, r.uploads,
                      r.passed() ? "" : " — FAILED");
   return out;
 }

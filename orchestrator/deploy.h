@@ -4,8 +4,13 @@
 // the next starts; a failed host is rolled back to its `.prev` files.
 //
 // Per host, in this order, so that a dropped connection leaves a known state:
-//  1. upload every changed file to "<path>.new" (RemoteHost::upload: temp file,
-//     sha256 checked on the host, atomic mv). Nothing live has changed yet.
+//  1. stage every changed file as "<path>.new". Artefacts (node, runner) go
+//     through the machine's content-addressed cache <install_root>/../.x0x-cache/<sha256>:
+//     uploaded at most once per machine and run (RemoteHost::upload: temp file,
+//     sha256 checked on the host, atomic mv into the cache — so a file in the
+//     cache is a verified one), then hard-linked (or copied and re-hashed) to
+//     "<path>.new" — hosts sharing a machine share one upload. Rendered files
+//     are written and sha256-checked in one script. Nothing live has changed yet.
 //  2. one remote script: `cp -p <path> <path>.prev` for every changed file (or
 //     record it as fresh), then the journal run/deploy.state says
 //     "phase=switching" with the file list, then `mv -f <path>.new <path>` for
@@ -18,6 +23,9 @@
 // A connection lost after step 2 started is retried once to roll back; if the
 // host stays unreachable it is reported as unknown, and the next run finds
 // the unfinished journal and rolls the host back before anything else.
+// Interrupted (DeployOptions::interrupted turns true, e.g. on SIGINT): no new
+// host starts; a host in flight stops before step 2 (nothing changed) or, once
+// switched, finishes — healthy, or rolled back — so none is left half-installed.
 #pragma once
 #include <chrono>
 #include <filesystem>
@@ -47,6 +55,7 @@ struct DeployOptions {
   bool dry_run = false;
   bool force = false;                     // deploy (restart + gate) unchanged hosts too
   bool accept_new_host_keys = false;
+  bool strip = false;                     // deploy `strip --strip-debug` copies of the artefacts
   std::vector<std::string> hosts;         // empty: every host of the fleet
   std::string log_level;                  // empty: the template's, else "info"
   std::chrono::milliseconds api_timeout{30000};   // restart → /health answers
@@ -59,6 +68,8 @@ struct DeployOptions {
   ServiceManagerOptions service;
   // How a host is reached; default: ssh_connect with the inventory's SSH fields.
   std::function<std::unique_ptr<RemoteHost>(const Host&, bool accept_new)> connect;
+  // Polled between steps; true: stop starting hosts (see above). Unset: never.
+  std::function<bool()> interrupted;
 };
 
 struct DeployReport;
@@ -75,6 +86,9 @@ struct HostReport {
   double seconds = 0;
   std::string before_version, after_version;
   bool ok = false;           // healthy at the target version (or unchanged and healthy)
+  // Where the seconds went: connect, upload (incl. waiting for a shared one),
+  // stage, switch, restart, gate, rollback — in order, each once at most.
+  std::vector<std::pair<std::string, double>> phases;
 };
 
 struct DeployReport {
@@ -85,7 +99,10 @@ struct DeployReport {
   std::vector<HostReport> hosts;  // in inventory order
   bool dry_run = false;
   bool stopped = false;           // the rollout stopped early
+  bool interrupted = false;       // … because DeployOptions::interrupted turned true
   std::string stop_reason;
+  std::string network;            // the inventory network deployed ("" when none)
+  std::size_t uploads = 0;        // artefact uploads (at most one per machine and artefact)
   double seconds = 0;
   bool passed() const;            // every targeted host ok (dry run: the plan succeeded)
   nlohmann::json to_json() const;

@@ -46,8 +46,8 @@ std::string sha256_file(const fs::path& path) {
 
 namespace {
 
-// Runs `path --version` with a deadline; returns {exit status, stdout}.
-std::pair<int, std::string> run_version(const fs::path& path, std::chrono::milliseconds limit) {
+// Runs argv (no shell) with a deadline; returns {exit status, stdout}.
+std::pair<int, std::string> run_program(std::vector<std::string> args, std::chrono::milliseconds limit) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw DeployUsageError("pipe: " + std::string(std::strerror(errno)));
   pid_t pid = ::fork();
@@ -63,9 +63,10 @@ std::pair<int, std::string> run_version(const fs::path& path, std::chrono::milli
       ::dup2(devnull, 0);
       ::dup2(devnull, 2);
     }
-    std::string p = path.string();
-    char* argv[] = {p.data(), const_cast<char*>("--version"), nullptr};
-    ::execv(p.c_str(), argv);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   ::close(fds[1]);
@@ -95,7 +96,7 @@ std::pair<int, std::string> run_version(const fs::path& path, std::chrono::milli
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out) throw DeployUsageError(path.string() + " --version: no answer within " + std::to_string(limit.count() / 1000) + " s");
+  if (timed_out) throw DeployUsageError(args[0] + " " + args[1] + ": no answer within " + std::to_string(limit.count() / 1000) + " s");
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
@@ -122,7 +123,7 @@ Artefact inspect_artefact(const fs::path& path, const std::string& version_overr
     a.version = version_override;
     return a;
   }
-  auto [rc, out] = run_version(a.path, std::chrono::seconds(10));
+  auto [rc, out] = run_program({a.path.string(), "--version"}, std::chrono::seconds(10));
   auto first = out.substr(0, out.find('\n'));
   std::istringstream words(first);
   std::string w, last;
@@ -131,6 +132,19 @@ Artefact inspect_artefact(const fs::path& path, const std::string& version_overr
     throw DeployUsageError(path.string() + " --version: " + (rc != 0 ? "exit " + std::to_string(rc) : std::string("no output")) +
                            " (give the version with --expect-version when the binary cannot run here)");
   a.version = last;
+  return a;
+}
+
+Artefact strip_artefact(const Artefact& original, const fs::path& out_dir, const std::string& version_override) {
+  fs::create_directories(out_dir);
+  auto out = out_dir / (original.path.filename().string() + ".stripped");
+  auto [rc, text] = run_program({"strip", "--strip-debug", "-o", out.string(), original.path.string()}, std::chrono::seconds(120));
+  if (rc != 0)
+    throw DeployUsageError("--strip: `strip --strip-debug " + original.path.string() + "` failed (exit " + std::to_string(rc) +
+                           (rc == 127 ? ": is binutils installed?" : "") + ")");
+  fs::permissions(out, fs::status(original.path).permissions());
+  auto a = inspect_artefact(out, version_override.empty() ? original.version : version_override);
+  a.source = original.path;
   return a;
 }
 
@@ -277,6 +291,7 @@ std::vector<ManagedFile> managed_files(const Fleet& fleet, const Host& host, con
     f.local = a.path;
     f.mode = 0755;
     f.sha256 = a.sha256;
+    f.size = a.size;
     files.push_back(std::move(f));
   };
   auto rendered = [&](const std::string& key, const std::string& remote, std::string content, unsigned mode) {

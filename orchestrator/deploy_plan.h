@@ -25,6 +25,7 @@ struct Artefact {
   std::string sha256;    // lowercase hex
   std::uintmax_t size = 0;
   std::string version;   // last word of `<path> --version`
+  std::filesystem::path source;  // the operator's file when `path` is a stripped copy of it
 };
 
 // sha256 of a file / of bytes, lowercase hex (libsodium).
@@ -35,6 +36,13 @@ std::string sha256_hex(std::string_view bytes);
 // last word of its first line. DeployUsageError when the file is missing, not
 // executable, or prints no version (unless version_override is given).
 Artefact inspect_artefact(const std::filesystem::path& path, const std::string& version_override = {});
+
+// `--strip`: a copy of the artefact without debug sections (`strip
+// --strip-debug`, symbols kept for backtraces) in out_dir, inspected like the
+// original; source names the original. Only on request: the operator's file
+// is what deploys otherwise. DeployUsageError when strip fails.
+Artefact strip_artefact(const Artefact& original, const std::filesystem::path& out_dir,
+                        const std::string& version_override = {});
 
 // "1,25%,100%" over n hosts → wave sizes, e.g. n=8: {1, 1, 6}. Entries are
 // cumulative host counts or percentages (rounded up); empty waves are dropped
@@ -70,6 +78,7 @@ struct ManagedFile {
   std::string remote_path;          // absolute, on the host
   std::filesystem::path local;      // what is uploaded (artefacts; rendered files once materialised)
   std::string content;              // rendered files: the bytes (empty for artefacts)
+  std::uintmax_t size = 0;          // artefacts: bytes
   bool rendered = false;
   unsigned mode = 0644;
   std::string sha256;               // target

@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -12,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "orchestrator/api_access.h"
+#include "orchestrator/service_manager.h"
 #include "orchestrator/ssh_remote.h"
 #include "probes/log_patterns.h"
 #include "probes/rest_client.h"
@@ -82,8 +86,114 @@ const char* kEndpoints[][2] = {{"/health", "health.json"},
 
 // The node's log files: deploy's layout (log/) or the local fleet's.
 std::vector<std::string> log_candidates(const Host& h) {
-  return {h.install_root + "/log/node.log", h.install_root + "/node.log", h.install_root + "/log/runner.log",
-          h.install_root + "/runner.log"};
+  auto root = HostLayout::for_host(h).root;
+  return {root + "/log/node.log", root + "/node.log", root + "/log/runner.log", root + "/runner.log"};
+}
+
+bool reads_journal(const Host& h) { return h.transport == "ssh" && h.service_manager == "systemd"; }
+
+// The journal of the host's units, UTC timestamps (so the window filter of
+// other sources compares them lexically too).
+std::string journal_command(const Host& h, std::chrono::seconds since) {
+  return "journalctl -u " + shell_quote(systemd_unit_name(h, Service::node)) + " -u " +
+         shell_quote(systemd_unit_name(h, Service::runner)) + " --since \"-" + std::to_string(since.count()) +
+         "s\" --no-pager -o short-iso --utc";
+}
+
+std::string harvest_section(const std::string& name, const std::string& cmd) { return "echo '==" + name + "'\n{ " + cmd + "; } 2>&1\n"; }
+
+// Spec §4.3 facts of the machine, shared by the hosts on it (gathered once).
+std::string machine_facts_script(const Host& h) {
+  auto section = harvest_section;
+  std::string s = section("uptime", "uptime") + section("nproc", "nproc") + section("udp_listeners", "ss -ulnp") +
+                  section("tcp_listeners", "ss -tlnp") + section("qdisc", "tc qdisc show") +
+                  section("partition_rules", "iptables -S INPUT 2>/dev/null | grep -c x0x-partition || true");
+  if (h.transport == "ssh")  // whichever host of the machine comes first
+    s += section("system_state", "systemctl is-system-running") + section("journal_disk_usage", "journalctl --disk-usage");
+  return s;
+}
+
+// Spec §4.3 facts of one instance as "==name" sections (each command best
+// effort), and per service: `systemctl show` of its unit on systemd hosts, else
+// the pidfile's process from /proc (resident memory, CPU time).
+std::string facts_script(const Host& h) {
+  auto l = HostLayout::for_host(h);
+  auto q = [](const std::string& s) { return shell_quote(s); };
+  std::string s;
+  auto section = [&](const std::string& name, const std::string& cmd) { s += harvest_section(name, cmd); };
+  section("df", "df -Pk " + q(l.root) + " 2>/dev/null || df -Pk /");
+  section("du_kb", "du -sk " + q(l.root) + " | cut -f1");
+  section("binaries_sha256", "sha256sum " + q(l.node_binary) + " " + q(l.runner_binary));
+  section("upgrade_leftovers", "ls -d " + q(l.root) + "/.x0x-upgrade-* 2>/dev/null | wc -l");
+  if (reads_journal(h)) {
+    for (auto svc : {Service::node, Service::runner})
+      section(std::string("unit:") + service_name(svc),
+              "systemctl show -p MainPID,ActiveState,NRestarts,MemoryCurrent,CPUUsageNSec " + q(systemd_unit_name(h, svc)));
+  } else {
+    for (auto svc : {Service::node, Service::runner})
+      section(std::string("process:") + service_name(svc),
+              "p=$(head -n 1 " + q(l.run_dir + "/" + service_name(svc) + ".pid") +
+                  " 2>/dev/null | tr -cd 0-9); if [ -n \"$p\" ] && [ -r /proc/$p/status ]; then echo pid=$p; "
+                  "awk '/^VmRSS:/{print \"rss_kb=\" $2}' /proc/$p/status; "
+                  "set -- $(sed 's/.*) //' /proc/$p/stat); echo cpu_ticks=$((${12} + ${13})); "
+                  "echo clk_tck=$(getconf CLK_TCK); else echo 'pid='; fi");
+  }
+  return s;
+}
+
+// "==name" sections → {"name": text}; "unit:x" and "process:x" sections as
+// key=value objects under "units" / "processes".
+json parse_facts(const std::string& out) {
+  json facts = json::object();
+  std::string name, body;
+  auto flush = [&] {
+    if (name.empty()) return;
+    while (!body.empty() && body.back() == '\n') body.pop_back();
+    auto colon = name.find(':');
+    if (colon == std::string::npos) {
+      facts[name] = body;
+    } else {
+      json kv = json::object();
+      std::istringstream in(body);
+      for (std::string line; std::getline(in, line);)
+        if (auto eq = line.find('='); eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+      auto group = name.substr(0, colon) == "unit" ? "units" : "processes";
+      if (kv.contains("cpu_ticks") && kv.contains("clk_tck")) {
+        try {
+          kv["cpu_seconds"] = std::stod(kv["cpu_ticks"].get<std::string>()) / std::stod(kv["clk_tck"].get<std::string>());
+        } catch (...) {
+        }
+      }
+      facts[group][name.substr(colon + 1)] = kv;
+    }
+    body.clear();
+  };
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("==", 0) == 0) {
+      flush();
+      name = line.substr(2);
+    } else {
+      body += line + "\n";
+    }
+  }
+  flush();
+  return facts;
+}
+
+void add_counts(probes::LogCounts& into, const probes::LogCounts& more) {
+  into.lines += more.lines;
+  into.lines_in_window += more.lines_in_window;
+  for (auto& [k, v] : more.counts) into.counts[k] += v;
+  for (auto& [k, v] : more.timeout_peers) into.timeout_peers[k] += v;
+}
+
+// Lines that are log content (journalctl's "-- No entries --" and "-- Boot …" are not).
+std::size_t content_lines(const std::string& text) {
+  std::size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) n += !line.empty() && line.rfind("-- ", 0) != 0;
+  return n;
 }
 
 struct NodeRow {
@@ -117,6 +227,20 @@ HarvestResult harvest(const Fleet& fleet, const HarvestOptions& o) {
                                                {"inventory_sha256", fs::exists(fleet.path) ? proofs::sha256_file(fleet.path) : ""}});
   auto access = make_api_access(fleet, {o.accept_new_host_keys});
   std::mutex access_mu;
+  // Machine facts, once per machine ("local", or address:ssh_port).
+  std::mutex machines_mu;
+  std::map<std::string, std::shared_ptr<std::pair<std::once_flag, std::string>>> machines;
+  auto machine_facts = [&](const Host& h, const std::function<std::string(const std::string&)>& run) {
+    std::shared_ptr<std::pair<std::once_flag, std::string>> m;
+    {
+      std::lock_guard lk(machines_mu);
+      auto& slot = machines[h.transport == "local" ? std::string("local") : h.address + ":" + std::to_string(h.ssh_port)];
+      if (!slot) slot = std::make_shared<std::pair<std::once_flag, std::string>>();
+      m = slot;
+    }
+    std::call_once(m->first, [&] { m->second = run(machine_facts_script(h)); });
+    return m->second;
+  };
   std::vector<NodeRow> rows(targets.size());
   std::atomic<std::size_t> next{0};
   std::vector<std::thread> pool;
@@ -175,27 +299,62 @@ HarvestResult harvest(const Fleet& fleet, const HarvestOptions& o) {
           row.error = e.what();
           status["api"] = {{"error", row.error}};
         }
-        // Logs and host facts, on the host itself.
+        // Logs and host facts, on the host itself. Logs: the units' journal
+        // on systemd hosts (already cut to the window by --since) and the log
+        // files; which sources gave lines is recorded.
         try {
-          std::string logs, facts;
+          std::string journal, files, facts;
+          json sources = json::array();
+          json journal_status;
+          auto add_file = [&](const std::string& path, std::string text) {
+            if (text.empty()) return;
+            sources.push_back({{"source", "log-file"}, {"path", path}, {"bytes", text.size()}});
+            files += text;
+            if (files.back() != '\n') files += '\n';
+          };
           if (h.transport == "local") {
-            for (auto& p : log_candidates(h)) logs += read_local(p, 64u << 20);
-            facts = run_local("uptime; df -Pk " + shell_quote(h.install_root.empty() ? "/" : h.install_root) + " 2>&1; nproc");
+            for (auto& p : log_candidates(h)) add_file(p, read_local(p, 64u << 20));
+            auto local_sh = [](const std::string& script) { return run_local("sh -c " + shell_quote(script)); };
+            facts = machine_facts(h, local_sh) + local_sh(facts_script(h));
           } else {
             auto remote = ssh_connect(ssh_target_of(h, o.accept_new_host_keys));
-            std::string cmd;
-            for (auto& p : log_candidates(h)) cmd += "tail -c 67108864 " + shell_quote(p) + " 2>/dev/null; ";
-            logs = remote->exec(cmd, std::chrono::seconds(30)).out;
-            facts = remote->exec("uptime; df -Pk " + shell_quote(h.install_root.empty() ? "/" : h.install_root) +
-                                     " 2>&1; nproc; command -v systemctl >/dev/null && systemctl is-system-running 2>&1 || true",
-                                 std::chrono::seconds(20)).out;
+            if (reads_journal(h)) {
+              auto cmd = journal_command(h, since_secs);
+              auto j = remote->exec(cmd, std::chrono::seconds(60));
+              auto lines = content_lines(j.out);
+              journal_status = {{"command", cmd}, {"exit_code", j.exit_code}, {"lines", lines}};
+              if (j.exit_code == 0 && lines > 0) {
+                journal = j.out;
+                sources.push_back({{"source", "journal"}, {"units", {systemd_unit_name(h, Service::node), systemd_unit_name(h, Service::runner)}},
+                                   {"lines", lines}});
+              } else {
+                journal_status["fallback"] = j.exit_code != 0 ? "journalctl failed: " + one_line(j.err.empty() ? j.out : j.err, 200)
+                                                              : std::string("no journal entries in the window");
+              }
+            }
+            for (auto& p : log_candidates(h)) {
+              auto r = remote->exec("tail -c 67108864 " + shell_quote(p) + " 2>/dev/null", std::chrono::seconds(30));
+              add_file(p, r.out);
+            }
+            auto remote_sh = [&](const std::string& script) { return remote->exec("sh -s", std::chrono::seconds(30), script).out; };
+            facts = machine_facts(h, remote_sh) + remote_sh(facts_script(h));
           }
-          auto counts = probes::count_log_patterns(logs, probes::default_log_patterns(), since_iso);
+          auto counts = probes::count_log_patterns(journal, probes::default_log_patterns());
+          add_counts(counts, probes::count_log_patterns(files, probes::default_log_patterns(), since_iso));
           row.warnings = counts.counts["warnings"];
           row.errors = counts.counts["errors"];
-          bundle.write_json(base + "grep-counts.json", counts.to_json());
+          auto counts_json = counts.to_json();
+          counts_json["sources"] = sources;
+          bundle.write_json(base + "grep-counts.json", counts_json);
           bundle.write_text(base + "host.txt", facts);
-          status["logs"] = {{"lines_in_window", counts.lines_in_window}};
+          bundle.write_json(base + "facts.json", parse_facts(facts));
+          std::string source;
+          for (auto& s : sources) {
+            auto name = s["source"].get<std::string>();
+            if (source.find(name) == std::string::npos) source += (source.empty() ? "" : "+") + name;
+          }
+          status["logs"] = {{"lines_in_window", counts.lines_in_window}, {"source", source.empty() ? "none" : source}, {"sources", sources}};
+          if (!journal_status.is_null()) status["logs"]["journal"] = journal_status;
         } catch (const std::exception& e) {
           status["logs"] = {{"error", e.what()}};
         }

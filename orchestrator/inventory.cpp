@@ -186,8 +186,8 @@ const Network* find_network(const std::vector<Network>& nets, const std::string&
 std::string select_network(const std::vector<Network>& nets, const Doc& d, const std::string& requested, Checker& c) {
   if (!requested.empty()) {
     if (find_network(nets, requested)) return requested;
-    c.add(-1, "--network", "unknown network '" + requested + "' (" + known_networks(nets) + ")");
-    return {};
+    // Alone: every host's "missing api_addr" that would follow is noise.
+    throw InventoryError({c.source + ": --network: unknown network '" + requested + "' (" + known_networks(nets) + ")"});
   }
   if (auto it = d.defaults.fields.find("default_network"); it != d.defaults.fields.end()) {
     const auto& f = it->second;

@@ -8,21 +8,12 @@ namespace x0x::orchestrator {
 
 namespace {
 
-
-std::string one_line(std::string s, std::size_t max = 400) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  for (auto& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  if (s.size() > max) s = s.substr(0, max) + "…";
-  return s;
-}
-
 ExecResult run_checked(RemoteHost& host, const std::string& what, const std::string& cmd,
                        std::chrono::milliseconds timeout) {
   auto r = host.exec(cmd, timeout);
   if (r.exit_code != 0)
     throw ServiceError(host.name() + ": " + what + " failed (exit " + std::to_string(r.exit_code) +
-                       "): " + one_line(r.err.empty() ? r.out : r.err + " " + r.out));
+                       "): " + one_line(r.err.empty() ? r.out : r.err + " " + r.out, 400));
   return r;
 }
 
@@ -193,7 +184,7 @@ class SupervisorManager final : public ServiceManager {
   void restart(RemoteHost& h, Service s) override { run(h, "restart", s); }
   ServiceStatus status(RemoteHost& h, Service s) override {
     auto r = h.exec(cmd("status", s, true), o_.command_timeout);
-    return {r.exit_code == 0, one_line(r.out.empty() ? r.err : r.out)};
+    return {r.exit_code == 0, one_line(r.out.empty() ? r.err : r.out, 400)};
   }
   void remove(RemoteHost& h) override {
     stop(h, Service::runner);
@@ -212,7 +203,7 @@ class SupervisorManager final : public ServiceManager {
     auto r = h.exec(cmd(action, s, tolerate_missing), o_.command_timeout);
     if (r.exit_code == 0 || (tolerate_missing && r.exit_code == 3)) return;
     throw ServiceError(h.name() + ": x0x-supervise " + action + " " + service_name(s) + " failed (exit " +
-                       std::to_string(r.exit_code) + "): " + one_line(r.err + " " + r.out));
+                       std::to_string(r.exit_code) + "): " + one_line(r.err + " " + r.out, 400));
   }
   HostLayout l_;
   ServiceManagerOptions o_;
@@ -244,7 +235,7 @@ class SystemdManager final : public ServiceManager {
   }
   ServiceStatus status(RemoteHost& h, Service s) override {
     auto r = h.exec(sc() + " is-active " + shell_quote(unit(s)), o_.command_timeout);
-    auto d = one_line(r.out.empty() ? r.err : r.out);
+    auto d = one_line(r.out.empty() ? r.err : r.out, 400);
     return {r.exit_code == 0 && d == "active", d};
   }
   void remove(RemoteHost& h) override {
@@ -288,6 +279,7 @@ HostLayout HostLayout::for_host(const Host& host) {
   l.state_file = s(root / "run" / "deploy.state");
   l.node_log = s(root / "log" / "node.log");
   l.runner_log = s(root / "log" / "runner.log");
+  l.cache_dir = s(root.parent_path() / ".x0x-cache");
   return l;
 }
 

@@ -14,6 +14,8 @@
 //   run/<svc>.pid         the running child; run/<svc>.loop.pid its restart loop
 //   run/deploy.state      the deploy journal (see deploy.h)
 //   log/node.log, log/runner.log
+// and beside the root, shared by every install root in the same folder:
+//   ../.x0x-cache/<sha256>  verified artefacts, hard-linked into bin/ (deploy.h)
 #pragma once
 #include <chrono>
 #include <memory>
@@ -30,6 +32,7 @@ struct HostLayout {
   std::string root, bin_dir, etc_dir, data_dir, run_dir, log_dir;
   std::string node_binary, runner_binary, supervisor, config, runner_env, token, state_file;
   std::string node_log, runner_log;
+  std::string cache_dir;  // <root>/../.x0x-cache
   static HostLayout for_host(const Host& host);  // install_root, or /opt/x0x when empty
 };
 

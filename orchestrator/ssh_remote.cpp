@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <cctype>
 #include <list>
 #include <thread>
 #include <vector>
@@ -29,6 +30,14 @@
 #include "core/encoding.h"
 
 namespace x0x::orchestrator {
+
+std::string one_line(std::string s, std::size_t max) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  for (auto& c : s)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (s.size() > max) s = s.substr(0, max) + "…";
+  return s;
+}
 
 std::string shell_quote(std::string_view text) {
   std::string q = "'";
@@ -544,7 +553,7 @@ class SshHost final : public RemoteHost {
         }
         uint32_t window = ssh_channel_window_size(ch.get());
         if (window == 0) break;
-        std::size_t n = std::min<std::size_t>({window, buf.size(), stdin_data.size() - in_off});
+        std::size_t n = std::min<std::size_t>({window, 256 * 1024, stdin_data.size() - in_off});
         int w = ssh_channel_write(ch.get(), stdin_data.data() + in_off, static_cast<uint32_t>(n));
         if (w == SSH_ERROR) {  // the command closed its side; it did not want the rest
           eof_sent = true;
@@ -574,7 +583,8 @@ class SshHost final : public RemoteHost {
                           std::to_string(timeout.count()) + " ms");
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-      auto slice = std::min<std::chrono::milliseconds>(left, eof_sent ? 100ms : 10ms);
+      // While stdin is pending, only wait briefly for the window to open again.
+      auto slice = std::min<std::chrono::milliseconds>(left, eof_sent ? 100ms : 1ms);
       if (ssh_channel_poll_timeout(ch.get(), static_cast<int>(std::max<long>(1, slice.count())), 0) == SSH_ERROR)
         throw RemoteError(target_.name + ": connection lost while running `" + command_head(command) +
                           "`: " + ssh_error(s));
@@ -593,38 +603,18 @@ class SshHost final : public RemoteHost {
     const std::string what = target_.name + ": upload of " + local.string() + " to " + remote_path;
     std::ifstream in(local, std::ios::binary);
     if (!in) throw RemoteError(what + ": cannot read the local file");
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw RemoteError(what + ": reading the local file failed");
     const std::string tmp = remote_path + ".upload-" + random_hex(8);
     try {
-      sftp_session sf = sftp();
-      SftpFilePtr f(sftp_open(sf, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600));
-      if (!f) throw RemoteError(what + ": cannot create " + tmp + ": " + sftp_error_text(sf));
-      crypto_hash_sha256_state st;
-      crypto_hash_sha256_init(&st);
-      std::vector<char> buf(128 * 1024);  // under OpenSSH's 256 KiB SFTP message limit
-      std::uint64_t sent = 0;
-      for (;;) {
-        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-        auto n = static_cast<std::size_t>(in.gcount());
-        if (n == 0) break;
-        crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), n);
-        std::size_t off = 0;
-        while (off < n) {
-          ssize_t w = sftp_write(f.get(), buf.data() + off, n - off);
-          if (w <= 0)
-            throw RemoteError(what + ": write failed after " + std::to_string(sent + off) + " bytes: " +
-                              sftp_error_text(sf));
-          off += static_cast<std::size_t>(w);
-        }
-        sent += n;
-      }
-      if (in.bad()) throw RemoteError(what + ": reading the local file failed after " + std::to_string(sent) + " bytes");
-      if (sftp_close(f.release()) != SSH_NO_ERROR)
-        throw RemoteError(what + ": closing " + tmp + " failed: " + sftp_error_text(sf));
       unsigned char digest[crypto_hash_sha256_BYTES];
-      crypto_hash_sha256_final(&st, digest);
+      crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
       const std::string local_hex = to_hex(std::span<const std::uint8_t>(digest, sizeof digest));
-
-      auto sum = exec("sha256sum -- " + shell_quote(tmp), 300s, {});
+      // Streamed on the exec channel's stdin (window-sized writes, no per-chunk
+      // round trip like SFTP's), then hashed on the host in the same command.
+      auto sum = exec("umask 077 && { cat > " + shell_quote(tmp) + " || exit 90; } && sha256sum -- " + shell_quote(tmp), 600s, bytes);
+      if (sum.exit_code == 90)
+        throw RemoteError(what + ": cannot create " + tmp + ": " + trim(sum.err));
       if (sum.exit_code != 0)
         throw RemoteError(what + ": sha256sum failed (exit " + std::to_string(sum.exit_code) + "): " + trim(sum.err));
       std::string remote_hex = sum.out.substr(0, std::min<std::size_t>(64, sum.out.size()));

@@ -9,14 +9,18 @@
 // within about 3-4 intervals, and every exec has its own deadline on top.
 //
 // exec: on timeout the command gets SIGTERM (an OpenSSH "signal" request,
-// best effort) and its channel is closed. upload: SFTP writes of 128 KiB, one
-// at a time (libssh 0.10 has no pipelined SFTP writes), so a WAN upload runs
-// at about 128 KiB per round trip. forward: a connection the SSH server
+// best effort) and its channel is closed. upload: the file is streamed on an
+// exec channel's stdin (`cat > tmp`, writes as large as the channel window)
+// rather than SFTP (libssh 0.10 has no pipelined SFTP writes: one round trip
+// per 128 KiB), and hashed by `sha256sum` in the same command; the file is
+// held in memory while it is sent. forward: a connection the SSH server
 // cannot open (nothing listening, AllowTcpForwarding no) is closed at once
 // and logged as a warning; if the forward's session dies, open connections
 // are closed and new ones refused until the PortForward is recreated.
 #pragma once
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "orchestrator/remote.h"
 
@@ -30,5 +34,9 @@ std::unique_ptr<RemoteHost> ssh_connect(const SshTarget& target);
 
 // 'text' quoted for a POSIX shell (single quotes).
 std::string shell_quote(std::string_view text);
+
+// A remote command's output for a one-line message: trailing whitespace
+// dropped, line breaks and tabs as spaces, at most max bytes (then "…").
+std::string one_line(std::string text, std::size_t max = 300);
 
 }  // namespace x0x::orchestrator

@@ -3,7 +3,7 @@
 # hosts on a loopback sshd (separate install roots, supervisor), next to the
 # reference's sequential flow for the same N: per node a 15 s rolling gap,
 # plus one 30 s post-deploy settle, counting its uploads and checks as zero.
-# Runs as root (sshd). Usage: tests/bench/deploy_bench.sh [build-dir] [N ...]  (default: build 4 8 16)
+# Runs as root (sshd). Usage: [DEPLOY_ARGS=--strip] tests/bench/deploy_bench.sh [build-dir] [N ...]  (default: build 4 8 16)
 set -euo pipefail
 build="$(cd "${1:-build}" && pwd)"; shift || true
 sizes=("${@:-4 8 16}")
@@ -56,9 +56,23 @@ print(' '.join(str(s.getsockname()[1]) for s in ss))"))
   } > "$fleet/fleet.toml"
   start=$(date +%s.%N)
   if "$build/cli/x0xctl" deploy --fleet "$fleet/fleet.toml" --binary "$build/node/x0x-lean-node" \
-       --runner "$build/runners/x0x-test-runner" --parallel 8 --proof-root "$fleet/proofs" > "$fleet/deploy.out" 2>&1; then
+       --runner "$build/runners/x0x-test-runner" --parallel 8 --proof-root "$fleet/proofs" --json "$fleet/deploy.json" ${DEPLOY_ARGS:-} \
+       > "$fleet/deploy.out" 2>&1; then
     result=healthy; else result="FAILED (see $fleet/deploy.out)"; fi
   end=$(date +%s.%N)
   python3 -c "import sys; n=int(sys.argv[1]); t=float(sys.argv[3])-float(sys.argv[2]); ref=15*n+30; print(f'{n:5d} {t:9.1f}s {ref:17.0f}s {ref/t:6.1f}x  {sys.argv[4]}')" "$n" "$start" "$end" "$result"
+  # Where the time went: per wave, the slowest host's phases (the wave's critical path).
+  [ -f "$fleet/deploy.json" ] && python3 - "$fleet/deploy.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["deploy"]
+waves = {}
+for h in d["hosts"]:
+    waves.setdefault(h["wave"], []).append(h)
+for w in sorted(waves):
+    slow = max(waves[w], key=lambda h: h["seconds"])
+    print(f"      wave {w} ({len(waves[w])} hosts), slowest {slow['name']} {slow['seconds']:.1f}s: " +
+          ", ".join(f"{k} {v:.2f}" for k, v in slow["phases"].items()))
+print(f"      artefact uploads: {d['uploads']}")
+PY
   for sup in "$fleet"/h*/bin/x0x-supervise; do sh "$sup" stop runner >/dev/null 2>&1 || true; sh "$sup" stop node >/dev/null 2>&1 || true; done
 done

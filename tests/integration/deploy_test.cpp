@@ -29,6 +29,7 @@
 #include "orchestrator/service_manager.h"
 #include "orchestrator/ssh_remote.h"
 #include "probes/rest_client.h"
+#include "tests/support/files.h"
 #include "tests/support/sshd_fixture.h"
 
 namespace fs = std::filesystem;
@@ -37,19 +38,10 @@ using namespace x0x;
 using namespace x0x::orchestrator;
 using Catch::Matchers::Contains;
 
+using x0x::testing::slurp;
+using x0x::testing::write_file;
+
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, const std::string& text, fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
-  fs::permissions(p, perms);
-}
 
 // Free loopback ports, distinct within the test (kept bound until all are picked).
 std::vector<int> free_ports(int n) {
@@ -206,6 +198,15 @@ TEST_CASE("deploy: config rendering and systemd units follow the inventory") {
                               Contains("EnvironmentFile=/opt/x0x/etc/runner.env"));
   CHECK_THAT(render_systemd_unit(b, lb, Service::node),
              Contains("ExecStart=/opt/x0x/bin/x0x-node --config /opt/x0x/etc/config.toml --no-hard-coded-bootstrap"));
+  // A network (or the host) names the node's unit; the runner's follows it.
+  Host c = b;
+  c.service = "x0xd-testnet";
+  CHECK(systemd_unit_name(c, Service::node) == "x0xd-testnet.service");
+  CHECK(systemd_unit_name(c, Service::runner) == "x0x-runner-sfo.service");
+  CHECK_THAT(render_systemd_unit(c, lb, Service::runner), Contains("After=x0xd-testnet.service"));
+  c.service = "x0xd@test.service";
+  CHECK(systemd_unit_name(c, Service::node) == "x0xd@test.service");
+  CHECK(lb.cache_dir == "/opt/.x0x-cache");
 }
 
 TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build again changes nothing") {
@@ -238,7 +239,14 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build
     CHECK_THAT(slurp(f.root(i) / "run" / "deploy.state"), Contains("phase=done"));
     CHECK_THAT(slurp(f.root(i) / "log" / "runner.log"), Contains("runner ready"));
     CHECK(fs::exists(f.root(i) / "data" / "api-token"));
+    // One verified upload per machine: every host's binary is a hard link of the cache entry.
+    CHECK(fs::equivalent(f.root(i) / "bin" / "x0x-node", f.dir() / ".x0x-cache" / lean_sha));
+    std::vector<std::string> phases;
+    for (auto& [name, secs] : hr.phases) phases.push_back(name);
+    CHECK(phases == std::vector<std::string>{"probe", "connect", "upload", "stage", "switch", "restart", "gate"});
   }
+  CHECK(rep.uploads == 2);  // node and runner, once for the one machine
+  CHECK(rep.to_json()["deploy"]["hosts"][1]["phases"].contains("gate"));
   // Tokens never appear in the log or the progress lines.
   auto log = slurp(f.dir() / "proofs-1" / "deploy.log");
   for (std::size_t i = 0; i < 4; ++i) {
@@ -533,4 +541,57 @@ TEST_CASE("deploy: systemd hosts get rendered units and are driven through syste
     CHECK_THAT(slurp(f.root(i) / "log" / "runner.log"), Contains("runner ready"));
   }
   CHECK_THAT(sc.calls(), Contains("daemon-reload"));
+}
+
+TEST_CASE("deploy: interrupted, no new host starts and none is left half-installed") {
+  testing::SshdFixture sshd;
+  DeployFleet f(sshd);
+  // Interrupted while the canary stages its files: it stops before the
+  // switch, nothing changed anywhere.
+  std::atomic<bool> stop{false};
+  auto o = options(f.dir() / "proofs-int-1");
+  o.interrupted = [&] { return stop.load(); };
+  auto early = run_deploy(f.fleet(), o, [&](const std::string& h, const std::string& what) {
+    if (h == "h0" && what.rfind("staging", 0) == 0) stop = true;
+  });
+  {
+    INFO(results(early) << slurp(f.dir() / "proofs-int-1" / "deploy.log"));
+    CHECK_FALSE(early.passed());
+    CHECK(early.interrupted);
+    CHECK(host(early, "h0").result == "interrupted");
+    CHECK_THAT(host(early, "h0").detail, Contains("nothing changed"));
+    for (auto n : {"h1", "h2", "h3"}) {
+      CHECK(host(early, n).result == "not-attempted");
+      CHECK(host(early, n).detail == "interrupted before this host started");
+    }
+    for (std::size_t i = 0; i < 4; ++i) {
+      CHECK_FALSE(fs::exists(f.root(i) / "bin" / "x0x-node"));
+      CHECK_FALSE(fs::exists(f.root(i) / "bin" / "x0x-node.new"));
+      CHECK_FALSE(fs::exists(f.root(i) / "run" / "deploy.state"));
+    }
+  }
+  // Interrupted during the canary's health gate, with --strip: the canary
+  // finishes (healthy, at the stripped copy), the other waves never start.
+  stop = false;
+  auto o2 = options(f.dir() / "proofs-int-2");
+  o2.strip = true;
+  o2.interrupted = [&] { return stop.load(); };
+  auto rep = run_deploy(f.fleet(), o2, [&](const std::string& h, const std::string& what) {
+    if (h == "h0" && what.rfind("health gate", 0) == 0) stop = true;
+  });
+  INFO(results(rep) << slurp(f.dir() / "proofs-int-2" / "deploy.log"));
+  CHECK_FALSE(rep.passed());
+  CHECK(rep.interrupted);
+  CHECK_THAT(rep.stop_reason, Contains("interrupted"));
+  CHECK(host(rep, "h0").result == "healthy");
+  CHECK(f.health(0)["version"] == X0X_TOOLKIT_VERSION);
+  CHECK_THAT(slurp(f.root(0) / "run" / "deploy.state"), Contains("phase=done"));
+  for (auto n : {"h1", "h2", "h3"}) CHECK(host(rep, n).result == "not-attempted");
+  CHECK_FALSE(fs::exists(f.root(1) / "bin" / "x0x-node"));
+  // --strip deploys a smaller copy and says what it was made from; the operator's file is untouched.
+  CHECK(rep.binary.source == fs::path(X0X_LEAN_NODE_BIN));
+  CHECK(rep.binary.size < fs::file_size(X0X_LEAN_NODE_BIN));
+  CHECK(rep.binary.sha256 != sha256_file(X0X_LEAN_NODE_BIN));
+  CHECK(sha256_file(f.root(0) / "bin" / "x0x-node") == rep.binary.sha256);
+  CHECK(rep.to_json()["deploy"]["binary"]["stripped_from"] == X0X_LEAN_NODE_BIN);
 }

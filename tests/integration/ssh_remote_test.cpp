@@ -24,6 +24,7 @@
 #include "core/encoding.h"
 #include "orchestrator/ssh_remote.h"
 #include "probes/rest_client.h"
+#include "tests/support/files.h"
 #include "tests/support/sshd_fixture.h"
 
 namespace fs = std::filesystem;
@@ -34,19 +35,10 @@ using x0x::orchestrator::ssh_connect;
 using x0x::testing::SshdFixture;
 using Catch::Matchers::Contains;
 
+using x0x::testing::slurp;
+using x0x::testing::write_file;
+
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, std::string_view data) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
 
 std::string sha256_hex(std::string_view data) {
   unsigned char d[crypto_hash_sha256_BYTES];

@@ -244,7 +244,7 @@ TEST_CASE("inventory: bad network keys, ports and references name file, line and
   CHECK_THAT(e, Contains("fleet.toml:10: network.test.token_var_prefix: expected upper-case letters"));
   CHECK_THAT(e, Contains("fleet.toml:11: network.test.colour: unknown key (known: "));
   CHECK_THAT(e, Contains("fleet.toml:21: network.prod.real_users: expected true or false"));
-  CHECK_THAT(e, Contains("fleet.toml:28: chaos.forbid_networks: unknown network 'prdo' (known: test, prod)"));
+  CHECK_THAT(e, Contains("fleet.toml:27: chaos.forbid_networks: unknown network 'prdo' (known: test, prod)"));
   CHECK_THAT(e, Contains("host[2] (b).network.stage: unknown network 'stage'"));
 }
 
