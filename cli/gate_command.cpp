@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/embedded_fleet.h"
 #include "cli/gate_output.h"
 #include "core/encoding.h"
 #include "gates/profile.h"
@@ -275,32 +276,10 @@ int run_gate_cli(const GateCliOptions& o) {
   }
 
   // The embedded default: a fresh local fleet for this run only.
-  auto dir = fs::temp_directory_path() / ("x0x-gate-" + random_hex(4));
-  orchestrator::LocalMesh::Options mo;
-  mo.node_binary = find_sibling_binary("x0x-lean-node");
-  mo.runner_binary = find_sibling_binary("x0x-test-runner");
-  mo.root_dir = dir;
-  mo.nodes = o.local_nodes;
-  fmt::print("No fleet.toml here: starting a local fleet of {} lean nodes with runners in {}\n", o.local_nodes, dir.string());
-  int rc;
-  {
-    orchestrator::LocalMesh mesh(mo);
-    mesh.start();
-    if (!mesh.wait_mesh_formed(60s)) {
-      fmt::print(stderr, "x0xctl gate: the local mesh did not form within 60 s (logs in {})\n", dir.string());
-      return kExitCrash;
-    }
-    orchestrator::Fleet fleet;
-    fleet.path = dir / "fleet.toml";
-    fleet.name = "local";
-    for (auto& n : mesh.nodes())
-      fleet.hosts.push_back(orchestrator::Host::local(n.name, n.api_base.substr(7), (n.data_dir / "api-token").string(), n.dir.string()));
-    fleet.anchor = fleet.hosts.front().name;
-    rc = run_gate_on(fleet, o, profile, scenarios, &mesh);
-  }
-  if (rc == kExitPass || rc == kExitFail) fs::remove_all(dir);
-  else fmt::print("Local fleet stopped; logs kept in {}\n", dir.string());
-  return rc;
+  return with_embedded_fleet("gate", o.local_nodes, kExitCrash,
+                             [&](const orchestrator::Fleet& fleet, orchestrator::LocalMesh& mesh) {
+                               return run_gate_on(fleet, o, profile, scenarios, &mesh);
+                             });
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/embedded_fleet.h"
 #include "cli/phase_a_output.h"
 #include "core/encoding.h"
 #include "harness/phase_a.h"
@@ -100,32 +101,9 @@ int run_verify(const VerifyOptions& o) {
     return kExitUsage;
   }
   // The embedded default: a local fleet of 6 for this run only.
-  auto dir = fs::temp_directory_path() / ("x0x-verify-" + random_hex(4));
-  orchestrator::LocalMesh::Options mo;
-  mo.node_binary = find_sibling_binary("x0x-lean-node");
-  mo.runner_binary = find_sibling_binary("x0x-test-runner");
-  mo.root_dir = dir;
-  mo.nodes = 6;
-  mo.log_level = "info";
-  fmt::print("No fleet.toml here: starting a local fleet of 6 lean nodes with runners in {}\n", dir.string());
-  int rc;
-  {
-    orchestrator::LocalMesh mesh(mo);
-    mesh.start();
-    if (!mesh.wait_mesh_formed(60s)) {
-      fmt::print(stderr, "x0xctl verify: the local mesh did not form within 60 s (logs in {})\n", dir.string());
-      return kExitFail;
-    }
-    orchestrator::Fleet fleet;
-    fleet.path = dir / "fleet.toml";
-    for (auto& n : mesh.nodes())
-      fleet.hosts.push_back(orchestrator::Host::local(n.name, n.api_base.substr(7), (n.data_dir / "api-token").string(), n.dir.string()));
-    fleet.anchor = fleet.hosts.front().name;
-    rc = run_phase_a_on(fleet, o);
-  }
-  if (rc == kExitPass) fs::remove_all(dir);
-  else fmt::print("Local fleet stopped; logs kept in {}\n", dir.string());
-  return rc;
+  return with_embedded_fleet("verify", 6, kExitFail, [&](const orchestrator::Fleet& fleet, orchestrator::LocalMesh&) {
+    return run_phase_a_on(fleet, o);
+  });
 }
 
 }  // namespace

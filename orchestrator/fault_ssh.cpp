@@ -28,12 +28,6 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-std::string one_line(std::string s, std::size_t max = 300) {
-  s = trimmed(std::move(s));
-  for (auto& c : s)
-    if (c == '\n') c = ' ';
-  return s.size() > max ? s.substr(0, max) + "…" : s;
-}
 
 // Lines with trailing blanks dropped: `tc qdisc show` ends lines with a space.
 std::string normalized(const std::string& text) {

@@ -78,20 +78,18 @@ bool local_up(const LocalFleetOptions& o) {
   mesh.start();
   if (!mesh.wait_mesh_formed(60s)) throw std::runtime_error("local fleet: the mesh did not form within 60 s");
 
-  Fleet fleet;
+  Fleet fleet = fleet_of_mesh(mesh, dir / "fleet.toml");
   fleet.name = "x0x-local";
   json state = {{"dir", dir.string()}, {"node_binary", fs::canonical(mesh.options().node_binary).string()},
                 {"runner_binary", o.runner_binary.empty() ? "" : fs::canonical(o.runner_binary).string()},
                 {"nodes", json::array()}};
-  for (auto& n : mesh.nodes()) {
-    auto h = Host::local(n.name, n.api_base.substr(std::string("http://").size()), (n.data_dir / "api-token").string(),
-                         n.dir.string());
-    h.roles = fleet.hosts.empty() ? std::vector<std::string>{"bootstrap", "anchor-eligible"} : std::vector<std::string>{"anchor-eligible"};
-    fleet.hosts.push_back(h);
+  for (std::size_t i = 0; i < fleet.hosts.size(); ++i) {
+    auto& h = fleet.hosts[i];
+    const auto& n = mesh.nodes()[i];
+    h.roles = i == 0 ? std::vector<std::string>{"bootstrap", "anchor-eligible"} : std::vector<std::string>{"anchor-eligible"};
     state["nodes"].push_back({{"name", n.name}, {"dir", n.dir.string()}, {"node_pid", n.pid},
                               {"runner_pid", n.runner_pid}, {"api_addr", h.api_addr}, {"mesh_addr", n.mesh_addr}});
   }
-  fleet.anchor = fleet.hosts.front().name;
   {
     std::ofstream out(dir / "fleet.toml");
     out << render_fleet_toml(fleet);
@@ -140,6 +138,16 @@ std::vector<LocalProcessState> local_status(const fs::path& dir) {
     out.push_back(s);
   }
   return out;
+}
+
+Fleet fleet_of_mesh(LocalMesh& mesh, const fs::path& path) {
+  Fleet fleet;
+  fleet.path = path;
+  fleet.name = "local";
+  for (auto& n : mesh.nodes())
+    fleet.hosts.push_back(Host::local(n.name, n.api_base.substr(7), (n.data_dir / "api-token").string(), n.dir.string()));
+  if (!fleet.hosts.empty()) fleet.anchor = fleet.hosts.front().name;
+  return fleet;
 }
 
 }  // namespace x0x::orchestrator

@@ -6,7 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/inventory.h"
+
 namespace x0x::orchestrator {
+
+class LocalMesh;
 
 struct LocalFleetOptions {
   std::filesystem::path dir = "x0x-local";
@@ -31,5 +35,9 @@ bool local_up(const LocalFleetOptions& opts);
 int local_down(const std::filesystem::path& dir);
 std::vector<LocalProcessState> local_status(const std::filesystem::path& dir);
 std::filesystem::path local_state_path(const std::filesystem::path& dir);
+
+// The inventory of a running LocalMesh: one local host per node (API on
+// loopback, its token file), the first node as anchor.
+Fleet fleet_of_mesh(LocalMesh& mesh, const std::filesystem::path& path);
 
 }  // namespace x0x::orchestrator

@@ -50,7 +50,7 @@ class RemoteHost {
   virtual ExecResult exec(const std::string& command, std::chrono::milliseconds timeout,
                           std::string_view stdin_data = {}) = 0;
 
-  // SFTP upload to "<remote_path>.upload-<random>"; then `sha256sum` on the
+  // Upload (streamed over the SSH channel) to "<remote_path>.upload-<random>"; then `sha256sum` on the
   // host must equal the sha256 of the bytes sent; then the mode is set and
   // the file is moved over remote_path atomically (`mv -f -T`). Any mismatch
   // or failure removes the temporary file and throws RemoteError.

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "orchestrator/inventory.h"
+#include "orchestrator/local_fleet.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/fleet_fixture.h"
 
@@ -24,12 +25,9 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path write_inventory(TestFleet& tf, const fs::path& dir) {
-  orchestrator::Fleet f;
-  f.name = "gate-test";
-  for (auto& n : tf.mesh().nodes())
-    f.hosts.push_back(orchestrator::Host::local(n.name, n.api_base.substr(7), (n.data_dir / "api-token").string(), n.dir.string()));
-  f.anchor = f.hosts.front().name;
   auto path = dir / "fleet.toml";
+  auto f = orchestrator::fleet_of_mesh(tf.mesh(), path);
+  f.name = "gate-test";
   std::ofstream(path) << orchestrator::render_fleet_toml(f);
   return path;
 }

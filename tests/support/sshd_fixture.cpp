@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "core/encoding.h"
+#include "tests/support/files.h"
 
 extern char** environ;
 
@@ -44,12 +45,7 @@ int run(const std::vector<std::string>& argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using x0x::testing::slurp;
 
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -6,17 +6,13 @@
 
 #include "core/encoding.h"
 #include "proofs/bundle_writer.h"
+#include "tests/support/files.h"
 
 using namespace x0x::proofs;
 namespace fs = std::filesystem;
 
 namespace {
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using x0x::testing::slurp;
 }  // namespace
 
 TEST_CASE("bundle: secrets and bearer headers never reach a file — the manifest verifies") {

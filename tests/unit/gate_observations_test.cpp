@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "gates/observations_io.h"
+#include "tests/support/files.h"
 
 namespace fs = std::filesystem;
 using namespace x0x::gates;
@@ -23,12 +24,7 @@ json fixture(const std::string& name) {
   return json::parse(in);
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using x0x::testing::slurp;
 
 // A bundle directory removed again, also when the test fails.
 struct Bundle {

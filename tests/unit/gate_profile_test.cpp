@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "gates/profile.h"
+#include "tests/support/files.h"
 
 namespace fs = std::filesystem;
 using namespace x0x::gates;
@@ -18,12 +19,7 @@ namespace {
 
 const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path().parent_path();
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using x0x::testing::slurp;
 
 // A temporary directory removed again, also when the test fails.
 struct TempDir {

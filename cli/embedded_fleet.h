@@ -1,0 +1,18 @@
+// The embedded default of `verify` and `gate`: with no inventory, a fresh
+// local fleet of lean nodes with a runner each, started for one run and
+// stopped after it (its logs kept unless the run passed).
+#pragma once
+#include <functional>
+#include <string>
+
+#include "orchestrator/inventory.h"
+#include "orchestrator/local_mesh.h"
+
+namespace x0x::cli {
+
+// Runs `run` on the fleet and returns its exit code; a fleet that does not
+// form returns `fail_code` without running.
+int with_embedded_fleet(const std::string& verb, int nodes, int fail_code,
+                        const std::function<int(const orchestrator::Fleet&, orchestrator::LocalMesh&)>& run);
+
+}  // namespace x0x::cli
