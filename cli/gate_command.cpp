@@ -95,6 +95,20 @@ json binary_hashes(const orchestrator::LocalMesh::Options* local) {
   return out;
 }
 
+// The manifest names the binaries each remote host runs, as the harvest's
+// `sha256sum` on the host saw them (local binaries are hashed here).
+void record_remote_binaries(proofs::BundleWriter& bundle, const orchestrator::Fleet& fleet, const fs::path& harvest_dir) {
+  json per_host = json::object();
+  for (auto& h : fleet.hosts) {
+    if (h.transport == "local") continue;
+    auto facts = json::parse(read_text(harvest_dir / "harvest" / h.name / "facts.json"), nullptr, false);
+    if (!facts.is_object() || !facts.contains("binaries_sha256") || !facts["binaries_sha256"].is_string()) continue;
+    std::istringstream lines(facts["binaries_sha256"].get<std::string>());
+    for (std::string hash, path; lines >> hash >> path;) per_host[h.name][path] = hash;
+  }
+  if (!per_host.empty()) bundle.set("host_binaries", per_host);
+}
+
 // The incident harvest of the run's window (logs, grep counts, host facts) goes
 // into the bundle under harvest/, through the bundle writer (redacted, hashed).
 void harvest_into(proofs::BundleWriter& bundle, const orchestrator::Fleet& fleet, const GateCliOptions& o,
@@ -108,8 +122,12 @@ void harvest_into(proofs::BundleWriter& bundle, const orchestrator::Fleet& fleet
     ho.accept_new_host_keys = o.accept_new_host_keys;
     progress("harvest: logs, pattern counts and host facts of the last " + ho.since);
     auto hr = orchestrator::harvest(fleet, ho);
-    for (auto& e : fs::recursive_directory_iterator(tmp))
-      if (e.is_regular_file()) bundle.write_text("harvest/" + fs::relative(e.path(), tmp).string(), read_text(e.path()));
+    for (auto& e : fs::recursive_directory_iterator(tmp)) {
+      if (!e.is_regular_file()) continue;
+      auto rel = fs::relative(e.path(), tmp).string();  // harvest/<node>/…, or its own manifest.json and summary.md
+      bundle.write_text(rel.rfind("harvest/", 0) == 0 ? rel : "harvest/" + rel, read_text(e.path()));
+    }
+    record_remote_binaries(bundle, fleet, tmp);
     progress(fmt::format("harvest: {} nodes reached, {} unreachable", hr.reached, hr.unreachable));
   } catch (const std::exception& e) {
     progress(std::string("harvest failed: ") + e.what());
