@@ -146,11 +146,12 @@ class SshBackend : public FaultBackend {
       int my_port = gossip_port_of(target);
       json rules = json::array();
       for (auto* p : peers)
-        for (auto& r : partition_rules(p->address, gossip_port_of(*p), my_port, opts_.partition_protocols)) {
-          apply_cmds.push_back(rule_insert_command(r));
-          undo.push_back(rule_delete_command(r));
-          rules.push_back({{"tool", r.tool}, {"spec", r.spec}});
-        }
+        for (auto& addr : addresses_of(*p))  // IPv4 and IPv6: one family must not survive the "partition"
+          for (auto& r : partition_rules(addr, gossip_port_of(*p), my_port, opts_.partition_protocols)) {
+            apply_cmds.push_back(rule_insert_command(r));
+            undo.push_back(rule_delete_command(r));
+            rules.push_back({{"tool", r.tool}, {"spec", r.spec}});
+          }
       before["rules"] = run(*conn, target, "list our firewall rules", our_rules_command()).out;
       mechanism = "iptables";
       plan["rules"] = rules;

@@ -325,8 +325,9 @@ Fleet validate(const Doc& d, const std::string& source, const std::string& reque
       if (!names.insert(h.name).second) c.add(t.line, label + ".name", "duplicate host name '" + h.name + "'");
     }
     h.address = str("address", false);
-    if (h.address.empty()) h.address = str("ipv4", false);
-    if (h.address.empty()) h.address = str("ipv6", false);
+    h.ipv4 = str("ipv4", false);
+    h.ipv6 = str("ipv6", false);
+    if (h.address.empty()) h.address = !h.ipv4.empty() ? h.ipv4 : h.ipv6;
     if (h.address.empty()) c.add(t.line, label + ".address", "missing (address, ipv4 or ipv6)");
     // A host key wins over [defaults], which wins over the built-in default.
     auto inherited = [&](const char* key) -> std::optional<Field> {
@@ -554,6 +555,13 @@ Fleet parse_fleet_json(std::string_view text, const std::string& source, const s
   return validate(d, source, network);
 }
 
+std::vector<std::string> addresses_of(const Host& h) {
+  std::vector<std::string> out;
+  for (auto* a : {&h.address, &h.ipv4, &h.ipv6})
+    if (!a->empty() && std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
+  return out;
+}
+
 Fleet load_fleet(const fs::path& path, const std::string& network) {
   std::ifstream in(path);
   if (!in) throw InventoryError({path.string() + ": cannot read the inventory"});
@@ -582,6 +590,8 @@ std::string render_fleet_toml(const Fleet& f) {
       << "\ntransport = " << toml_quote(h.transport) << "\napi_addr = " << toml_quote(h.api_addr)
       << "\ntoken_path = " << toml_quote(h.token_path) << "\n";
     if (!h.install_root.empty()) o << "install_root = " << toml_quote(h.install_root) << "\n";
+    if (!h.ipv4.empty()) o << "ipv4 = " << toml_quote(h.ipv4) << "\n";
+    if (!h.ipv6.empty()) o << "ipv6 = " << toml_quote(h.ipv6) << "\n";
     if (h.transport == "ssh")
       o << "ssh_user = " << toml_quote(h.ssh_user) << "\nssh_port = " << h.ssh_port
         << "\nssh_identity = " << toml_quote(h.ssh_identity) << "\nknown_hosts = " << toml_quote(h.known_hosts)

@@ -20,6 +20,7 @@ namespace x0x::orchestrator {
 struct Host {
   std::string name;
   std::string address;         // where the host is (127.0.0.1 for local fleets)
+  std::string ipv4, ipv6;      // the host's addresses when the inventory names them (a partition blocks both)
   std::string transport = "ssh";  // "local": API reached directly on loopback; "ssh": through a tunnel
   std::string api_addr;        // the node's REST API as seen on the host, e.g. 127.0.0.1:13600
   std::string token_path;      // the node's api-token file on the host (never the token itself)
@@ -61,6 +62,9 @@ struct Network {
   std::string service, token_path, install_root;  // per-host defaults (templates)
   int line = 0;
 };
+
+// Every distinct address of the host: address, ipv4, ipv6 (the mesh may use either family).
+std::vector<std::string> addresses_of(const Host& h);
 
 struct Fleet {
   std::filesystem::path path;

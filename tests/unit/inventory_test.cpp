@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
+#include "orchestrator/fault_commands.h"
 #include "orchestrator/inventory.h"
 
 using namespace x0x::orchestrator;
@@ -282,4 +285,27 @@ address = "x"
 api_addr = "127.0.0.1:1"
 token_path = "/t"
 )"), Contains("fleet.toml:2: network: expected a table ([network])"));
+}
+
+TEST_CASE("inventory: a host's IPv4 and IPv6 addresses are kept, and a partition blocks both families") {
+  auto f = parse_fleet_toml(R"(schema_version = 1
+[[host]]
+name = "nyc"
+transport = "local"
+ipv4 = "192.0.2.10"
+ipv6 = "2001:db8::10"
+api_addr = "127.0.0.1:13600"
+token_path = "/tmp/none"
+)",
+                            "fleet.toml");
+  REQUIRE(f.hosts.size() == 1);
+  CHECK(f.hosts[0].address == "192.0.2.10");
+  CHECK(addresses_of(f.hosts[0]) == std::vector<std::string>{"192.0.2.10", "2001:db8::10"});
+  auto again = parse_fleet_toml(render_fleet_toml(f), "rendered.toml");
+  CHECK(addresses_of(again.hosts[0]) == addresses_of(f.hosts[0]));
+  std::vector<std::string> tools;
+  for (auto& a : addresses_of(f.hosts[0]))
+    for (auto& r : partition_rules(a, 6483, 6483, {"udp"})) tools.push_back(r.tool);
+  CHECK(std::count(tools.begin(), tools.end(), "iptables") == 2);
+  CHECK(std::count(tools.begin(), tools.end(), "ip6tables") == 2);
 }
