@@ -166,7 +166,13 @@ void FaultGuard::apply(orchestrator::FaultRequest req) {
   w.start_unix = unix_now();
   run_.faults.push_back(w);
   ctx_.say(fmt::format("fault {} on {} (lease {} s)", req.kind, req.target, req.lease.count()));
-  auto applied = ctx_.faults.apply(req);  // throws after undoing a partial apply
+  orchestrator::AppliedFault applied;
+  try {
+    applied = ctx_.faults.apply(req);  // throws after undoing a partial apply
+  } catch (...) {
+    run_.faults.pop_back();  // never applied: no window to draw
+    throw;
+  }
   run_.faults[window].start_unix = applied.applied_unix > 0 ? applied.applied_unix : w.start_unix;
   active_.push_back({std::move(applied), window});
 }
