@@ -7,20 +7,16 @@
 #include <fstream>
 
 #include "gates/counters.h"
+#include "tests/unit/gate_fixtures.h"
 
 namespace fs = std::filesystem;
 using namespace x0x::gates;
 using nlohmann::json;
 
+using x0x::testing::gate_fixture;
+
 namespace {
 
-const fs::path kData = fs::path(__FILE__).parent_path().parent_path() / "data" / "gates";
-
-json fixture(const std::string& name) {
-  std::ifstream in(kData / name);
-  REQUIRE(in);
-  return json::parse(in);
-}
 
 RawFetch ok(json body) {
   RawFetch f;
@@ -33,7 +29,7 @@ RawFetch ok(json body) {
 
 RawSnapshot snapshot(json gossip, json connectivity) { return {ok(std::move(gossip)), ok(std::move(connectivity))}; }
 
-RawSnapshot spec_snapshot() { return snapshot(fixture("spec-gossip.json"), fixture("spec-connectivity.json")); }
+RawSnapshot spec_snapshot() { return snapshot(gate_fixture("spec-gossip.json"), gate_fixture("spec-connectivity.json")); }
 
 double v(const NodeCounters& c, const std::string& name) {
   INFO(name);
@@ -88,8 +84,8 @@ TEST_CASE("gossip counters come from the x0xd JSON paths", "[gates][counters]") 
 }
 
 TEST_CASE("connectivity scalars and transport derivations", "[gates][counters]") {
-  json conn = fixture("spec-connectivity.json");
-  NodeCounters c = extract_counters(snapshot(fixture("spec-gossip.json"), conn), "post");
+  json conn = gate_fixture("spec-connectivity.json");
+  NodeCounters c = extract_counters(snapshot(gate_fixture("spec-gossip.json"), conn), "post");
   CHECK(v(c, "data_tx_depth") == 0);
   CHECK(v(c, "data_tx_capacity") == 50000);
   CHECK(v(c, "data_tx_high_water_count") == 0);
@@ -117,7 +113,7 @@ TEST_CASE("connectivity scalars and transport derivations", "[gates][counters]")
                                             peer("cccccccccccccccc03", nullptr, nullptr, false, true),
                                             peer("dddddddddddddddd04", 300, 0.0051234, true, true),
                                             peer("eeeeeeeeeeeeeeee05", 40, 0.0, false, true)});
-  c = extract_counters(snapshot(fixture("spec-gossip.json"), conn), "post");
+  c = extract_counters(snapshot(gate_fixture("spec-gossip.json"), conn), "post");
   CHECK(v(c, "transport_peer_count") == 5);
   CHECK(v(c, "transport_connected_count") == 3);
   CHECK(v(c, "transport_rtt_ms_max") == 2100);
@@ -128,34 +124,34 @@ TEST_CASE("connectivity scalars and transport derivations", "[gates][counters]")
 
   // Present but empty: 0, not unknown; not a list: unknown.
   conn["per_peer_transport"] = json::array();
-  c = extract_counters(snapshot(fixture("spec-gossip.json"), conn), "post");
+  c = extract_counters(snapshot(gate_fixture("spec-gossip.json"), conn), "post");
   CHECK(v(c, "transport_rtt_ms_max") == 0);
   CHECK(c.text.at("transport_peers_top3").empty());
   conn["per_peer_transport"] = json::object();
-  c = extract_counters(snapshot(fixture("spec-gossip.json"), conn), "post");
+  c = extract_counters(snapshot(gate_fixture("spec-gossip.json"), conn), "post");
   CHECK(unknown(c, "transport_peer_count"));
   CHECK(unknown(c, "transport_rtt_ms_max"));
   CHECK(c.unknown_why.at("transport_peer_count") == "connectivity post: per_peer_transport is not a list");
 }
 
 TEST_CASE("data_tx missing or null stays unknown, never 0", "[gates][counters]") {
-  json conn = fixture("spec-connectivity.json");
+  json conn = gate_fixture("spec-connectivity.json");
   conn["data_tx"]["data_tx_high_water_count"] = nullptr;
-  NodeCounters c = extract_counters(snapshot(fixture("spec-gossip.json"), conn), "post");
+  NodeCounters c = extract_counters(snapshot(gate_fixture("spec-gossip.json"), conn), "post");
   CHECK(c.connectivity_ok);
   CHECK(unknown(c, "data_tx_high_water_count"));
   CHECK(v(c, "data_tx_capacity") == 50000);
   CHECK(c.unknown_why.at("data_tx_high_water_count") == "connectivity post: data_tx.data_tx_high_water_count is null");
   conn.erase("data_tx");
   conn.erase("gso");
-  c = extract_counters(snapshot(fixture("spec-gossip.json"), conn), "pre");
+  c = extract_counters(snapshot(gate_fixture("spec-gossip.json"), conn), "pre");
   for (auto* n : {"data_tx_depth", "data_tx_capacity", "data_tx_high_water_count", "gso_bundle_send_total", "gso_bundle_partial_send"})
     CHECK(unknown(c, n));
   CHECK(c.problems == std::vector<std::string>{"connectivity pre: missing data_tx.data_tx_high_water_count"});
 }
 
 TEST_CASE("per-topic suppression falls back from the by-topic map to the rows", "[gates][counters]") {
-  json g = fixture("spec-gossip.json");
+  json g = gate_fixture("spec-gossip.json");
   json row = g["pubsub_stages"]["suppressed_peers"][0];
   auto suppressed = [&](std::string topic, std::string peer) {
     json r = row;
@@ -166,7 +162,7 @@ TEST_CASE("per-topic suppression falls back from the by-topic map to the rows", 
   auto& stages = g["pubsub_stages"];
   // Map values are lists (distinct ids) or integers (clamped at 0); ties sort by topic.
   stages["suppressed_peers_by_topic"] = {{"t-b", json::array({"p1", "p2", "p1"})}, {"t-a", 2}, {"t-c", -4}, {"t-d", 5}, {"t-e", 1}};
-  NodeCounters c = extract_counters(snapshot(g, fixture("spec-connectivity.json")));
+  NodeCounters c = extract_counters(snapshot(g, gate_fixture("spec-connectivity.json")));
   CHECK(v(c, "suppressed_topics_total") == 4);
   CHECK(v(c, "suppressed_topic_top_count") == 5);
   CHECK(c.text.at("suppressed_topics_top3") == "t-d:5;t-a:2;t-b:2");
@@ -178,7 +174,7 @@ TEST_CASE("per-topic suppression falls back from the by-topic map to the rows", 
   no_topic.erase("topic");
   stages["suppressed_peers"] = json::array({suppressed("t1", "p1"), suppressed("t1", "p2"), suppressed("t1", "p1"),
                                             suppressed("t2", "p3"), no_topic});
-  c = extract_counters(snapshot(g, fixture("spec-connectivity.json")));
+  c = extract_counters(snapshot(g, gate_fixture("spec-connectivity.json")));
   CHECK(v(c, "suppressed_peers_size") == 5);
   CHECK(v(c, "suppressed_topics_total") == 2);
   CHECK(v(c, "suppressed_topic_top_count") == 2);
@@ -186,14 +182,14 @@ TEST_CASE("per-topic suppression falls back from the by-topic map to the rows", 
 
   // Nothing suppressed: zeros and an empty top-3.
   stages["suppressed_peers"] = json::array();
-  c = extract_counters(snapshot(g, fixture("spec-connectivity.json")));
+  c = extract_counters(snapshot(g, gate_fixture("spec-connectivity.json")));
   CHECK(v(c, "suppressed_topics_total") == 0);
   CHECK(v(c, "suppressed_topic_top_count") == 0);
   CHECK(c.text.at("suppressed_topics_top3").empty());
 }
 
 TEST_CASE("peer score counts and the peer_scores_topics fallback", "[gates][counters]") {
-  json g = fixture("spec-gossip.json");
+  json g = gate_fixture("spec-gossip.json");
   json row = g["pubsub_stages"]["peer_scores"][0];
   auto score = [&](std::string topic, std::string role, json eager) {
     json r = row;
@@ -204,21 +200,21 @@ TEST_CASE("peer score counts and the peer_scores_topics fallback", "[gates][coun
   };
   g["pubsub_stages"]["peer_scores"] = json::array({score("t1", "eager", true), score("t1", "lazy", false), score("t2", "lazy", 1),
                                                    score("t3", "excluded", false), score("t3", "cooled", nullptr)});
-  NodeCounters c = extract_counters(snapshot(g, fixture("spec-connectivity.json")));
+  NodeCounters c = extract_counters(snapshot(g, gate_fixture("spec-connectivity.json")));
   CHECK(v(c, "peer_scores_total") == 5);
   CHECK(v(c, "peer_scores_eager_eligible") == 2);
   CHECK(v(c, "peer_scores_lazy") == 2);
   CHECK(v(c, "peer_scores_excluded") == 1);
   CHECK(v(c, "peer_scores_topics_total") == 1);  // the by-topic map has one key
   g["pubsub_stages"].erase("peer_scores_by_topic");
-  c = extract_counters(snapshot(g, fixture("spec-connectivity.json")));
+  c = extract_counters(snapshot(g, gate_fixture("spec-connectivity.json")));
   CHECK(v(c, "peer_scores_topics_total") == 3);  // distinct topics of the rows
 }
 
 TEST_CASE("an HTTP 503 error body makes every gossip counter unmeasurable, not zero", "[gates][counters]") {
   RawSnapshot s = spec_snapshot();
   s.gossip.http_status = 503;
-  s.gossip.body = fixture("gossip-503.json");
+  s.gossip.body = gate_fixture("gossip-503.json");
   NodeCounters c = extract_counters(s, "post");
   CHECK_FALSE(c.gossip_ok);
   CHECK(c.connectivity_ok);
@@ -371,9 +367,9 @@ TEST_CASE("ratios: 0 over anything is 0, n over 0 is inf, unknown stays unknown"
 }
 
 TEST_CASE("diagnostics captured from a real lean node read completely", "[gates][counters]") {
-  json gpre = fixture("lean-gossip-pre.json"), gpost = fixture("lean-gossip-post.json");
-  NodeCounters pre = extract_counters(snapshot(gpre, fixture("lean-connectivity-pre.json")), "pre");
-  NodeCounters post = extract_counters(snapshot(gpost, fixture("lean-connectivity-post.json")), "post");
+  json gpre = gate_fixture("lean-gossip-pre.json"), gpost = gate_fixture("lean-gossip-post.json");
+  NodeCounters pre = extract_counters(snapshot(gpre, gate_fixture("lean-connectivity-pre.json")), "pre");
+  NodeCounters post = extract_counters(snapshot(gpost, gate_fixture("lean-connectivity-post.json")), "post");
   CHECK(pre.problems.empty());
   CHECK(post.problems.empty());
   CHECK(post.gossip_ok);

@@ -9,20 +9,18 @@
 
 #include "gates/observations_io.h"
 #include "tests/support/files.h"
+#include "tests/unit/gate_fixtures.h"
 
 namespace fs = std::filesystem;
 using namespace x0x::gates;
 using nlohmann::json;
 
+using x0x::testing::gate_fixture;
+
 namespace {
 
-const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path().parent_path();
+const fs::path kRepo = x0x::testing::repo_root();
 
-json fixture(const std::string& name) {
-  std::ifstream in(kRepo / "tests" / "data" / "gates" / name);
-  REQUIRE(in);
-  return json::parse(in);
-}
 
 using x0x::testing::slurp;
 
@@ -66,7 +64,7 @@ RawFetch failed(std::string error) {
 }
 
 json gossip(long long timed_out, long long completed) {
-  json g = fixture("spec-gossip.json");
+  json g = gate_fixture("spec-gossip.json");
   g["dispatcher"]["pubsub"]["timed_out"] = timed_out;
   g["dispatcher"]["pubsub"]["completed"] = completed;
   return g;
@@ -87,7 +85,7 @@ json phase_a(const std::vector<std::string>& nodes, std::size_t missing) {
 // Scenarios covering every shape the scorer distinguishes.
 std::vector<ScenarioRun> sample_runs() {
   std::vector<std::string> nodes = {"nyc", "sfo", "helsinki"};
-  json conn = fixture("spec-connectivity.json");
+  json conn = gate_fixture("spec-connectivity.json");
 
   ScenarioRun baseline;
   baseline.name = "baseline";
@@ -102,7 +100,7 @@ std::vector<ScenarioRun> sample_runs() {
     baseline.pre[n] = {fetched(gossip(1, 1000)), fetched(conn)};
     baseline.post[n] = {fetched(gossip(n == "nyc" ? 8 : 1, 1100)), fetched(conn)};
   }
-  baseline.post["sfo"].gossip = fetched(fixture("gossip-503.json"), 503);
+  baseline.post["sfo"].gossip = fetched(gate_fixture("gossip-503.json"), 503);
   baseline.post["nyc"].connectivity = failed("connect to 127.0.0.1:12700: Connection refused");
   baseline.post.erase("helsinki");
 
@@ -160,7 +158,7 @@ TEST_CASE("a scenario run is stored in the bundle layout", "[gates][observations
   CHECK_FALSE(fs::exists(d / "scenarios/fanout_burst/phase-a.json"));
   CHECK(fs::exists(d / "scenarios/high_rtt_peer/scenario.json"));
 
-  CHECK(slurp(d / "diagnostics/baseline/sfo-post.json") == fixture("gossip-503.json").dump(2) + "\n");
+  CHECK(slurp(d / "diagnostics/baseline/sfo-post.json") == gate_fixture("gossip-503.json").dump(2) + "\n");
   CHECK(json::parse(slurp(d / "scenarios/baseline/phase-a.json")) == runs[0].phase_a);
 
   json s = json::parse(slurp(d / "scenarios/baseline/scenario.json"));

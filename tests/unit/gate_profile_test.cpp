@@ -11,13 +11,14 @@
 
 #include "gates/profile.h"
 #include "tests/support/files.h"
+#include "tests/unit/gate_fixtures.h"
 
 namespace fs = std::filesystem;
 using namespace x0x::gates;
 
 namespace {
 
-const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path().parent_path();
+const fs::path kRepo = x0x::testing::repo_root();
 
 using x0x::testing::slurp;
 

@@ -10,20 +10,18 @@
 #include <fstream>
 
 #include "gates/scorer.h"
+#include "tests/unit/gate_fixtures.h"
 
 namespace fs = std::filesystem;
 using namespace x0x::gates;
 using nlohmann::json;
 
+using x0x::testing::gate_fixture;
+
 namespace {
 
-const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path().parent_path();
+const fs::path kRepo = x0x::testing::repo_root();
 
-json fixture(const std::string& name) {
-  std::ifstream in(kRepo / "tests" / "data" / "gates" / name);
-  REQUIRE(in);
-  return json::parse(in);
-}
 
 GateProfile limited() { return load_profile_file(kRepo / "gates" / "profiles" / "limited-production.toml"); }
 GateProfile broad() { return load_profile_file(kRepo / "gates" / "profiles" / "broad-launch.toml"); }
@@ -42,7 +40,7 @@ std::string fmt_peer(int i) {
 }
 
 json gossip_body(const Counters& c) {
-  static const json base = fixture("spec-gossip.json");
+  static const json base = gate_fixture("spec-gossip.json");
   json g = base;
   g["dispatcher"]["pubsub"]["timed_out"] = c.timed_out;
   g["dispatcher"]["pubsub"]["completed"] = c.completed;
@@ -66,7 +64,7 @@ json gossip_body(const Counters& c) {
 }
 
 json connectivity_body(const Counters& c) {
-  static const json base = fixture("spec-connectivity.json");
+  static const json base = gate_fixture("spec-connectivity.json");
   json j = base;
   j["data_tx"]["data_tx_high_water_count"] = c.high_water;
   return j;
@@ -357,7 +355,7 @@ TEST_CASE("an HTTP 503 error body is unmeasurable, not a pass on zeros", "[gates
   Window w("baseline", kThree);
   ScenarioRun run = w.build();
   run.post["sfo"].gossip.http_status = 503;
-  run.post["sfo"].gossip.body = fixture("gossip-503.json");
+  run.post["sfo"].gossip.body = gate_fixture("gossip-503.json");
   RunVerdict v = score(limited(), {run});
   const auto& s = v.scenarios[0];
   std::string why = "gossip post: HTTP 503: gossip runtime not initialized";
