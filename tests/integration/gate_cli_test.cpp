@@ -32,6 +32,18 @@ fs::path write_inventory(TestFleet& tf, const fs::path& dir) {
   return path;
 }
 
+// A local fleet with runners that has formed, a temporary directory holding
+// its inventory, and where the gate's bundle goes.
+struct GateFleet {
+  TestFleet tf;
+  TempDir tmp{"x0x-gate-cli-"};
+  fs::path inventory, bundle = tmp.path / "bundle";
+  explicit GateFleet(int nodes) : tf(nodes, {}, true) {
+    REQUIRE(tf.mesh().wait_mesh_formed(30s));
+    inventory = write_inventory(tf, tmp.path);
+  }
+};
+
 json read_json(const fs::path& p) {
   std::ifstream in(p);
   REQUIRE(in);
@@ -66,19 +78,15 @@ const std::string kQuick = " --discover-secs 15 --settle-secs 15 --burst-settle-
 
 TEST_CASE("gate limited-production on a healthy local fleet: baseline and fanout_burst are GO, the bundle verifies and rescores",
           "[gate][cli]") {
-  TestFleet tf(6, {}, true);
-  REQUIRE(tf.mesh().wait_mesh_formed(30s));
-  TempDir tmp("x0x-gate-cli-");
-  auto inv = write_inventory(tf, tmp.path);
-  auto bundle = tmp.path / "bundle";
-  auto r = run_x0xctl("gate --fleet " + inv.string() + " --gate limited-production --scenarios baseline,fanout_burst --proof-dir " +
-                          bundle.string() + " --junit " + (tmp.path / "junit.xml").string() + kQuick,
-                      tmp.path);
+  GateFleet g(6);
+  auto r = run_x0xctl("gate --fleet " + g.inventory.string() + " --gate limited-production --scenarios baseline,fanout_burst --proof-dir " +
+                          g.bundle.string() + " --junit " + (g.tmp.path / "junit.xml").string() + kQuick,
+                      g.tmp.path);
   INFO(r.out);
   REQUIRE(r.rc == 0);
   CHECK(r.out.find("Verdict: GO") != std::string::npos);
 
-  auto v = read_json(bundle / "verdict.json");
+  auto v = read_json(g.bundle / "verdict.json");
   CHECK(v["verdict"] == "GO");
   REQUIRE(v["scenarios"].size() == 2);
   for (auto& s : v["scenarios"]) CHECK(s["status"] == "PASS");
@@ -90,45 +98,41 @@ TEST_CASE("gate limited-production on a healthy local fleet: baseline and fanout
   for (auto f : {"summary.md", "summary.csv", "report.html", "junit.xml", "gate.toml", "inventory.toml", "gate.log",
                  "diagnostics/baseline/nyc-pre.json", "diagnostics/fanout_burst/sydney-post.json",
                  "diagnostics_connectivity/baseline/sfo-post.json", "scenarios/baseline/scenario.json"})
-    CHECK(fs::exists(bundle / f));
+    CHECK(fs::exists(g.bundle / f));
   bool harvested = false;
-  for (auto& e : fs::recursive_directory_iterator(bundle / "harvest")) harvested = harvested || e.is_regular_file();
+  for (auto& e : fs::recursive_directory_iterator(g.bundle / "harvest")) harvested = harvested || e.is_regular_file();
   CHECK(harvested);
-  CHECK(read_all(bundle / "summary.md").find("### Overall verdict: **GO**") != std::string::npos);
-  CHECK(read_all(tmp.path / "junit.xml").find("<testcase") != std::string::npos);
+  CHECK(read_all(g.bundle / "summary.md").find("### Overall verdict: **GO**") != std::string::npos);
+  CHECK(read_all(g.tmp.path / "junit.xml").find("<testcase") != std::string::npos);
   // No token anywhere in the bundle.
-  auto token = read_all(tf.mesh().nodes()[0].data_dir / "api-token");
+  auto token = read_all(g.tf.mesh().nodes()[0].data_dir / "api-token");
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
   REQUIRE(token.size() >= 16);
-  for (auto& e : fs::recursive_directory_iterator(bundle))
+  for (auto& e : fs::recursive_directory_iterator(g.bundle))
     if (e.is_regular_file()) CHECK(read_all(e.path()).find(token) == std::string::npos);
 
-  auto verify = run_x0xctl("proof verify " + bundle.string(), tmp.path);
+  auto verify = run_x0xctl("proof verify " + g.bundle.string(), g.tmp.path);
   INFO(verify.out);
   CHECK(verify.rc == 0);
-  auto rescore = run_x0xctl("proof rescore " + bundle.string(), tmp.path);
+  auto rescore = run_x0xctl("proof rescore " + g.bundle.string(), g.tmp.path);
   INFO(rescore.out);
   CHECK(rescore.rc == 0);
   CHECK(rescore.out.find("reproduces") != std::string::npos);
-  CHECK(faults_clear_everywhere(tf));
+  CHECK(faults_clear_everywhere(g.tf));
 }
 
 TEST_CASE("gate with a stale peer is NO-GO naming min_phase_a_pairs and the stale node, a scenario without its opt-in is NOT RUN, and every fault is cleared",
           "[gate][cli]") {
-  TestFleet tf(6, {}, true);
-  REQUIRE(tf.mesh().wait_mesh_formed(30s));
-  TempDir tmp("x0x-gate-cli-");
-  auto inv = write_inventory(tf, tmp.path);
-  auto bundle = tmp.path / "bundle";
-  const std::string target = tf.mesh().nodes()[4].name;
-  auto r = run_x0xctl("gate --fleet " + inv.string() + " --scenarios stale_peer,restart_storm --allow-peer-faults --target-node " +
+  GateFleet g(6);
+  const std::string target = g.tf.mesh().nodes()[4].name;
+  auto r = run_x0xctl("gate --fleet " + g.inventory.string() + " --scenarios stale_peer,restart_storm --allow-peer-faults --target-node " +
                           target + " --peer-fault-secs 16 --heal-secs 60 --discover-secs 6 --settle-secs 6 --proof-dir " +
-                          bundle.string(),
-                      tmp.path);
+                          g.bundle.string(),
+                      g.tmp.path);
   INFO(r.out);
   REQUIRE(r.rc == 1);
   CHECK(r.out.find("Verdict: NO-GO") != std::string::npos);
-  auto v = read_json(bundle / "verdict.json");
+  auto v = read_json(g.bundle / "verdict.json");
   CHECK(v["verdict"] == "NO-GO");
   auto* b = find_blocking(v, "min_phase_a_pairs", target);
   REQUIRE(b);
@@ -137,44 +141,36 @@ TEST_CASE("gate with a stale peer is NO-GO naming min_phase_a_pairs and the stal
   CHECK(v["scenarios"][1]["status"] == "NOT RUN");
   CHECK(v["scenarios"][1]["reason"].get<std::string>().find("--allow-restart-storm") != std::string::npos);
   CHECK(v["scenarios"][0]["metrics"]["cleanup_ok"] == true);
-  CHECK(faults_clear_everywhere(tf));
+  CHECK(faults_clear_everywhere(g.tf));
   // The stale node is back in the mesh after the heal.
-  CHECK(eventually([&] { return tf.peers(4) >= 5; }, 30s));
+  CHECK(eventually([&] { return g.tf.peers(4) >= 5; }, 30s));
 }
 
 TEST_CASE("gate on a fleet where one node loses every frame it sends is NO-GO naming min_phase_a_pairs and that node", "[gate][cli]") {
-  TestFleet tf(5, {}, true);
-  REQUIRE(tf.mesh().wait_mesh_formed(30s));
-  TempDir tmp("x0x-gate-cli-");
-  auto inv = write_inventory(tf, tmp.path);
-  auto bundle = tmp.path / "bundle";
+  GateFleet g(5);
   const std::size_t lossy = 3;
-  const std::string name = tf.mesh().nodes()[lossy].name;
-  tf.post(lossy, "/lean/faults", {{"loss", 1.0}, {"lease_secs", 300}});
-  auto r = run_x0xctl("gate --fleet " + inv.string() + " --scenarios baseline --discover-secs 6 --settle-secs 6 --proof-dir " +
-                          bundle.string(),
-                      tmp.path);
-  tf.client(lossy).del("/lean/faults");
+  const std::string name = g.tf.mesh().nodes()[lossy].name;
+  g.tf.post(lossy, "/lean/faults", {{"loss", 1.0}, {"lease_secs", 300}});
+  auto r = run_x0xctl("gate --fleet " + g.inventory.string() + " --scenarios baseline --discover-secs 6 --settle-secs 6 --proof-dir " +
+                          g.bundle.string(),
+                      g.tmp.path);
+  g.tf.client(lossy).del("/lean/faults");
   INFO(r.out);
   REQUIRE(r.rc == 1);
-  auto v = read_json(bundle / "verdict.json");
+  auto v = read_json(g.bundle / "verdict.json");
   CHECK(v["thresholds"]["min_phase_a_pairs"] == 20);
   auto* b = find_blocking(v, "min_phase_a_pairs", name);
   REQUIRE(b);
   CHECK((*b)["message"].get<std::string>().find("< gate 20") != std::string::npos);
-  CHECK(faults_clear_everywhere(tf));
+  CHECK(faults_clear_everywhere(g.tf));
 }
 
 TEST_CASE("gate interrupted by SIGTERM while a fault is active reverts it, writes the bundle and ends NO-GO", "[gate][cli]") {
-  TestFleet tf(4, {}, true);
-  REQUIRE(tf.mesh().wait_mesh_formed(30s));
-  TempDir tmp("x0x-gate-cli-");
-  auto inv = write_inventory(tf, tmp.path);
-  auto bundle = tmp.path / "bundle";
-  auto log = tmp.path / "gate.out";
-  const std::string target = tf.mesh().nodes()[3].name;
-  auto cmd = x0xctl_bin().string() + " gate --fleet " + inv.string() + " --scenarios stale_peer,baseline --allow-peer-faults --target-node " +
-             target + " --peer-fault-secs 300 --discover-secs 5 --settle-secs 5 --proof-dir " + bundle.string() + " > " +
+  GateFleet g(4);
+  auto log = g.tmp.path / "gate.out";
+  const std::string target = g.tf.mesh().nodes()[3].name;
+  auto cmd = x0xctl_bin().string() + " gate --fleet " + g.inventory.string() + " --scenarios stale_peer,baseline --allow-peer-faults --target-node " +
+             target + " --peer-fault-secs 300 --discover-secs 5 --settle-secs 5 --proof-dir " + g.bundle.string() + " > " +
              log.string() + " 2>&1";
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
@@ -192,7 +188,7 @@ TEST_CASE("gate interrupted by SIGTERM while a fault is active reverts it, write
     }
   } reap{pid};
   // Wait until the fault is on the node, then stop the orchestrator.
-  REQUIRE(eventually([&] { return tf.get(3, "/lean/faults").value("any", false); }, 60s));
+  REQUIRE(eventually([&] { return g.tf.get(3, "/lean/faults").value("any", false); }, 60s));
   ::kill(pid, SIGTERM);
   int status = 0;
   REQUIRE(eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 60s));
@@ -200,13 +196,13 @@ TEST_CASE("gate interrupted by SIGTERM while a fault is active reverts it, write
   INFO(read_all(log));
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK(faults_clear_everywhere(tf));
-  auto v = read_json(bundle / "verdict.json");
+  CHECK(faults_clear_everywhere(g.tf));
+  auto v = read_json(g.bundle / "verdict.json");
   CHECK(v["verdict"] == "NO-GO");
   CHECK(v["interrupted"] == true);
   CHECK(v["scenarios"][0]["status"] == "FAIL");
   CHECK(v["scenarios"][0]["metrics"]["cleanup_ok"] == true);
   CHECK(v["scenarios"][1]["status"] == "NOT RUN");
-  auto verify = run_x0xctl("proof verify " + bundle.string(), tmp.path);
+  auto verify = run_x0xctl("proof verify " + g.bundle.string(), g.tmp.path);
   CHECK(verify.rc == 0);
 }
