@@ -18,18 +18,7 @@ sum() { sha256sum < "$1" | cut -c1-64; }
 printf '{"complete": true, "files": {"verdict.json": {"sha256": "%s"}, "raw/a.txt": {"sha256": "%s"}, "raw/b.txt": {"sha256": "%s"}}}\n' \
   "$(sum "$b/verdict.json")" "$(sum "$b/raw/a.txt")" "$(sum "$b/raw/b.txt")" > "$b/manifest.json"
 
-expect() {  # expect RC PATTERN command...: exit code and a line of output
-  rc=$1 pattern=$2
-  shift 2
-  set +e
-  out=$("$@" 2>&1)
-  got=$?
-  set -e
-  if [ "$got" -ne "$rc" ] || ! printf '%s\n' "$out" | grep -q -- "$pattern"; then
-    printf 'FAILED: %s\n  wanted exit %s and /%s/, got exit %s:\n%s\n' "$*" "$rc" "$pattern" "$got" "$out"
-    exit 1
-  fi
-}
+. "$here/expect.sh"
 
 expect 0 "^bundle ok: 3 files verified$" "$X" proof verify "$b"
 expect 0 "Rendered .*rendered" "$X" proof render "$b"

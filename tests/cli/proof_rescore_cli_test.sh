@@ -6,22 +6,12 @@
 # Usage: proof_rescore_cli_test.sh path/to/x0xctl    (prints "proof rescore CLI: ok")
 set -eu
 X=$1
+here=$(cd "$(dirname "$0")" && pwd)
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 cd "$d"  # no fleet.toml here: the gate starts its own local fleet
 
-expect() {  # expect RC PATTERN command...
-  rc=$1 pattern=$2
-  shift 2
-  set +e
-  out=$("$@" 2>&1)
-  got=$?
-  set -e
-  if [ "$got" -ne "$rc" ] || ! printf '%s\n' "$out" | grep -q -- "$pattern"; then
-    printf 'FAILED: %s\n  wanted exit %s and /%s/, got exit %s:\n%s\n' "$*" "$rc" "$pattern" "$got" "$out"
-    exit 1
-  fi
-}
+. "$here/expect.sh"
 
 expect 0 "Verdict: GO" "$X" gate --scenarios baseline --local-nodes 4 --proof-dir "$d/b"
 expect 0 "^rescore reproduces the recorded verdict: GO$" "$X" proof rescore "$d/b"
