@@ -14,7 +14,7 @@
 namespace x0x::orchestrator {
 
 struct ExecResult {
-  int exit_code = -1;  // -1 when the remote process died of a signal
+  int exit_code = -1;  // -1 (own channel) or 128+N (command shell) when the remote process died of signal N
   std::string out, err;
 };
 
@@ -79,6 +79,9 @@ struct SshTarget {
   bool accept_new = false;  // record an unknown host key into known_hosts (never a CHANGED one)
   std::chrono::milliseconds connect_timeout{10000};
   int keepalive_secs = 10;  // 0 disables
+  // Run commands through one long-lived `/bin/sh` per connection instead of a
+  // channel (and a login shell, with its rc files) per command. See ssh_remote.h.
+  bool command_shell = true;
 };
 
 }  // namespace x0x::orchestrator

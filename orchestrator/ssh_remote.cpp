@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <cctype>
 #include <list>
 #include <thread>
@@ -522,6 +523,7 @@ class SshHost final : public RemoteHost {
  public:
   SshHost(SshTarget target, SessionPtr session) : target_(std::move(target)), session_(std::move(session)) {}
   ~SshHost() override {
+    shell_.reset();
     sftp_.reset();
     session_.reset();
   }
@@ -531,72 +533,12 @@ class SshHost final : public RemoteHost {
   ExecResult exec(const std::string& command, std::chrono::milliseconds timeout,
                   std::string_view stdin_data) override {
     const auto deadline = Clock::now() + timeout;
-    ssh_session s = session_.get();
-    ChannelPtr ch(ssh_channel_new(s));
-    if (!ch) throw RemoteError(target_.name + ": cannot create a channel: " + ssh_error(s));
-    if (ssh_channel_open_session(ch.get()) != SSH_OK)
-      throw RemoteError(target_.name + ": cannot open a session channel: " + ssh_error(s));
-    if (ssh_channel_request_exec(ch.get(), command.c_str()) != SSH_OK)
-      throw RemoteError(target_.name + ": cannot run `" + command_head(command) + "`: " + ssh_error(s));
-
-    std::size_t in_off = 0;
-    bool eof_sent = false;
-    ExecResult r;
-    std::vector<char> buf(32 * 1024);
-    for (;;) {
-      // stdin, never more than the window allows (so never blocking on it)
-      while (!eof_sent) {
-        if (in_off == stdin_data.size()) {
-          ssh_channel_send_eof(ch.get());
-          eof_sent = true;
-          break;
-        }
-        uint32_t window = ssh_channel_window_size(ch.get());
-        if (window == 0) break;
-        std::size_t n = std::min<std::size_t>({window, 256 * 1024, stdin_data.size() - in_off});
-        int w = ssh_channel_write(ch.get(), stdin_data.data() + in_off, static_cast<uint32_t>(n));
-        if (w == SSH_ERROR) {  // the command closed its side; it did not want the rest
-          eof_sent = true;
-          break;
-        }
-        if (w == 0) break;
-        in_off += static_cast<std::size_t>(w);
-      }
-      for (int stream = 0; stream < 2; ++stream) {
-        for (;;) {
-          int n = ssh_channel_read_nonblocking(ch.get(), buf.data(), static_cast<uint32_t>(buf.size()), stream);
-          if (n > 0) {
-            (stream ? r.err : r.out).append(buf.data(), static_cast<std::size_t>(n));
-          } else if (n == SSH_ERROR) {
-            throw RemoteError(target_.name + ": connection lost while running `" + command_head(command) +
-                              "`: " + ssh_error(s));
-          } else {
-            break;
-          }
-        }
-      }
-      if (ssh_channel_is_eof(ch.get()) || ssh_channel_is_closed(ch.get())) break;
-      auto now = Clock::now();
-      if (now >= deadline) {
-        ssh_channel_request_send_signal(ch.get(), "TERM");  // best effort (OpenSSH >= 7.9)
-        throw RemoteError(target_.name + ": `" + command_head(command) + "` timed out after " +
-                          std::to_string(timeout.count()) + " ms");
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-      // While stdin is pending, only wait briefly for the window to open again.
-      auto slice = std::min<std::chrono::milliseconds>(left, eof_sent ? 100ms : 1ms);
-      if (ssh_channel_poll_timeout(ch.get(), static_cast<int>(std::max<long>(1, slice.count())), 0) == SSH_ERROR)
-        throw RemoteError(target_.name + ": connection lost while running `" + command_head(command) +
-                          "`: " + ssh_error(s));
+    if (target_.command_shell && !shell_unusable_ && stdin_data.size() <= kShellStdinMax) {
+      if (shell_ && (ssh_channel_is_eof(shell_.get()) || ssh_channel_is_closed(shell_.get()))) shell_.reset();
+      if (!shell_) open_shell(deadline);
+      if (shell_) return shell_exec(command, timeout, deadline, stdin_data);
     }
-    for (int stream = 0; stream < 2; ++stream) {  // whatever arrived with the close
-      int n;
-      while ((n = ssh_channel_read_nonblocking(ch.get(), buf.data(), static_cast<uint32_t>(buf.size()), stream)) > 0)
-        (stream ? r.err : r.out).append(buf.data(), static_cast<std::size_t>(n));
-    }
-    r.exit_code = ssh_channel_get_exit_status(ch.get());
-    if (r.exit_code == SSH_ERROR) r.exit_code = -1;
-    return r;
+    return channel_exec(command, timeout, deadline, stdin_data);
   }
 
   void upload(const std::filesystem::path& local, const std::string& remote_path, unsigned mode) override {
@@ -681,6 +623,224 @@ class SshHost final : public RemoteHost {
     return sftp_.get();
   }
 
+  // One exec channel per command: the login shell starts for each one.
+  ExecResult channel_exec(const std::string& command, std::chrono::milliseconds timeout, Clock::time_point deadline,
+                          std::string_view stdin_data) {
+    ssh_session s = session_.get();
+    ChannelPtr ch(ssh_channel_new(s));
+    if (!ch) throw RemoteError(target_.name + ": cannot create a channel: " + ssh_error(s));
+    if (ssh_channel_open_session(ch.get()) != SSH_OK)
+      throw RemoteError(target_.name + ": cannot open a session channel: " + ssh_error(s));
+    if (ssh_channel_request_exec(ch.get(), command.c_str()) != SSH_OK)
+      throw RemoteError(target_.name + ": cannot run `" + command_head(command) + "`: " + ssh_error(s));
+
+    std::size_t in_off = 0;
+    bool eof_sent = false;
+    ExecResult r;
+    std::vector<char> buf(32 * 1024);
+    for (;;) {
+      // stdin, never more than the window allows (so never blocking on it)
+      while (!eof_sent) {
+        if (in_off == stdin_data.size()) {
+          ssh_channel_send_eof(ch.get());
+          eof_sent = true;
+          break;
+        }
+        uint32_t window = ssh_channel_window_size(ch.get());
+        if (window == 0) break;
+        std::size_t n = std::min<std::size_t>({window, 256 * 1024, stdin_data.size() - in_off});
+        int w = ssh_channel_write(ch.get(), stdin_data.data() + in_off, static_cast<uint32_t>(n));
+        if (w == SSH_ERROR) {  // the command closed its side; it did not want the rest
+          eof_sent = true;
+          break;
+        }
+        if (w == 0) break;
+        in_off += static_cast<std::size_t>(w);
+      }
+      for (int stream = 0; stream < 2; ++stream) {
+        for (;;) {
+          int n = ssh_channel_read_nonblocking(ch.get(), buf.data(), static_cast<uint32_t>(buf.size()), stream);
+          if (n > 0) {
+            (stream ? r.err : r.out).append(buf.data(), static_cast<std::size_t>(n));
+          } else if (n == SSH_ERROR) {
+            throw RemoteError(target_.name + ": connection lost while running `" + command_head(command) +
+                              "`: " + ssh_error(s));
+          } else {
+            break;
+          }
+        }
+      }
+      if (ssh_channel_is_eof(ch.get()) || ssh_channel_is_closed(ch.get())) break;
+      auto now = Clock::now();
+      if (now >= deadline) {
+        ssh_channel_request_send_signal(ch.get(), "TERM");  // best effort (OpenSSH >= 7.9)
+        throw RemoteError(target_.name + ": `" + command_head(command) + "` timed out after " +
+                          std::to_string(timeout.count()) + " ms");
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+      // While stdin is pending, only wait briefly for the window to open again.
+      auto slice = std::min<std::chrono::milliseconds>(left, eof_sent ? 100ms : 1ms);
+      if (ssh_channel_poll_timeout(ch.get(), static_cast<int>(std::max<long>(1, slice.count())), 0) == SSH_ERROR)
+        throw RemoteError(target_.name + ": connection lost while running `" + command_head(command) +
+                          "`: " + ssh_error(s));
+    }
+    for (int stream = 0; stream < 2; ++stream) {  // whatever arrived with the close
+      int n;
+      while ((n = ssh_channel_read_nonblocking(ch.get(), buf.data(), static_cast<uint32_t>(buf.size()), stream)) > 0)
+        (stream ? r.err : r.out).append(buf.data(), static_cast<std::size_t>(n));
+    }
+    r.exit_code = ssh_channel_get_exit_status(ch.get());
+    if (r.exit_code == SSH_ERROR) r.exit_code = -1;
+    return r;
+  }
+
+
+  // ---- the command shell (see ssh_remote.h): `exec /bin/sh` on one channel,
+  // each command framed by random markers on both streams.
+  static constexpr std::size_t kShellStdinMax = 1 << 20;
+
+  // Writes `in` as far as the channel window allows (never blocking on it),
+  // reads both streams into out/err, until done() or the channel ends (false)
+  // or the deadline (false). A lost connection is a RemoteError.
+  bool pump(ssh_channel ch, std::string_view in, std::size_t& in_off, std::string& out, std::string& err,
+            Clock::time_point deadline, const std::function<bool()>& done, const std::string& what) {
+    ssh_session s = session_.get();
+    std::vector<char> buf(32 * 1024);
+    for (;;) {
+      while (in_off < in.size()) {
+        uint32_t window = ssh_channel_window_size(ch);
+        if (window == 0) break;
+        std::size_t n = std::min<std::size_t>({window, 256 * 1024, in.size() - in_off});
+        int w = ssh_channel_write(ch, in.data() + in_off, static_cast<uint32_t>(n));
+        if (w == SSH_ERROR) throw RemoteError(target_.name + ": connection lost while " + what + ": " + ssh_error(s));
+        if (w == 0) break;
+        in_off += static_cast<std::size_t>(w);
+      }
+      for (int stream = 0; stream < 2; ++stream) {
+        for (;;) {
+          int n = ssh_channel_read_nonblocking(ch, buf.data(), static_cast<uint32_t>(buf.size()), stream);
+          if (n > 0) (stream ? err : out).append(buf.data(), static_cast<std::size_t>(n));
+          else if (n == SSH_ERROR) throw RemoteError(target_.name + ": connection lost while " + what + ": " + ssh_error(s));
+          else break;
+        }
+      }
+      if (done()) return true;
+      if (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch)) return false;
+      auto now = Clock::now();
+      if (now >= deadline) return false;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+      auto slice = std::min<std::chrono::milliseconds>(left, in_off < in.size() ? 1ms : 100ms);
+      if (ssh_channel_poll_timeout(ch, static_cast<int>(std::max<long>(1, slice.count())), 0) == SSH_ERROR)
+        throw RemoteError(target_.name + ": connection lost while " + what + ": " + ssh_error(s));
+    }
+  }
+
+  // Starts the shell; on anything but a lost connection (a login shell that
+  // cannot run `exec /bin/sh`, a forced command) it is marked unusable and
+  // every command gets its own channel, as without it.
+  void open_shell(Clock::time_point deadline) {
+    ssh_session s = session_.get();
+    ChannelPtr ch(ssh_channel_new(s));
+    if (!ch) throw RemoteError(target_.name + ": cannot create a channel: " + ssh_error(s));
+    if (ssh_channel_open_session(ch.get()) != SSH_OK)
+      throw RemoteError(target_.name + ": cannot open a session channel: " + ssh_error(s));
+    if (ssh_channel_request_exec(ch.get(), "exec /bin/sh") != SSH_OK) {
+      spdlog::debug("{}: no command shell ({}); one channel per command", target_.name, ssh_error(s));
+      shell_unusable_ = true;
+      return;
+    }
+    // Whatever the login shell's rc files print comes before the marker.
+    const std::string m = "x0x-" + random_hex(8);
+    const std::string hello = "printf '\\n%s %s\\n' " + m + " $$; printf '\\n%s\\n' " + m + " >&2\n";
+    std::string out, err;
+    std::size_t off = 0;
+    const std::string out_mark = "\n" + m + " ", err_mark = "\n" + m + "\n";
+    auto ready = [&] {
+      auto p = out.find(out_mark);
+      return p != std::string::npos && out.find('\n', p + out_mark.size()) != std::string::npos &&
+             err.find(err_mark) != std::string::npos;
+    };
+    if (!pump(ch.get(), hello, off, out, err, std::min(deadline, Clock::now() + 30s), ready, "starting the command shell")) {
+      spdlog::debug("{}: the command shell did not start ({}); one channel per command", target_.name, one_line(err, 200));
+      shell_unusable_ = true;
+      return;
+    }
+    auto p = out.find(out_mark) + out_mark.size();
+    shell_pid_ = std::atol(out.c_str() + p);
+    shell_ = std::move(ch);
+  }
+
+  ExecResult shell_exec(const std::string& command, std::chrono::milliseconds timeout, Clock::time_point deadline,
+                        std::string_view stdin_data) {
+    const std::string m = "x0x-" + random_hex(8);
+    std::string text = "printf '%s\\n' " + m + "; printf '%s\\n' " + m + " >&2\n";
+    if (stdin_data.empty()) {
+      text += "sh -c " + shell_quote(command) + " </dev/null\n";
+    } else {
+      text += "base64 -d <<'" + m + "-in' | sh -c " + shell_quote(command) + "\n";
+      auto b64 = base64_encode(stdin_data);
+      for (std::size_t i = 0; i < b64.size(); i += 76) text.append(b64, i, 76).push_back('\n');
+      text += m + "-in\n";
+    }
+    text += "printf '\\n%s %d\\n' " + m + " $?; printf '\\n%s\\n' " + m + " >&2\n";
+    const std::string start = m + "\n", out_end = "\n" + m + " ", err_end = "\n" + m + "\n";
+    std::string out, err;
+    std::size_t off = 0, out_start = std::string::npos, err_start = std::string::npos;
+    // Output is what lies between the markers: anything a background process
+    // of an earlier command printed in between is dropped.
+    auto framed = [&] {
+      if (out_start == std::string::npos) {
+        auto p = out.find(start);
+        if (p != std::string::npos && (p == 0 || out[p - 1] == '\n')) out_start = p + start.size();
+      }
+      if (err_start == std::string::npos) {
+        auto p = err.find(start);
+        if (p != std::string::npos && (p == 0 || err[p - 1] == '\n')) err_start = p + start.size();
+      }
+      if (out_start == std::string::npos || err_start == std::string::npos) return false;
+      auto e = out.find(out_end, out_start);
+      return e != std::string::npos && out.find('\n', e + out_end.size()) != std::string::npos &&
+             err.find(err_end, err_start) != std::string::npos;
+    };
+    const std::string what = "running `" + command_head(command) + "`";
+    bool ok;
+    try {
+      ok = pump(shell_.get(), text, off, out, err, deadline, framed, what);
+    } catch (...) {
+      shell_.reset();
+      throw;
+    }
+    if (!ok) {
+      bool ended = ssh_channel_is_eof(shell_.get()) || ssh_channel_is_closed(shell_.get());
+      stop_shell();
+      if (ended)
+        throw RemoteError(target_.name + ": the remote shell ended while running `" + command_head(command) + "`" +
+                          (err.empty() ? std::string() : ": " + one_line(err, 200)));
+      throw RemoteError(target_.name + ": `" + command_head(command) + "` timed out after " +
+                        std::to_string(timeout.count()) + " ms");
+    }
+    ExecResult r;
+    auto oe = out.find(out_end, out_start);
+    r.out = out.substr(out_start, oe - out_start);
+    r.exit_code = std::atoi(out.c_str() + oe + out_end.size());
+    r.err = err.substr(err_start, err.find(err_end, err_start) - err_start);
+    return r;
+  }
+
+  // After a timeout: the command and the shell share the shell's process
+  // group (sshd made it a session leader), so one kill stops both; daemons
+  // a command started with setsid are not in it.
+  void stop_shell() noexcept {
+    shell_.reset();
+    if (shell_pid_ <= 1) return;
+    try {
+      channel_exec("kill -TERM -- -" + std::to_string(shell_pid_) + " 2>/dev/null; true", 5s, Clock::now() + 5s, {});
+    } catch (const std::exception& e) {
+      spdlog::debug("{}: stopping the command shell: {}", target_.name, e.what());
+    }
+    shell_pid_ = 0;
+  }
+
   void remove_quietly(const std::string& path) noexcept {
     try {
       exec("rm -f -- " + shell_quote(path), 30s, {});
@@ -692,6 +852,9 @@ class SshHost final : public RemoteHost {
   SshTarget target_;
   SessionPtr session_;
   SftpPtr sftp_;
+  ChannelPtr shell_;
+  long shell_pid_ = 0;
+  bool shell_unusable_ = false;
 };
 
 }  // namespace

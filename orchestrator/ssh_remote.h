@@ -8,8 +8,18 @@
 // TCP_USER_TIMEOUT = 3 * keepalive_secs: a dead peer surfaces as an error
 // within about 3-4 intervals, and every exec has its own deadline on top.
 //
-// exec: on timeout the command gets SIGTERM (an OpenSSH "signal" request,
-// best effort) and its channel is closed. upload: the file is streamed on an
+// exec: commands run through a command shell: one channel per connection
+// runs `exec /bin/sh`, and each command is written to it as `sh -c '<cmd>'`
+// (stdin up to 1 MiB passed as a base64 here-document), framed by random
+// markers on stdout and stderr that carry the exit code. The login shell and
+// its rc files start once per connection instead of once per command: with a
+// heavy ~/.bashrc (pyenv init: about 180 ms of CPU) that was most of a
+// deploy's CPU. Output a command's background processes print between
+// commands is dropped. On timeout the shell's process group (the command and
+// the shell) gets SIGTERM and the next command starts a new shell. Larger
+// stdin, SshTarget::command_shell = false, or a login shell that cannot start
+// /bin/sh: one exec channel per command, SIGTERM on timeout (an OpenSSH
+// "signal" request, best effort) and the channel closed. upload: the file is streamed on an
 // exec channel's stdin (`cat > tmp`, writes as large as the channel window)
 // rather than SFTP (libssh 0.10 has no pipelined SFTP writes: one round trip
 // per 128 KiB), and hashed by `sha256sum` in the same command; the file is

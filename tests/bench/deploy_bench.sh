@@ -3,7 +3,7 @@
 # hosts on a loopback sshd (separate install roots, supervisor), next to the
 # reference's sequential flow for the same N: per node a 15 s rolling gap,
 # plus one 30 s post-deploy settle, counting its uploads and checks as zero.
-# Runs as root (sshd). Usage: [DEPLOY_ARGS=--strip] tests/bench/deploy_bench.sh [build-dir] [N ...]  (default: build 4 8 16)
+# Runs as root (sshd). Usage: [DEPLOY_ARGS=--strip] [BENCH_LOG_DIR=DIR] tests/bench/deploy_bench.sh [build-dir] [N ...]  (default: build 4 8 16)
 set -euo pipefail
 build="$(cd "${1:-build}" && pwd)"; shift || true
 sizes=("${@:-4 8 16}")
@@ -34,6 +34,7 @@ PidFile $work/sshd.pid
 Subsystem sftp internal-sftp
 MaxStartups 64
 MaxSessions 64
+${BENCH_SSHD_EXTRA:-}
 CFG
 /usr/sbin/sshd -f "$work/sshd_config" -E "$work/sshd.log"
 for _ in $(seq 100); do [ -s "$work/sshd.pid" ] && break; sleep 0.05; done
@@ -74,5 +75,7 @@ for w in sorted(waves):
           ", ".join(f"{k} {v:.2f}" for k, v in slow["phases"].items()))
 print(f"      artefact uploads: {d['uploads']}")
 PY
+  # BENCH_LOG_DIR=DIR keeps each run's deploy log (timeline per host) as DIR/deploy-N.log.
+  [ -n "${BENCH_LOG_DIR:-}" ] && cat "$fleet"/proofs/*/deploy.log > "$BENCH_LOG_DIR/deploy-$n.log" 2>/dev/null || true
   for sup in "$fleet"/h*/bin/x0x-supervise; do sh "$sup" stop runner >/dev/null 2>&1 || true; sh "$sup" stop node >/dev/null 2>&1 || true; done
 done

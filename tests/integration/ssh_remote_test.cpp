@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +25,7 @@
 #include "core/encoding.h"
 #include "orchestrator/ssh_remote.h"
 #include "probes/rest_client.h"
+#include "tests/support/cli_runner.h"
 #include "tests/support/files.h"
 #include "tests/support/sshd_fixture.h"
 
@@ -248,7 +250,10 @@ struct StreamReader {
 
 TEST_CASE("ssh: exec returns exit code, stdout and stderr, and honours stdin and timeouts") {
   SshdFixture sshd;
-  auto host = ssh_connect(sshd.target("nyc"));
+  auto target = sshd.target("nyc");
+  target.command_shell = GENERATE(true, false);
+  INFO("command shell: " << target.command_shell);
+  auto host = ssh_connect(target);
   CHECK(host->name() == "nyc");
 
   auto r = host->exec("echo out; echo err >&2; exit 3", 10s);
@@ -257,6 +262,13 @@ TEST_CASE("ssh: exec returns exit code, stdout and stderr, and honours stdin and
   CHECK(r.err == "err\n");
 
   CHECK(host->exec("true", 10s).exit_code == 0);
+  // exact bytes: no trailing newline, NULs, quotes; small binary stdin
+  CHECK(host->exec("printf 'a\\000b'\"'\"", 10s).out == std::string("a\0b'", 4));
+  const std::string small = random_content(70000) + "\nno newline at the end";
+  r = host->exec("cat; echo done >&2", 10s, small);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == small);
+  CHECK(r.err == "done\n");
 
   // stdin, much larger than the channel window, then EOF
   const std::string input = random_content(3 * 1024 * 1024);
@@ -290,6 +302,56 @@ TEST_CASE("ssh: exec returns exit code, stdout and stderr, and honours stdin and
   CHECK(took >= 450ms);
   CHECK(took < 5s);
   CHECK(host->exec("echo still-here", 10s).out == "still-here\n");
+}
+
+TEST_CASE("ssh: the command shell starts the login shell once, survives bad commands, and a timeout stops the command") {
+  // A ForceCommand that counts login-shell starts and prints a banner before
+  // running what the client asked for, as a chatty ~/.bashrc would.
+  x0x::testing::TempDir tmp;
+  const auto starts = tmp.path / "starts";
+  SshdFixture sshd({"ForceCommand echo x >> '" + starts.string() +
+                    "'; echo banner-out; echo banner-err >&2; eval \"$SSH_ORIGINAL_COMMAND\""});
+  auto host = ssh_connect(sshd.target("nyc"));
+
+  auto first = host->exec("echo $PPID", 10s);
+  CHECK(first.out != "");
+  for (int i = 0; i < 5; ++i) {
+    auto r = host->exec("echo $PPID; echo e >&2", 10s);
+    CHECK(r.out == first.out);  // the same shell ran every command
+    CHECK(r.err == "e\n");     // the banner is not part of any output
+  }
+  CHECK(slurp(starts) == "x\n");  // one login shell for six commands
+
+  // a syntax error, `exit`, and a command that changes directory stay in their own sh -c
+  CHECK(host->exec("echo 'unbalanced", 10s).exit_code != 0);
+  CHECK(host->exec("cd /; exit 7", 10s).exit_code == 7);
+  CHECK(host->exec("pwd", 10s).out != "/\n");
+  CHECK(host->exec("echo $PPID", 10s).out == first.out);
+
+  // a timeout stops the command itself, and the next command gets a new shell
+  const auto pidfile = tmp.path / "sleep.pid";
+  CHECK_THROWS_WITH(host->exec("echo $$ > '" + pidfile.string() + "'; exec sleep 30", 500ms), Contains("timed out after 500 ms"));
+  const int pid = std::stoi(slurp(pidfile));
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (::kill(pid, 0) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  CHECK(::kill(pid, 0) != 0);
+  auto second = host->exec("echo $PPID", 10s);
+  CHECK(second.exit_code == 0);
+  CHECK(second.out != first.out);
+
+  // a command that kills the shell is an error naming it; the next one works
+  CHECK_THROWS_WITH(host->exec("kill -9 $PPID", 10s), Contains("nyc") && Contains("remote shell ended"));
+  CHECK(host->exec("echo again", 10s).out == "again\n");
+
+  // without the command shell, every command starts a login shell (and gets its banner)
+  auto target = sshd.target("nyc");
+  target.command_shell = false;
+  auto plain = ssh_connect(target);
+  auto before = slurp(starts).size();
+  plain->exec("true", 10s);
+  plain->exec("true", 10s);
+  CHECK(slurp(starts).size() == before + 4);
+  CHECK(plain->exec("true", 10s).out == "banner-out\n");
 }
 
 TEST_CASE("ssh: upload lands atomically with the right mode and sha256") {
