@@ -30,6 +30,7 @@ SshTarget ssh_target_of(const Host& h, bool accept_new) {
   t.identity = h.ssh_identity;
   t.known_hosts = h.known_hosts;
   t.accept_new = accept_new;
+  t.command_shell = h.ssh_command_shell;
   return t;
 }
 

@@ -52,12 +52,12 @@ InventoryError::InventoryError(std::vector<std::string> problems)
 namespace {
 
 const std::set<std::string> kTopKeys = {"schema_version", "fleet", "defaults", "host", "network", "instance", "chaos"};
-const std::set<std::string> kDefaultKeys = {"anchor", "ssh_user", "ssh_port", "ssh_identity", "known_hosts",
+const std::set<std::string> kDefaultKeys = {"anchor", "ssh_user", "ssh_port", "ssh_identity", "known_hosts", "ssh_command_shell",
                                             "connect_timeout_s", "command_timeout_s", "proof_root",
                                             "service_manager", "transport", "default_network"};
 const std::set<std::string> kHostKeys = {"name", "address", "ipv4", "ipv6", "transport", "api_addr", "token_path",
                                          "install_root", "roles", "alias", "provider", "region", "tags",
-                                         "ssh_user", "ssh_port", "ssh_identity", "known_hosts", "service_manager",
+                                         "ssh_user", "ssh_port", "ssh_identity", "known_hosts", "ssh_command_shell", "service_manager",
                                          "gossip_addr", "service", "network"};
 const std::set<std::string> kNetworkKeys = {"gossip_port", "api_port", "instance", "token_var_prefix", "confirm_hold_s",
                                             "real_users", "require_explicit", "service", "token_path", "install_root"};
@@ -352,6 +352,10 @@ Fleet validate(const Doc& d, const std::string& source, const std::string& reque
       if (!f->is_int || f->integer < 1 || f->integer > 65535) c.add(f->line, label + ".ssh_port", "expected a port number 1..65535");
       else h.ssh_port = static_cast<int>(f->integer);
     }
+    if (auto f = inherited("ssh_command_shell")) {
+      if (!f->is_bool) c.add(f->line, label + ".ssh_command_shell", "expected true or false");
+      else h.ssh_command_shell = f->text == "true";
+    }
     if (h.service_manager != "systemd" && h.service_manager != "supervisor")
       c.add(t.line, label + ".service_manager", "expected \"systemd\" or \"supervisor\", got \"" + h.service_manager + "\"");
     if (h.transport == "ssh" && h.known_hosts.empty())
@@ -595,7 +599,7 @@ std::string render_fleet_toml(const Fleet& f) {
     if (h.transport == "ssh")
       o << "ssh_user = " << toml_quote(h.ssh_user) << "\nssh_port = " << h.ssh_port
         << "\nssh_identity = " << toml_quote(h.ssh_identity) << "\nknown_hosts = " << toml_quote(h.known_hosts)
-        << "\nservice_manager = " << toml_quote(h.service_manager) << "\n";
+        << "\nservice_manager = " << toml_quote(h.service_manager) << "\n" << (h.ssh_command_shell ? "" : "ssh_command_shell = false\n");
     if (!h.gossip_addr.empty()) o << "gossip_addr = " << toml_quote(h.gossip_addr) << "\n";
     if (!h.service.empty()) o << "service = " << toml_quote(h.service) << "\n";
     if (!h.roles.empty()) o << "roles = " << list(h.roles) << "\n";

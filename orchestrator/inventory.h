@@ -32,6 +32,7 @@ struct Host {
   int ssh_port = 22;
   std::string ssh_identity;    // private key file; empty: ssh-agent / default keys
   std::string known_hosts;     // pinned host keys (required for ssh hosts)
+  bool ssh_command_shell = true;  // false: a login shell per command (see SshTarget::command_shell)
   std::string service_manager = "systemd";  // or "supervisor" (pidfile + log file, for hosts without systemd)
   std::string gossip_addr;     // the node's mesh bind address on the host (deploy renders it)
   std::string service;         // systemd unit of the node ("" = x0x-node-<name>.service)

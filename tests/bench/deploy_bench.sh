@@ -3,7 +3,7 @@
 # hosts on a loopback sshd (separate install roots, supervisor), next to the
 # reference's sequential flow for the same N: per node a 15 s rolling gap,
 # plus one 30 s post-deploy settle, counting its uploads and checks as zero.
-# Runs as root (sshd). Usage: [DEPLOY_ARGS=--strip] [BENCH_LOG_DIR=DIR] tests/bench/deploy_bench.sh [build-dir] [N ...]  (default: build 4 8 16)
+# Runs as root (sshd). Usage: [DEPLOY_ARGS=--strip] [BENCH_LOG_DIR=DIR] [BENCH_COMMAND_SHELL=false] tests/bench/deploy_bench.sh [build-dir] [N ...]  (default: build 4 8 16)
 set -euo pipefail
 build="$(cd "${1:-build}" && pwd)"; shift || true
 sizes=("${@:-4 8 16}")
@@ -47,8 +47,9 @@ ss=[socket.socket() for _ in range(2*$n)]
 [s.bind(('127.0.0.1',0)) for s in ss]
 print(' '.join(str(s.getsockname()[1]) for s in ss))"))
   {
-    printf 'schema_version = 1\nfleet = "bench"\n[defaults]\nssh_port = %s\nssh_identity = "%s"\nknown_hosts = "%s"\nservice_manager = "supervisor"\n' \
-      "$port" "$work/client_key" "$work/known_hosts"
+    printf 'schema_version = 1\nfleet = "bench"\n[defaults]\nssh_port = %s\nssh_identity = "%s"\nknown_hosts = "%s"\nservice_manager = "supervisor"\n%s' \
+      "$port" "$work/client_key" "$work/known_hosts" "${BENCH_COMMAND_SHELL:+ssh_command_shell = $BENCH_COMMAND_SHELL
+}"
     for i in $(seq 0 $((n - 1))); do
       printf '[[host]]\nname = "h%s"\naddress = "127.0.0.1"\ntransport = "ssh"\napi_addr = "127.0.0.1:%s"\ngossip_addr = "127.0.0.1:%s"\ninstall_root = "%s/h%s"\ntoken_path = "%s/h%s/data/api-token"\n' \
         "$i" "${ports[$((2 * i))]}" "${ports[$((2 * i + 1))]}" "$fleet" "$i" "$fleet" "$i"

@@ -55,6 +55,14 @@ TEST_CASE("inventory: a valid fleet parses with its defaults") {
   CHECK(f.hosts[1].ssh_user == "root");
   CHECK(f.hosts[1].service_manager == "systemd");
   CHECK(f.hosts[1].known_hosts == "pinned_known_hosts");  // relative to the inventory's folder
+  CHECK(f.hosts[1].ssh_command_shell);
+  {
+    std::string text = kGood;
+    text.replace(text.find("ssh_port = 2222"), 15, "ssh_port = 2222\nssh_command_shell = false");
+    auto off = parse_fleet_toml(text, "fleet.toml");
+    CHECK_FALSE(off.hosts[1].ssh_command_shell);
+    CHECK_FALSE(parse_fleet_toml(render_fleet_toml(off), "rendered.toml").hosts[1].ssh_command_shell);
+  }
   auto again = parse_fleet_toml(render_fleet_toml(f), "rendered.toml");
   CHECK(again.names() == f.names());
   CHECK(again.hosts[1].api_addr == "127.0.0.1:13601");
@@ -104,6 +112,7 @@ name = "b"
 address = "127.0.0.1"
 known_hosts = "/k"
 ssh_port = 70000
+ssh_command_shell = "no"
 api_addr = "127.0.0.1:13600"
 token_path = "/b/token"
 install_root = "/srv/x"
@@ -111,6 +120,7 @@ install_root = "/srv/x"
   CHECK_THAT(e, Contains("fleet.toml:2: host[1] (a).known_hosts: required for ssh hosts"));
   CHECK_THAT(e, Contains("host[1] (a).service_manager: expected \"systemd\" or \"supervisor\""));
   CHECK_THAT(e, Contains("fleet.toml:13: host[2] (b).ssh_port: expected a port number"));
+  CHECK_THAT(e, Contains("fleet.toml:14: host[2] (b).ssh_command_shell: expected true or false"));
   CHECK_THAT(e, Contains("host (b).install_root: \"/srv/x\" is already used by host a on 127.0.0.1"));
   CHECK_THAT(e, Contains("host (b).api port: \"13600\" is already used by host a"));
 }
