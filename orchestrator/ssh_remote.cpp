@@ -760,8 +760,10 @@ class SshHost final : public RemoteHost {
       return p != std::string::npos && out.find('\n', p + out_mark.size()) != std::string::npos &&
              err.find(err_mark) != std::string::npos;
     };
-    if (!pump(ch.get(), hello, off, out, err, std::min(deadline, Clock::now() + 30s), ready, "starting the command shell")) {
-      spdlog::debug("{}: the command shell did not start ({}); one channel per command", target_.name, one_line(err, 200));
+    if (!pump(ch.get(), hello, off, out, err, deadline, ready, "starting the command shell")) {
+      if (!ssh_channel_is_eof(ch.get()) && !ssh_channel_is_closed(ch.get()))
+        throw RemoteError(target_.name + ": the command shell did not start before the command's deadline (a slow login shell?)");
+      spdlog::debug("{}: the command shell ended at once ({}); one channel per command", target_.name, one_line(err, 200));
       shell_unusable_ = true;
       return;
     }
@@ -785,22 +787,33 @@ class SshHost final : public RemoteHost {
     text += "printf '\\n%s %d\\n' " + m + " $?; printf '\\n%s\\n' " + m + " >&2\n";
     const std::string start = m + "\n", out_end = "\n" + m + " ", err_end = "\n" + m + "\n";
     std::string out, err;
-    std::size_t off = 0, out_start = std::string::npos, err_start = std::string::npos;
+    std::size_t off = 0;
     // Output is what lies between the markers: anything a background process
-    // of an earlier command printed in between is dropped.
+    // of an earlier command printed in between is dropped. Each search
+    // resumes where the last one stopped (outputs may be megabytes).
+    struct Frame {
+      std::size_t begin = std::string::npos, end = std::string::npos, scanned = 0;
+      // Finds `mark` in buf, from where the last call stopped.
+      static std::size_t find(const std::string& buf, const std::string& mark, std::size_t floor, std::size_t& scanned) {
+        auto from = std::max(floor, scanned >= mark.size() ? scanned - mark.size() + 1 : 0);
+        auto p = buf.find(mark, from);
+        scanned = buf.size();
+        return p;
+      }
+      bool advance(const std::string& buf, const std::string& first, const std::string& last) {
+        if (begin == std::string::npos) {
+          auto p = find(buf, first, 0, scanned);
+          if (p == std::string::npos) return false;
+          begin = p + first.size();
+          scanned = begin;
+        }
+        if (end == std::string::npos) end = find(buf, last, begin, scanned);
+        return end != std::string::npos;
+      }
+    } fo, fe;
     auto framed = [&] {
-      if (out_start == std::string::npos) {
-        auto p = out.find(start);
-        if (p != std::string::npos && (p == 0 || out[p - 1] == '\n')) out_start = p + start.size();
-      }
-      if (err_start == std::string::npos) {
-        auto p = err.find(start);
-        if (p != std::string::npos && (p == 0 || err[p - 1] == '\n')) err_start = p + start.size();
-      }
-      if (out_start == std::string::npos || err_start == std::string::npos) return false;
-      auto e = out.find(out_end, out_start);
-      return e != std::string::npos && out.find('\n', e + out_end.size()) != std::string::npos &&
-             err.find(err_end, err_start) != std::string::npos;
+      bool o = fo.advance(out, start, out_end), e = fe.advance(err, start, err_end);
+      return o && e && out.find('\n', fo.end + out_end.size()) != std::string::npos;
     };
     const std::string what = "running `" + command_head(command) + "`";
     bool ok;
@@ -820,10 +833,9 @@ class SshHost final : public RemoteHost {
                         std::to_string(timeout.count()) + " ms");
     }
     ExecResult r;
-    auto oe = out.find(out_end, out_start);
-    r.out = out.substr(out_start, oe - out_start);
-    r.exit_code = std::atoi(out.c_str() + oe + out_end.size());
-    r.err = err.substr(err_start, err.find(err_end, err_start) - err_start);
+    r.out = out.substr(fo.begin, fo.end - fo.begin);
+    r.exit_code = std::atoi(out.c_str() + fo.end + out_end.size());
+    r.err = err.substr(fe.begin, fe.end - fe.begin);
     return r;
   }
 

@@ -328,6 +328,16 @@ TEST_CASE("ssh: the command shell starts the login shell once, survives bad comm
   CHECK(host->exec("pwd", 10s).out != "/\n");
   CHECK(host->exec("echo $PPID", 10s).out == first.out);
 
+  // what a background process prints between two commands (no newline either) belongs to neither
+  const auto flag = tmp.path / "printed";
+  CHECK(host->exec("(sleep 0.2; printf stray; printf stray >&2; touch '" + flag.string() + "') &", 10s).exit_code == 0);
+  auto printed_by = std::chrono::steady_clock::now() + 10s;
+  while (!fs::exists(flag) && std::chrono::steady_clock::now() < printed_by) std::this_thread::sleep_for(10ms);
+  REQUIRE(fs::exists(flag));
+  auto after = host->exec("echo ok; echo e >&2", 10s);
+  CHECK(after.out == "ok\n");
+  CHECK(after.err == "e\n");
+
   // a timeout stops the command itself, and the next command gets a new shell
   const auto pidfile = tmp.path / "sleep.pid";
   CHECK_THROWS_WITH(host->exec("echo $$ > '" + pidfile.string() + "'; exec sleep 30", 500ms), Contains("timed out after 500 ms"));
