@@ -600,7 +600,8 @@ void Deployer::deploy_host(Work& w, int wave) {
   std::string expected = rep_.binary.version;
   std::string previous = rep.before_version;
   std::unique_ptr<RemoteHost> r;
-  PhaseClock ph{&rep};
+  PhaseClock ph;
+  ph.rep = &rep;
   auto finish = [&](std::string result, std::string detail, bool ok) {
     ph.close();
     rep.result = std::move(result);
