@@ -846,7 +846,7 @@ class SshHost final : public RemoteHost {
     shell_.reset();
     if (shell_pid_ <= 1) return;
     try {
-      channel_exec("kill -TERM -- -" + std::to_string(shell_pid_) + " 2>/dev/null; true", 5s, Clock::now() + 5s, {});
+      channel_exec("kill -s TERM -- -" + std::to_string(shell_pid_) + " 2>/dev/null; true", 5s, Clock::now() + 5s, {});
     } catch (const std::exception& e) {
       spdlog::debug("{}: stopping the command shell: {}", target_.name, e.what());
     }

@@ -306,11 +306,12 @@ TEST_CASE("ssh: exec returns exit code, stdout and stderr, and honours stdin and
 
 TEST_CASE("ssh: the command shell starts the login shell once, survives bad commands, and a timeout stops the command") {
   // A ForceCommand that counts login-shell starts and prints a banner before
-  // running what the client asked for, as a chatty ~/.bashrc would.
+  // running what the client asked for, as a chatty ~/.bashrc would, then
+  // runs it with /bin/sh, as for an account whose login shell is dash.
   x0x::testing::TempDir tmp;
   const auto starts = tmp.path / "starts";
   SshdFixture sshd({"ForceCommand echo x >> '" + starts.string() +
-                    "'; echo banner-out; echo banner-err >&2; eval \"$SSH_ORIGINAL_COMMAND\""});
+                    "'; echo banner-out; echo banner-err >&2; exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\""});
   auto host = ssh_connect(sshd.target("nyc"));
 
   auto first = host->exec("echo $PPID", 10s);
