@@ -634,56 +634,16 @@ class SshHost final : public RemoteHost {
     if (ssh_channel_request_exec(ch.get(), command.c_str()) != SSH_OK)
       throw RemoteError(target_.name + ": cannot run `" + command_head(command) + "`: " + ssh_error(s));
 
-    std::size_t in_off = 0;
-    bool eof_sent = false;
     ExecResult r;
-    std::vector<char> buf(32 * 1024);
-    for (;;) {
-      // stdin, never more than the window allows (so never blocking on it)
-      while (!eof_sent) {
-        if (in_off == stdin_data.size()) {
-          ssh_channel_send_eof(ch.get());
-          eof_sent = true;
-          break;
-        }
-        uint32_t window = ssh_channel_window_size(ch.get());
-        if (window == 0) break;
-        std::size_t n = std::min<std::size_t>({window, 256 * 1024, stdin_data.size() - in_off});
-        int w = ssh_channel_write(ch.get(), stdin_data.data() + in_off, static_cast<uint32_t>(n));
-        if (w == SSH_ERROR) {  // the command closed its side; it did not want the rest
-          eof_sent = true;
-          break;
-        }
-        if (w == 0) break;
-        in_off += static_cast<std::size_t>(w);
-      }
-      for (int stream = 0; stream < 2; ++stream) {
-        for (;;) {
-          int n = ssh_channel_read_nonblocking(ch.get(), buf.data(), static_cast<uint32_t>(buf.size()), stream);
-          if (n > 0) {
-            (stream ? r.err : r.out).append(buf.data(), static_cast<std::size_t>(n));
-          } else if (n == SSH_ERROR) {
-            throw RemoteError(target_.name + ": connection lost while running `" + command_head(command) +
-                              "`: " + ssh_error(s));
-          } else {
-            break;
-          }
-        }
-      }
-      if (ssh_channel_is_eof(ch.get()) || ssh_channel_is_closed(ch.get())) break;
-      auto now = Clock::now();
-      if (now >= deadline) {
-        ssh_channel_request_send_signal(ch.get(), "TERM");  // best effort (OpenSSH >= 7.9)
-        throw RemoteError(target_.name + ": `" + command_head(command) + "` timed out after " +
-                          std::to_string(timeout.count()) + " ms");
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-      // While stdin is pending, only wait briefly for the window to open again.
-      auto slice = std::min<std::chrono::milliseconds>(left, eof_sent ? 100ms : 1ms);
-      if (ssh_channel_poll_timeout(ch.get(), static_cast<int>(std::max<long>(1, slice.count())), 0) == SSH_ERROR)
-        throw RemoteError(target_.name + ": connection lost while running `" + command_head(command) +
-                          "`: " + ssh_error(s));
+    std::size_t in_off = 0;
+    const std::string what = "running `" + command_head(command) + "`";
+    if (!pump(ch.get(), stdin_data, in_off, r.out, r.err, deadline, [] { return false; }, what, true) &&
+        !ssh_channel_is_eof(ch.get()) && !ssh_channel_is_closed(ch.get())) {
+      ssh_channel_request_send_signal(ch.get(), "TERM");  // best effort (OpenSSH >= 7.9)
+      throw RemoteError(target_.name + ": `" + command_head(command) + "` timed out after " +
+                        std::to_string(timeout.count()) + " ms");
     }
+    std::vector<char> buf(32 * 1024);
     for (int stream = 0; stream < 2; ++stream) {  // whatever arrived with the close
       int n;
       while ((n = ssh_channel_read_nonblocking(ch.get(), buf.data(), static_cast<uint32_t>(buf.size()), stream)) > 0)
@@ -699,22 +659,34 @@ class SshHost final : public RemoteHost {
   // each command framed by random markers on both streams.
   static constexpr std::size_t kShellStdinMax = 1 << 20;
 
-  // Writes `in` as far as the channel window allows (never blocking on it),
-  // reads both streams into out/err, until done() or the channel ends (false)
-  // or the deadline (false). A lost connection is a RemoteError.
+  // Writes `in` as far as the channel window allows (never blocking on it;
+  // then EOF if send_eof), reads both streams into out/err, until done() (true)
+  // or the channel ends or the deadline (false). A write refused because the
+  // remote side closed its stdin ends the writing, not the call (it did not
+  // want the rest). A lost connection is a RemoteError.
   bool pump(ssh_channel ch, std::string_view in, std::size_t& in_off, std::string& out, std::string& err,
-            Clock::time_point deadline, const std::function<bool()>& done, const std::string& what) {
+            Clock::time_point deadline, const std::function<bool()>& done, const std::string& what,
+            bool send_eof = false) {
     ssh_session s = session_.get();
     std::vector<char> buf(32 * 1024);
+    bool eof_sent = !send_eof;
     for (;;) {
       while (in_off < in.size()) {
         uint32_t window = ssh_channel_window_size(ch);
         if (window == 0) break;
         std::size_t n = std::min<std::size_t>({window, 256 * 1024, in.size() - in_off});
         int w = ssh_channel_write(ch, in.data() + in_off, static_cast<uint32_t>(n));
-        if (w == SSH_ERROR) throw RemoteError(target_.name + ": connection lost while " + what + ": " + ssh_error(s));
+        if (w == SSH_ERROR) {
+          in_off = in.size();
+          eof_sent = true;
+          break;
+        }
         if (w == 0) break;
         in_off += static_cast<std::size_t>(w);
+      }
+      if (in_off == in.size() && !eof_sent) {
+        ssh_channel_send_eof(ch);
+        eof_sent = true;
       }
       for (int stream = 0; stream < 2; ++stream) {
         for (;;) {
@@ -729,6 +701,7 @@ class SshHost final : public RemoteHost {
       auto now = Clock::now();
       if (now >= deadline) return false;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+      // While input is pending, only wait briefly for the window to open again.
       auto slice = std::min<std::chrono::milliseconds>(left, in_off < in.size() ? 1ms : 100ms);
       if (ssh_channel_poll_timeout(ch, static_cast<int>(std::max<long>(1, slice.count())), 0) == SSH_ERROR)
         throw RemoteError(target_.name + ": connection lost while " + what + ": " + ssh_error(s));
