@@ -176,12 +176,15 @@ SshdFixture::~SshdFixture() {
 
 void SshdFixture::stop() {
   if (pid_ <= 1) return;
-  // Only the listener in the pid file; its per-connection children exit when
-  // their clients disconnect.
-  ::kill(pid_, SIGTERM);
+  // The listener is frozen first so that no connection starts meanwhile, then
+  // its connections end: one accepted just before would re-execute sshd after
+  // the directory is gone, fail to read the host key and recreate sshd.log in
+  // a directory being removed.
+  ::kill(pid_, SIGSTOP);
+  drop_connections();
+  ::kill(pid_, SIGKILL);
   auto until = std::chrono::steady_clock::now() + 5s;
   while (std::chrono::steady_clock::now() < until && alive(pid_)) std::this_thread::sleep_for(10ms);
-  if (alive(pid_)) ::kill(pid_, SIGKILL);
   pid_ = -1;
 }
 

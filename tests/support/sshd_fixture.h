@@ -1,6 +1,7 @@
 // A real OpenSSH server on 127.0.0.1 for integration tests (run as root): a
 // temporary directory with an ed25519 host key, a client key authorised for
-// root, a pinned known_hosts file and sshd's log. The destructor stops sshd
+// root, a pinned known_hosts file and sshd's log. The destructor ends the
+// connections still open (SIGKILL to the listener's descendants), stops sshd
 // by the PID in its pid file and removes the directory.
 #pragma once
 #include <filesystem>
