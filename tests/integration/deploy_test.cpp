@@ -29,6 +29,7 @@
 #include "orchestrator/service_manager.h"
 #include "orchestrator/ssh_remote.h"
 #include "probes/rest_client.h"
+#include "tests/support/cli_runner.h"
 #include "tests/support/files.h"
 #include "tests/support/sshd_fixture.h"
 
@@ -288,6 +289,29 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build
     auto matrix = harness::run_phase_a(pa);
     INFO(matrix.to_json().dump(2));
     CHECK(matrix.verdict() == "Phase A: 12/12 delivered");
+  }
+
+  // `x0xctl gate` on this SSH fleet, the operator's main path on a real one:
+  // snapshots and Phase A through tunnels, harvest over SSH, a bundle that
+  // verifies and holds no token.
+  {
+    auto proof = f.dir() / "gate-proof";
+    auto g = testing::run_x0xctl("gate --fleet '" + (f.dir() / "fleet.toml").string() +
+                                     "' --gate limited-production --scenarios baseline --proof-dir '" + proof.string() + "'",
+                                 f.dir());
+    INFO(g.out);
+    CHECK(g.rc == 0);
+    CHECK_THAT(g.out, Contains("Verdict: GO") && Contains("4 nodes reached, 0 unreachable"));
+    auto v = testing::run_x0xctl("proof verify '" + proof.string() + "'", f.dir());
+    INFO(v.out);
+    CHECK(v.rc == 0);
+    for (std::size_t i = 0; i < 4; ++i) {
+      CHECK(fs::is_directory(proof / "harvest" / ("h" + std::to_string(i))));
+      auto token = slurp(f.root(i) / "data" / "api-token");
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+      for (auto& e : fs::recursive_directory_iterator(proof))
+        if (e.is_regular_file()) CHECK(slurp(e.path()).find(token) == std::string::npos);
+    }
   }
 
   // A dry run with --force plans a restart everywhere and changes nothing.
