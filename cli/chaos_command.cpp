@@ -18,6 +18,7 @@
 #include "orchestrator/chaos_policy.h"
 #include "orchestrator/fault_injector.h"
 #include "orchestrator/inventory.h"
+#include "orchestrator/local_fleet.h"
 
 namespace x0x::cli {
 
@@ -268,6 +269,7 @@ int run_chaos(const ChaosOptions& o) {
   orchestrator::FaultInjectorOptions fo;
   fo.accept_new_host_keys = o.accept_new_host_keys;
   fo.dry_run = o.dry_run;
+  fo.restart_local = orchestrator::local_fleet_restarter(path);  // a `local up` fleet
   if (!o.iface.empty())
     for (auto& h : o.hosts) fo.interfaces[h] = o.iface;
   auto inj = orchestrator::make_fault_injector(fleet, fo);

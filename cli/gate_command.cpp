@@ -27,6 +27,7 @@
 #include "orchestrator/fault_injector.h"
 #include "orchestrator/harvest.h"
 #include "orchestrator/inventory.h"
+#include "orchestrator/local_fleet.h"
 #include "orchestrator/local_mesh.h"
 #include "proofs/bundle_writer.h"
 #include "proofs/renderers.h"
@@ -187,6 +188,8 @@ int run_gate_on(orchestrator::Fleet fleet, const GateCliOptions& o, const gates:
         if (nodes[i].name == host) return mesh->restart_node(i);
       throw orchestrator::FaultError("restart: " + host + " is not a node of this local fleet");
     };
+  else
+    fo.restart_local = orchestrator::local_fleet_restarter(fleet.path);  // --fleet of a `local up` fleet
   auto faults = orchestrator::make_fault_injector(fleet, fo);
   auto access = orchestrator::make_api_access(fleet, {o.accept_new_host_keys});
   std::vector<harness::NodeApi> apis;

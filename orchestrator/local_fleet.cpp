@@ -1,7 +1,12 @@
 #include "orchestrator/local_fleet.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <fstream>
@@ -39,6 +44,16 @@ json read_state(const fs::path& dir) {
   if (!in) return json();
   auto j = json::parse(in, nullptr, false);
   return j.is_discarded() ? json() : j;
+}
+
+void write_state(const fs::path& dir, const json& state) {
+  auto tmp = local_state_path(dir).string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << state.dump(2) << "\n";
+    if (!out) throw std::runtime_error("local fleet: cannot write " + tmp);
+  }
+  fs::rename(tmp, local_state_path(dir));
 }
 
 bool any_alive(const json& state) {
@@ -95,8 +110,7 @@ bool local_up(const LocalFleetOptions& o) {
     out << render_fleet_toml(fleet);
   }
   {
-    std::ofstream out(local_state_path(dir));
-    out << state.dump(2) << "\n";
+    write_state(dir, state);
   }
   mesh.release();  // they keep running after we exit
   return true;
@@ -138,6 +152,95 @@ std::vector<LocalProcessState> local_status(const fs::path& dir) {
     out.push_back(s);
   }
   return out;
+}
+
+namespace {
+
+// The config with its listen addresses pinned to what the fleet's inventory
+// says (a first start may have asked for port 0).
+void pin_addresses(const fs::path& config, const std::string& api_addr, const std::string& mesh_addr) {
+  std::ifstream in(config);
+  if (!in) throw std::runtime_error("local fleet: cannot read " + config.string());
+  std::string text, line;
+  while (std::getline(in, line)) {
+    if (line.rfind("api_address = ", 0) == 0) line = "api_address = \"" + api_addr + "\"";
+    else if (line.rfind("bind_address = ", 0) == 0) line = "bind_address = \"" + mesh_addr + "\"";
+    text += line + "\n";
+  }
+  auto tmp = config.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) throw std::runtime_error("local fleet: cannot write " + tmp);
+  }
+  fs::rename(tmp, config);
+}
+
+// Starts the node detached (own session, stdin /dev/null, output appended to
+// its log), as `local up` did; returns its PID.
+int spawn_node(const std::string& exe, const fs::path& dir) {
+  const auto config = (dir / "config.toml").string(), log = (dir / "node.log").string();
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("local fleet: fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::setsid();
+    int in = ::open("/dev/null", O_RDONLY), out = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (in < 0 || out < 0 || ::chdir(dir.c_str()) != 0) ::_exit(127);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::close_range(3, ~0U, 0);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execl(exe.c_str(), exe.c_str(), "--config", config.c_str(), "--no-hard-coded-bootstrap", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+void local_restart_node(const fs::path& dir, const std::string& name, std::chrono::milliseconds timeout) {
+  auto state = read_state(dir);
+  if (!state.is_object()) throw std::runtime_error("no local fleet recorded in " + dir.string() + " (local-fleet.json)");
+  json* node = nullptr;
+  for (auto& n : state["nodes"])
+    if (n.value("name", "") == name) node = &n;
+  if (!node) throw std::runtime_error("local fleet in " + dir.string() + " has no node '" + name + "'");
+  const std::string exe = state["node_binary"], node_dir = (*node)["dir"], api_addr = (*node)["api_addr"],
+                    mesh_addr = (*node)["mesh_addr"];
+  if (int pid = (*node)["node_pid"]; is_ours(pid, exe, node_dir)) stop_pids({pid});
+  pin_addresses(fs::path(node_dir) / "config.toml", api_addr, mesh_addr);
+  int pid = spawn_node(exe, node_dir);
+  (*node)["node_pid"] = pid;
+  write_state(dir, state);
+  // Healthy again on the same address, or the log says why not.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string why = "no answer";
+  while (std::chrono::steady_clock::now() < deadline) {
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == pid) {
+      why = "it exited (status " + std::to_string(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)) + ")";
+      break;
+    }
+    try {
+      auto h = probes::RestClient("http://" + api_addr, {}, 2s).get_json("/health");
+      if (h.value("ok", false)) return;
+      why = "/health: " + h.dump();
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  throw std::runtime_error("local fleet: " + name + " did not come back on " + api_addr + ": " + why + "; see " +
+                           (fs::path(node_dir) / "node.log").string());
+}
+
+std::function<void(const std::string&)> local_fleet_restarter(const fs::path& fleet_file) {
+  auto dir = fleet_file.parent_path().empty() ? fs::path(".") : fleet_file.parent_path();
+  if (!fs::exists(local_state_path(dir))) return {};
+  return [dir](const std::string& host) { local_restart_node(dir, host); };
 }
 
 Fleet fleet_of_mesh(LocalMesh& mesh, const fs::path& path) {

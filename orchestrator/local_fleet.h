@@ -2,7 +2,9 @@
 // beside each, started detached in DIR, recorded in DIR/local-fleet.json (PIDs)
 // and DIR/fleet.toml (the inventory every other verb reads).
 #pragma once
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,15 @@ bool local_up(const LocalFleetOptions& opts);
 // Returns how many processes were stopped.
 int local_down(const std::filesystem::path& dir);
 std::vector<LocalProcessState> local_status(const std::filesystem::path& dir);
+// Restarts one node in place: its recorded process stopped (if still ours),
+// started again detached with the same config and addresses, the new PID
+// recorded; returns once /health is ok. Throws naming the node and its log.
+void local_restart_node(const std::filesystem::path& dir, const std::string& name,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// The restart for the local hosts of an inventory that `local up` wrote (its
+// local-fleet.json lies beside it), for FaultInjectorOptions::restart_local;
+// empty when there is none.
+std::function<void(const std::string& host)> local_fleet_restarter(const std::filesystem::path& fleet_file);
 std::filesystem::path local_state_path(const std::filesystem::path& dir);
 
 // The inventory of a running LocalMesh: one local host per node (API on

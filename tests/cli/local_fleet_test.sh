@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# x0xctl local up / status / verify --fleet / a second up / down, end to end,
+# x0xctl local up / status / verify --fleet / a second up / chaos restart / down, end to end,
 # in a temporary directory. Stops what it started, also on failure.
 set -euo pipefail
 x0xctl="$1"
@@ -23,7 +23,19 @@ grep -q '"delivered_pairs": 12' "$dir/phase-a.json"
 test "$(grep -c '<testcase' "$dir/phase-a.xml")" -eq 12   # one JUnit case per directed pair
 grep -q 'failures="0"' "$dir/phase-a.xml"
 
+# chaos restart on a `local up` fleet: a new process on the same address,
+# recorded in local-fleet.json, back in the mesh.
+pid_of() { grep -A1 "\"name\": \"$1\"" "$dir/local-fleet.json" | grep node_pid | tr -dc 0-9; }
+old=$(pid_of sfo)
+"$x0xctl" chaos restart --fleet "$dir/fleet.toml" --hosts sfo
+new=$(pid_of sfo)
+test -n "$new" && test "$new" != "$old"
+if kill -0 "$old" 2>/dev/null; then echo "the old node process $old still runs"; exit 1; fi
+"$x0xctl" local status --dir "$dir" | grep -q "4/4 nodes up with their runner"
+"$x0xctl" verify --fleet "$dir/fleet.toml" | grep -q "Phase A: 12/12 delivered"
+
 "$x0xctl" local down --dir "$dir" | grep -q "Stopped 8 process(es)"
-! "$x0xctl" local status --dir "$dir" >/dev/null
+# (`! cmd` would not stop the script under set -e, hence the ifs.)
+if "$x0xctl" local status --dir "$dir" >/dev/null; then echo "local status succeeds after down"; exit 1; fi
 test -f "$dir/nyc/node.log" && test -f "$dir/nyc/runner.log"   # logs are kept
 echo "local fleet CLI: ok"
