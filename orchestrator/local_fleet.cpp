@@ -109,9 +109,7 @@ bool local_up(const LocalFleetOptions& o) {
     std::ofstream out(dir / "fleet.toml");
     out << render_fleet_toml(fleet);
   }
-  {
-    write_state(dir, state);
-  }
+  write_state(dir, state);
   mesh.release();  // they keep running after we exit
   return true;
 }

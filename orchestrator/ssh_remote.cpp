@@ -708,9 +708,10 @@ class SshHost final : public RemoteHost {
     }
   }
 
-  // Starts the shell; on anything but a lost connection (a login shell that
-  // cannot run `exec /bin/sh`, a forced command) it is marked unusable and
-  // every command gets its own channel, as without it.
+  // Starts the shell. One that ends at once (a login shell that cannot run
+  // `exec /bin/sh`, a forced command) is marked unusable and every command
+  // gets its own channel, as without it; one that does not answer before the
+  // command's deadline (a slow login shell) is that command's timeout.
   void open_shell(Clock::time_point deadline) {
     ssh_session s = session_.get();
     ChannelPtr ch(ssh_channel_new(s));
