@@ -249,7 +249,11 @@ PhaseAReport run_phase_a(const PhaseAOptions& o, const std::function<void(const 
 
   // --- fan-out: every directed pair over the expected nodes, concurrently ---
   auto t_matrix = Clock::now();
-  const auto run = std::to_string(std::time(nullptr));
+  // Milliseconds, not the reference's seconds: two runs in one second (verify
+  // then gate, back-to-back scenarios) would reuse command ids, which runners
+  // ignore as duplicates, and the second run would see no results at all.
+  const auto run = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   struct Pending {
     std::size_t index;
     std::string request_id, marker;
