@@ -19,10 +19,11 @@
 // the shell) gets SIGTERM and the next command starts a new shell. Larger
 // stdin, SshTarget::command_shell = false, or a login shell that cannot start
 // /bin/sh: one exec channel per command, SIGTERM on timeout (an OpenSSH
-// "signal" request, best effort) and the channel closed. upload: the file is streamed on an
-// exec channel's stdin (`cat > tmp`, writes as large as the channel window)
-// rather than SFTP (libssh 0.10 has no pipelined SFTP writes: one round trip
-// per 128 KiB), and hashed by `sha256sum` in the same command; the file is
+// "signal" request, best effort) and the channel closed. upload: the file is
+// the stdin of `cat > tmp` (over 1 MiB: its own exec channel, writes as large
+// as the channel window; smaller: through the command shell) rather than
+// SFTP (libssh 0.10 has no pipelined SFTP writes: one round trip per
+// 128 KiB), and hashed by `sha256sum` in the same command; the file is
 // held in memory while it is sent. forward: a connection the SSH server
 // cannot open (nothing listening, AllowTcpForwarding no) is closed at once
 // and logged as a warning; if the forward's session dies, open connections
