@@ -3,7 +3,7 @@
 # hosts on a loopback sshd (separate install roots, supervisor), next to the
 # reference's sequential flow for the same N: per node a 15 s rolling gap,
 # plus one 30 s post-deploy settle, counting its uploads and checks as zero.
-# Runs as root (sshd). Usage: [DEPLOY_ARGS=--strip] [BENCH_LOG_DIR=DIR] [BENCH_COMMAND_SHELL=false] tests/bench/deploy_bench.sh [build-dir] [N ...]  (default: build 4 8 16)
+# Runs as root (sshd). Usage: [DEPLOY_ARGS=--strip] [BENCH_LOG_DIR=DIR] [BENCH_COMMAND_SHELL=false] [BENCH_SSHD_EXTRA="sshd_config line"] tests/bench/deploy_bench.sh [build-dir] [N ...]  (default: build 4 8 16)
 set -euo pipefail
 build="$(cd "${1:-build}" && pwd)"; shift || true
 sizes=("${@:-4 8 16}")
