@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/utc_time.h"
 #include "orchestrator/chaos_policy.h"
 #include "orchestrator/fault_injector.h"
 #include "orchestrator/inventory.h"
@@ -55,14 +56,7 @@ std::optional<long> parse_duration(const std::string& text) {
   return n * mult;
 }
 
-std::string utc(double unix) {
-  auto t = static_cast<std::time_t>(unix);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string utc(double unix) { return format_utc(static_cast<std::time_t>(unix), "%Y-%m-%dT%H:%M:%SZ"); }
 
 double now_unix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

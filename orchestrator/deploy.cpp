@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "core/utc_time.h"
 #include "orchestrator/ssh_remote.h"
 #include "probes/rest_client.h"
 
@@ -32,11 +33,7 @@ std::string utc_iso() {
   auto now = std::chrono::system_clock::now();
   auto t = std::chrono::system_clock::to_time_t(now);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms));
+  return fmt::format("{}.{:03d}Z", format_utc(t, "%Y-%m-%dT%H:%M:%S"), static_cast<int>(ms));
 }
 
 bool json_true(const json& j, const char* key) {

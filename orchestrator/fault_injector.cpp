@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/encoding.h"
+#include "core/utc_time.h"
 #include "orchestrator/chaos_policy.h"
 #include "orchestrator/fault_backend.h"
 #include "orchestrator/fault_commands.h"
@@ -156,12 +157,7 @@ class Injector : public FaultInjector {
   }
 
   static std::string default_run_id() {
-    auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-    return std::string(buf) + "-" + random_hex(2);
+    return format_utc(std::time(nullptr), "%Y%m%dT%H%M%SZ") + "-" + random_hex(2);
   }
 
   Fleet fleet_;

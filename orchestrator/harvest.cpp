@@ -14,6 +14,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/utc_time.h"
 #include "orchestrator/api_access.h"
 #include "orchestrator/service_manager.h"
 #include "orchestrator/ssh_remote.h"
@@ -45,14 +46,6 @@ std::chrono::seconds parse_since(const std::string& s) {
 }
 
 namespace {
-
-std::string iso_utc(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
-}
 
 std::string read_local(const fs::path& p, std::size_t max_bytes) {
   std::ifstream in(p, std::ios::binary | std::ios::ate);
@@ -214,7 +207,7 @@ std::uint64_t u64_at(const json& j, const json::json_pointer& p) {
 
 HarvestResult harvest(const Fleet& fleet, const HarvestOptions& o) {
   auto since_secs = parse_since(o.since);
-  auto since_iso = iso_utc(std::time(nullptr) - since_secs.count());
+  auto since_iso = format_utc(std::time(nullptr) - since_secs.count(), "%Y-%m-%dT%H:%M:%S");
   std::vector<const Host*> targets;
   for (auto& h : fleet.hosts)
     if (o.hosts.empty() || std::find(o.hosts.begin(), o.hosts.end(), h.name) != o.hosts.end()) targets.push_back(&h);

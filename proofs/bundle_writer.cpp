@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/encoding.h"
+#include "core/utc_time.h"
 
 namespace x0x::proofs {
 
@@ -26,14 +27,7 @@ std::string Redactor::apply(std::string text) const {
   return text;
 }
 
-std::string utc_stamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
+std::string utc_stamp() { return format_utc(std::time(nullptr), "%Y%m%dT%H%M%SZ"); }
 
 std::string sha256_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/utc_time.h"
+
 namespace x0x::proofs::text {
 
 using nlohmann::json;
@@ -96,14 +98,7 @@ std::string scalar(const json& v) {
   return v.dump();
 }
 
-std::string utc_time(double unix_secs) {
-  auto t = static_cast<std::time_t>(unix_secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
+std::string utc_time(double unix_secs) { return format_utc(static_cast<std::time_t>(unix_secs), "%Y-%m-%d %H:%M:%S"); }
 
 const json& at(const json& obj, std::string_view key) {
   static const json null_value;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "core/utc_time.h"
 #include "orchestrator/harvest.h"
 #include "proofs/bundle_writer.h"
 #include "tests/support/files.h"
@@ -76,14 +77,7 @@ struct TempDir {
   }
 };
 
-std::string utc_now_iso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string utc_now_iso() { return x0x::format_utc(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ"); }
 
 nlohmann::json json_file(const fs::path& p) { return nlohmann::json::parse(slurp(p)); }
 

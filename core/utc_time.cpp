@@ -1,0 +1,13 @@
+#include "core/utc_time.h"
+
+namespace x0x {
+
+std::string format_utc(std::time_t t, const char* format) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  auto n = std::strftime(buf, sizeof buf, format, &tm);
+  return std::string(buf, n);
+}
+
+}  // namespace x0x
