@@ -9,25 +9,18 @@
 #include "core/encoding.h"
 #include "orchestrator/fault_commands.h"
 #include "orchestrator/ssh_remote.h"
+#include "tests/support/cli_runner.h"
 
 using namespace x0x;
 using namespace x0x::orchestrator;
 
 namespace {
 
-struct Shell {
-  int rc = -1;
-  std::string out;
-};
+using Shell = testing::CliResult;
 
 Shell sh(const std::string& cmd) {
-  Shell r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  auto r = testing::run_shell(cmd + " 2>&1");
+  REQUIRE(r.started);
   return r;
 }
 

@@ -21,6 +21,7 @@
 #include "core/encoding.h"
 #include "orchestrator/fault_injector.h"
 #include "orchestrator/inventory.h"
+#include "tests/support/cli_runner.h"
 #include "tests/support/fleet_fixture.h"
 #include "tests/support/sshd_fixture.h"
 
@@ -63,30 +64,11 @@ long first_line_with(const std::vector<std::string>& lines, const std::string& n
   return -1;
 }
 
-fs::path x0xctl_bin() {
-#ifdef X0X_CTL_BIN
-  return X0X_CTL_BIN;
-#else
-  // The build tree: <build>/node/x0x-lean-node → <build>/cli/x0xctl.
-  return fs::path(X0X_LEAN_NODE_BIN).parent_path().parent_path() / "cli" / "x0xctl";
-#endif
-}
-
-struct CliResult {
-  int rc = -1;
-  std::string out;
-};
-
-CliResult run_cli(const std::string& args) {
-  auto bin = x0xctl_bin();
+testing::CliResult run_cli(const std::string& args) {
+  auto bin = testing::x0xctl_bin();
   REQUIRE(fs::exists(bin));
-  CliResult r;
-  FILE* p = ::popen((bin.string() + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  auto r = testing::run_shell(bin.string() + " " + args + " 2>&1");
+  REQUIRE(r.started);
   return r;
 }
 

@@ -61,16 +61,7 @@ std::vector<std::string> temp_files(const fs::path& dir) {
   return out;
 }
 
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
+std::string run_capture(const std::string& cmd) { return x0x::testing::run_shell(cmd).out; }
 
 int connect_local(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -21,20 +21,27 @@ inline std::filesystem::path x0xctl_bin() {
 
 struct CliResult {
   int rc = -1;      // exit code; -1 if it died of a signal
-  std::string out;  // stdout and stderr together
+  std::string out;  // stdout (and what the command sends there)
+  bool started = false;  // false: the shell could not be started at all
 };
 
-// Runs `x0xctl <args>` in cwd; `timeout 900` bounds a hung run.
-inline CliResult run_x0xctl(const std::string& args, const std::filesystem::path& cwd) {
+// Runs `cmd` with /bin/sh and captures its stdout.
+inline CliResult run_shell(const std::string& cmd) {
   CliResult r;
-  auto cmd = "cd '" + cwd.string() + "' && timeout -s KILL 900 " + x0xctl_bin().string() + " " + args + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
+  r.started = true;
   char buf[4096];
   for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
   int st = ::pclose(p);
   r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+// Runs `x0xctl <args>` in cwd, stdout and stderr together; `timeout 900`
+// bounds a hung run.
+inline CliResult run_x0xctl(const std::string& args, const std::filesystem::path& cwd) {
+  return run_shell("cd '" + cwd.string() + "' && timeout -s KILL 900 " + x0xctl_bin().string() + " " + args + " 2>&1");
 }
 
 // A temporary directory removed with everything in it when the test ends.
