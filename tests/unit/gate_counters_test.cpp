@@ -14,18 +14,9 @@ using namespace x0x::gates;
 using nlohmann::json;
 
 using x0x::testing::gate_fixture;
+using x0x::testing::ok;
 
 namespace {
-
-
-RawFetch ok(json body) {
-  RawFetch f;
-  f.fetched = true;
-  f.http_status = 200;
-  f.body = std::move(body);
-  f.unix_time = 1779123400;
-  return f;
-}
 
 RawSnapshot snapshot(json gossip, json connectivity) { return {ok(std::move(gossip)), ok(std::move(connectivity))}; }
 

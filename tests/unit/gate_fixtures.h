@@ -1,4 +1,5 @@
-// The repository root and the diagnostics fixtures of tests/data/gates/, for the gate unit tests.
+// The repository root, the diagnostics fixtures of tests/data/gates/ and a
+// successful fetch of a body, for the gate unit tests.
 #pragma once
 #include <catch2/catch.hpp>
 
@@ -8,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gates/counters.h"
+
 namespace x0x::testing {
 
 inline std::filesystem::path repo_root() { return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path(); }
@@ -16,6 +19,16 @@ inline nlohmann::json gate_fixture(const std::string& name) {
   std::ifstream in(repo_root() / "tests" / "data" / "gates" / name);
   REQUIRE(in);
   return nlohmann::json::parse(in);
+}
+
+// A successful fetch (HTTP 200) of `body`, stamped at one fixed instant.
+inline gates::RawFetch ok(nlohmann::json body) {
+  gates::RawFetch f;
+  f.fetched = true;
+  f.http_status = 200;
+  f.body = std::move(body);
+  f.unix_time = 1779123400;
+  return f;
 }
 
 }  // namespace x0x::testing

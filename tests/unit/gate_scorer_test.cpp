@@ -17,6 +17,7 @@ using namespace x0x::gates;
 using nlohmann::json;
 
 using x0x::testing::gate_fixture;
+using x0x::testing::ok;
 
 namespace {
 
@@ -68,15 +69,6 @@ json connectivity_body(const Counters& c) {
   json j = base;
   j["data_tx"]["data_tx_high_water_count"] = c.high_water;
   return j;
-}
-
-RawFetch ok(json body) {
-  RawFetch f;
-  f.fetched = true;
-  f.http_status = 200;
-  f.body = std::move(body);
-  f.unix_time = 1779123400;
-  return f;
 }
 
 // A scenario over a fleet whose nodes all start from the same clean counters.
