@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/atomic_file.h"
 #include "core/encoding.h"
 
 namespace x0x::node {
@@ -63,15 +64,7 @@ static KeyPair load_or_create_key(const fs::path& path) {
     return k;
   }
   k = KeyPair::generate();
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(path.string() + ": cannot write key file");
-    ::chmod(tmp.c_str(), 0600);
-    out.write(reinterpret_cast<const char*>(k.sk.data()), k.sk.size());
-  }
-  fs::rename(tmp, path);
+  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(k.sk.data()), k.sk.size()), 0600);
   return k;
 }
 

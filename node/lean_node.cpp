@@ -12,6 +12,7 @@
 #include <fstream>
 #include <spdlog/spdlog.h>
 
+#include "core/atomic_file.h"
 #include "core/encoding.h"
 #include "node/http_server.h"
 
@@ -77,16 +78,7 @@ LeanNode::~LeanNode() {
 }
 
 void LeanNode::write_state_file(const std::string& name, const std::string& content, bool secret) {
-  auto path = cfg_.data_dir / name;
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot write");
-    if (secret) ::chmod(tmp.c_str(), 0600);
-    out << content;
-  }
-  fs::rename(tmp, path);
+  write_file_atomically(cfg_.data_dir / name, content, secret ? 0600 : 0);
 }
 
 void LeanNode::start() {

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "orchestrator/inventory.h"
 #include "orchestrator/local_mesh.h"
 #include "probes/rest_client.h"
@@ -46,15 +47,7 @@ json read_state(const fs::path& dir) {
   return j.is_discarded() ? json() : j;
 }
 
-void write_state(const fs::path& dir, const json& state) {
-  auto tmp = local_state_path(dir).string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << state.dump(2) << "\n";
-    if (!out) throw std::runtime_error("local fleet: cannot write " + tmp);
-  }
-  fs::rename(tmp, local_state_path(dir));
-}
+void write_state(const fs::path& dir, const json& state) { write_file_atomically(local_state_path(dir), state.dump(2) + "\n"); }
 
 bool any_alive(const json& state) {
   if (!state.is_object()) return false;
@@ -165,13 +158,7 @@ void pin_addresses(const fs::path& config, const std::string& api_addr, const st
     else if (line.rfind("bind_address = ", 0) == 0) line = "bind_address = \"" + mesh_addr + "\"";
     text += line + "\n";
   }
-  auto tmp = config.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) throw std::runtime_error("local fleet: cannot write " + tmp);
-  }
-  fs::rename(tmp, config);
+  write_file_atomically(config, text);
 }
 
 // Starts the node detached (own session, stdin /dev/null, output appended to

@@ -1,5 +1,6 @@
 #include "orchestrator/local_mesh.h"
 
+#include "core/atomic_file.h"
 #include "core/toml_text.h"
 
 #include <fcntl.h>
@@ -278,14 +279,7 @@ void LocalMesh::write_config(std::size_t i, const std::vector<std::string>& boot
     o << "\n" << opts_.extra_toml;
     if (opts_.extra_toml.back() != '\n') o << "\n";
   }
-  const fs::path tmp = n.config_path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << o.str();
-    out.flush();
-    if (!out) throw std::runtime_error("local mesh: cannot write " + tmp.string());
-  }
-  fs::rename(tmp, n.config_path);
+  write_file_atomically(n.config_path, o.str());
 }
 
 void LocalMesh::spawn(std::size_t i) {
