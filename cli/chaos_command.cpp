@@ -16,10 +16,10 @@
 
 #include "cli/commands.h"
 #include "core/utc_time.h"
-#include "orchestrator/chaos_policy.h"
-#include "orchestrator/fault_injector.h"
-#include "orchestrator/inventory.h"
-#include "orchestrator/local_fleet.h"
+#include "orchestrator/faults/chaos_policy.h"
+#include "orchestrator/faults/fault_injector.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/local_fleet.h"
 
 namespace x0x::cli {
 

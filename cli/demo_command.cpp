@@ -16,7 +16,7 @@
 
 #include "cli/commands.h"
 #include "core/encoding.h"
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 #include "probes/rest_client.h"
 #include "probes/sse.h"
 

@@ -1,6 +1,6 @@
 // `x0xctl deploy`: a node binary (x0xd or x0x-lean-node) and the runner to an
 // SSH fleet — plan, canary wave, waves, health gate, rollback. The engine is
-// orchestrator/deploy.h; this file is options, live output and the receipts.
+// orchestrator/lifecycle/deploy.h; this file is options, live output and the receipts.
 // SIGINT/SIGTERM: no new host starts, hosts in flight finish or roll back, the
 // table is printed and the exit code is 1.
 #include <signal.h>
@@ -20,9 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "proofs/bundle_writer.h"
-#include "orchestrator/deploy.h"
-#include "orchestrator/inventory.h"
+#include "core/utc_time.h"
+#include "orchestrator/lifecycle/deploy.h"
+#include "orchestrator/control/inventory.h"
 
 namespace x0x::cli {
 
@@ -118,7 +118,7 @@ int run_deploy_cli(const DeployCliOptions& c) {
   }
   fs::path proof_dir;
   if (!c.dry_run) {
-    proof_dir = fs::path(c.proof_root) / ("deploy-" + proofs::utc_stamp());
+    proof_dir = fs::path(c.proof_root) / ("deploy-" + utc_stamp());
     o.work_dir = proof_dir;
   }
   const bool tty = ::isatty(STDOUT_FILENO);

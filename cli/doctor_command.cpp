@@ -3,7 +3,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
-#include "orchestrator/doctor.h"
+#include "orchestrator/collection/doctor.h"
 
 namespace x0x::cli {
 

@@ -6,7 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/encoding.h"
-#include "orchestrator/local_fleet.h"
+#include "orchestrator/lifecycle/local_fleet.h"
 
 namespace x0x::cli {
 

@@ -5,8 +5,8 @@
 #include <functional>
 #include <string>
 
-#include "orchestrator/inventory.h"
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 
 namespace x0x::cli {
 

@@ -19,16 +19,18 @@
 #include "cli/embedded_fleet.h"
 #include "cli/gate_output.h"
 #include "core/encoding.h"
+#include "core/sha256.h"
+#include "core/utc_time.h"
 #include "gates/profile.h"
 #include "gates/scorer.h"
 #include "harness/gate_run.h"
 #include "harness/snapshots.h"
-#include "orchestrator/api_access.h"
-#include "orchestrator/fault_injector.h"
-#include "orchestrator/harvest.h"
-#include "orchestrator/inventory.h"
-#include "orchestrator/local_fleet.h"
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/faults/fault_injector.h"
+#include "orchestrator/collection/harvest.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/local_fleet.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 #include "proofs/bundle_writer.h"
 #include "proofs/renderers.h"
 
@@ -90,8 +92,8 @@ std::string read_text(const fs::path& p) {
 json binary_hashes(const orchestrator::LocalMesh::Options* local) {
   json out = json::object();
   if (local) {
-    out["x0x-lean-node"] = proofs::sha256_file(local->node_binary);
-    out["x0x-test-runner"] = proofs::sha256_file(local->runner_binary);
+    out["x0x-lean-node"] = sha256_file(local->node_binary);
+    out["x0x-test-runner"] = sha256_file(local->runner_binary);
   }
   return out;
 }
@@ -148,7 +150,7 @@ int run_gate_on(orchestrator::Fleet fleet, const GateCliOptions& o, const gates:
     fleet.anchor = o.anchor;  // the fault injector refuses it as a target too
   }
   if (fleet.anchor.empty()) fleet.anchor = fleet.hosts.front().name;
-  auto stamp = proofs::utc_stamp();
+  auto stamp = utc_stamp();
   fs::path dir = o.proof_dir.empty() ? fs::path("proofs") / ("launch-readiness-" + stamp) : fs::path(o.proof_dir);
   if (std::error_code ec; fs::exists(dir) && !fs::is_empty(dir, ec)) {
     // Mixing two runs' files would make a bundle nobody can trust.
@@ -173,7 +175,7 @@ int run_gate_on(orchestrator::Fleet fleet, const GateCliOptions& o, const gates:
 
   std::string log_text;  // gate.log: every progress line, written through the bundle (redacted)
   auto progress = [&](const std::string& line) {
-    auto stamp_line = fmt::format("{} {}", proofs::utc_stamp(), line);
+    auto stamp_line = fmt::format("{} {}", utc_stamp(), line);
     fmt::print("{}\n", stamp_line);
     std::fflush(stdout);
     log_text += bundle.redactor().apply(stamp_line) + "\n";

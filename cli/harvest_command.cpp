@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "orchestrator/harvest.h"
-#include "orchestrator/inventory.h"
+#include "orchestrator/collection/harvest.h"
+#include "orchestrator/control/inventory.h"
 #include "proofs/bundle_writer.h"
 
 namespace x0x::cli {

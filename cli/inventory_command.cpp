@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "orchestrator/inventory.h"
+#include "orchestrator/control/inventory.h"
 
 namespace x0x::cli {
 

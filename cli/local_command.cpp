@@ -6,8 +6,8 @@
 #include <filesystem>
 
 #include "cli/commands.h"
-#include "orchestrator/inventory.h"
-#include "orchestrator/local_fleet.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/local_fleet.h"
 
 namespace x0x::cli {
 

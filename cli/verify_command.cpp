@@ -13,9 +13,9 @@
 #include "cli/phase_a_output.h"
 #include "core/encoding.h"
 #include "harness/phase_a.h"
-#include "orchestrator/api_access.h"
-#include "orchestrator/inventory.h"
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 #include "proofs/renderers.h"
 
 namespace x0x::cli {

@@ -10,4 +10,6 @@ std::string format_utc(std::time_t t, const char* format) {
   return std::string(buf, n);
 }
 
+std::string utc_stamp() { return format_utc(std::time(nullptr), "%Y%m%dT%H%M%SZ"); }
+
 }  // namespace x0x

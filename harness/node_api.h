@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/api_access.h"
-#include "orchestrator/inventory.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/control/inventory.h"
 
 namespace x0x::harness {
 

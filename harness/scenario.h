@@ -16,8 +16,8 @@
 #include "gates/scorer.h"
 #include "harness/node_api.h"
 #include "harness/phase_a.h"
-#include "orchestrator/fault_injector.h"
-#include "orchestrator/inventory.h"
+#include "orchestrator/faults/fault_injector.h"
+#include "orchestrator/control/inventory.h"
 
 namespace x0x::harness {
 

@@ -1,7 +1,5 @@
 #include "proofs/bundle_writer.h"
 
-#include <sodium.h>
-
 #include <ctime>
 #include <fstream>
 #include <regex>
@@ -9,6 +7,7 @@
 #include <sstream>
 
 #include "core/encoding.h"
+#include "core/sha256.h"
 #include "core/utc_time.h"
 
 namespace x0x::proofs {
@@ -25,22 +24,6 @@ std::string Redactor::apply(std::string text) const {
   for (auto& s : secrets_)
     for (auto p = text.find(s); p != std::string::npos; p = text.find(s, p)) text.replace(p, s.size(), "[REDACTED]");
   return text;
-}
-
-std::string utc_stamp() { return format_utc(std::time(nullptr), "%Y%m%dT%H%M%SZ"); }
-
-std::string sha256_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  std::array<char, 65536> buf{};
-  while (in) {
-    in.read(buf.data(), buf.size());
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), static_cast<unsigned long long>(in.gcount()));
-  }
-  std::array<std::uint8_t, 32> out{};
-  crypto_hash_sha256_final(&st, out.data());
-  return to_hex(out);
 }
 
 BundleWriter::BundleWriter(fs::path dir, std::string kind, nlohmann::json meta) : dir_(std::move(dir)) {
@@ -111,7 +94,14 @@ std::vector<std::string> verify_bundle(const fs::path& dir) {
     listed.insert(rel);
     auto p = dir / rel;
     if (!fs::exists(p)) problems.push_back(rel + ": listed in the manifest but missing");
-    else if (sha256_file(p) != info.value("sha256", "")) problems.push_back(rel + ": sha256 differs from the manifest");
+    else if (!fs::is_regular_file(p)) problems.push_back(rel + ": not a regular file");
+    else {
+      try {
+        if (sha256_file(p) != info.value("sha256", "")) problems.push_back(rel + ": sha256 differs from the manifest");
+      } catch (const std::exception& e) {
+        problems.push_back(rel + ": " + e.what());
+      }
+    }
   }
   for (auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;

@@ -46,7 +46,5 @@ class BundleWriter {
 
 // Problems found (empty = the manifest matches every file and lists them all).
 std::vector<std::string> verify_bundle(const std::filesystem::path& dir);
-std::string sha256_file(const std::filesystem::path& p);
-std::string utc_stamp();  // YYYYmmddTHHMMSSZ
 
 }  // namespace x0x::proofs

@@ -20,7 +20,7 @@
 #include "node/dispatcher.h"
 #include "node/gossip.h"
 #include "node/mesh.h"
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 #include "probes/rest_client.h"
 
 using namespace x0x;

@@ -9,8 +9,8 @@
 #include <regex>
 
 #include "core/encoding.h"
-#include "orchestrator/inventory.h"
-#include "orchestrator/local_fleet.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/local_fleet.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/fleet_fixture.h"
 

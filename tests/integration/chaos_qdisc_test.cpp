@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 
 #include "core/encoding.h"
-#include "orchestrator/fault_commands.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/faults/fault_commands.h"
+#include "orchestrator/control/ssh_remote.h"
 #include "tests/support/cli_runner.h"
 
 using namespace x0x;

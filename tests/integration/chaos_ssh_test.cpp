@@ -19,8 +19,8 @@
 #include <sstream>
 
 #include "core/encoding.h"
-#include "orchestrator/fault_injector.h"
-#include "orchestrator/inventory.h"
+#include "orchestrator/faults/fault_injector.h"
+#include "orchestrator/control/inventory.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/fleet_fixture.h"
 #include "tests/support/sshd_fixture.h"

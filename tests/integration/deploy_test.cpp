@@ -22,12 +22,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "core/sha256.h"
 #include "harness/phase_a.h"
-#include "orchestrator/api_access.h"
-#include "orchestrator/deploy.h"
-#include "orchestrator/inventory.h"
-#include "orchestrator/service_manager.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/lifecycle/deploy.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/service_manager.h"
+#include "orchestrator/control/ssh_remote.h"
 #include "probes/rest_client.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/files.h"

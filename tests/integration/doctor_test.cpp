@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "core/encoding.h"
-#include "orchestrator/doctor.h"
+#include "orchestrator/collection/doctor.h"
 #include "tests/support/sshd_fixture.h"
 
 using namespace x0x;

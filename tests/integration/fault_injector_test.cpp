@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/encoding.h"
-#include "orchestrator/fault_injector.h"
+#include "orchestrator/faults/fault_injector.h"
 #include "tests/support/fleet_fixture.h"
 
 using namespace x0x;

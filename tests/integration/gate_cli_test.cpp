@@ -12,8 +12,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "orchestrator/inventory.h"
-#include "orchestrator/local_fleet.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/local_fleet.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/fleet_fixture.h"
 

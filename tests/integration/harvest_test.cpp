@@ -14,7 +14,7 @@
 
 #include "core/encoding.h"
 #include "core/utc_time.h"
-#include "orchestrator/harvest.h"
+#include "orchestrator/collection/harvest.h"
 #include "proofs/bundle_writer.h"
 #include "tests/support/files.h"
 #include "tests/support/fleet_fixture.h"

@@ -11,7 +11,7 @@
 
 #include "core/encoding.h"
 #include "harness/phase_a.h"
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 #include "tests/support/fleet_fixture.h"
 
 using namespace x0x;

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
-#include <sodium.h>
 
 #include "core/encoding.h"
-#include "orchestrator/ssh_remote.h"
+#include "core/sha256.h"
+#include "orchestrator/control/ssh_remote.h"
 #include "probes/rest_client.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/files.h"
@@ -40,13 +40,9 @@ using Catch::Matchers::Contains;
 using x0x::testing::slurp;
 using x0x::testing::write_file;
 
-namespace {
+using x0x::sha256_hex;
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  return x0x::to_hex(std::span<const std::uint8_t>(d, sizeof d));
-}
+namespace {
 
 std::string random_content(std::size_t n) {
   auto b = x0x::random_bytes(n);

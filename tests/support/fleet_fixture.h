@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 #include "probes/rest_client.h"
 #include "probes/sse.h"
 

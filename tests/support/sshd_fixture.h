@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/remote.h"
+#include "orchestrator/control/remote.h"
 
 namespace x0x::testing {
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "orchestrator/fault_commands.h"
-#include "orchestrator/inventory.h"
+#include "orchestrator/faults/fault_commands.h"
+#include "orchestrator/control/inventory.h"
 
 using namespace x0x::orchestrator;
 using Catch::Contains;

@@ -1,6 +1,6 @@
-#include "orchestrator/service_manager.h"
+#include "orchestrator/lifecycle/service_manager.h"
 
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/control/ssh_remote.h"
 
 #include <filesystem>
 

@@ -1,4 +1,4 @@
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 
 #include "core/atomic_file.h"
 #include "core/toml_text.h"

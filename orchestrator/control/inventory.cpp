@@ -1,4 +1,4 @@
-#include "orchestrator/inventory.h"
+#include "orchestrator/control/inventory.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "orchestrator/chaos_policy.h"
+#include "orchestrator/faults/chaos_policy.h"
 
 #include <algorithm>
 #include <map>

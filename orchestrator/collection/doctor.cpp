@@ -1,4 +1,4 @@
-#include "orchestrator/doctor.h"
+#include "orchestrator/collection/doctor.h"
 
 #include <atomic>
 #include <ctime>
@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "core/socket_addr.h"
-#include "orchestrator/api_access.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/control/ssh_remote.h"
 
 namespace x0x::orchestrator {
 

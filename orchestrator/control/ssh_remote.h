@@ -33,7 +33,7 @@
 #include <string>
 #include <string_view>
 
-#include "orchestrator/remote.h"
+#include "orchestrator/control/remote.h"
 
 namespace x0x::orchestrator {
 

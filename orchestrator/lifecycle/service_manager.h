@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/inventory.h"
-#include "orchestrator/remote.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/control/remote.h"
 
 namespace x0x::orchestrator {
 

@@ -11,11 +11,11 @@
 #include <sstream>
 
 #include "core/socket_addr.h"
-#include "orchestrator/api_access.h"
-#include "orchestrator/fault_backend.h"
-#include "orchestrator/fault_commands.h"
-#include "orchestrator/service_manager.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/faults/fault_backend.h"
+#include "orchestrator/faults/fault_commands.h"
+#include "orchestrator/lifecycle/service_manager.h"
+#include "orchestrator/control/ssh_remote.h"
 
 namespace x0x::orchestrator {
 

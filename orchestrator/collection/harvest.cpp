@@ -1,4 +1,4 @@
-#include "orchestrator/harvest.h"
+#include "orchestrator/collection/harvest.h"
 
 #include <atomic>
 #include <cstdio>
@@ -14,10 +14,11 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/sha256.h"
 #include "core/utc_time.h"
-#include "orchestrator/api_access.h"
-#include "orchestrator/service_manager.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/lifecycle/service_manager.h"
+#include "orchestrator/control/ssh_remote.h"
 #include "probes/log_patterns.h"
 #include "probes/rest_client.h"
 #include "proofs/bundle_writer.h"
@@ -214,10 +215,10 @@ HarvestResult harvest(const Fleet& fleet, const HarvestOptions& o) {
   for (auto& want : o.hosts)
     if (!fleet.find(want)) throw std::invalid_argument("--hosts: " + want + " is not a host of " + fleet.path.string());
 
-  auto dir = o.out.empty() ? fs::path("proofs") / ("harvest-" + proofs::utc_stamp()) : o.out;
+  auto dir = o.out.empty() ? fs::path("proofs") / ("harvest-" + utc_stamp()) : o.out;
   proofs::BundleWriter bundle(dir, "harvest", {{"fleet", fleet.name}, {"since", o.since}, {"since_utc", since_iso},
                                                {"inventory", fleet.path.string()},
-                                               {"inventory_sha256", fs::exists(fleet.path) ? proofs::sha256_file(fleet.path) : ""}});
+                                               {"inventory_sha256", fs::exists(fleet.path) ? sha256_file(fleet.path) : ""}});
   auto access = make_api_access(fleet, {o.accept_new_host_keys});
   std::mutex access_mu;
   // Machine facts, once per machine ("local", or address:ssh_port).

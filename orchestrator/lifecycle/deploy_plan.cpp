@@ -1,4 +1,4 @@
-#include "orchestrator/deploy_plan.h"
+#include "orchestrator/lifecycle/deploy_plan.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,39 +10,16 @@
 #include <fstream>
 #include <sstream>
 
-#include <sodium.h>
 #include <toml++/toml.h>
 
 #include "core/encoding.h"
+#include "core/sha256.h"
 #include "core/socket_addr.h"
 #include "core/toml_text.h"
 
 namespace x0x::orchestrator {
 
 namespace fs = std::filesystem;
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  return to_hex(std::span<const std::uint8_t>(out, sizeof out));
-}
-
-std::string sha256_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DeployUsageError(path.string() + ": cannot read");
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    auto n = in.gcount();
-    if (n > 0) crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), static_cast<unsigned long long>(n));
-  }
-  if (in.bad()) throw DeployUsageError(path.string() + ": read error");
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, out);
-  return to_hex(std::span<const std::uint8_t>(out, sizeof out));
-}
 
 namespace {
 
@@ -118,7 +95,11 @@ Artefact inspect_artefact(const fs::path& path, const std::string& version_overr
   if (ec || !fs::is_regular_file(a.path)) throw DeployUsageError(path.string() + ": no such file");
   if (::access(a.path.c_str(), X_OK) != 0) throw DeployUsageError(path.string() + ": not executable");
   a.size = fs::file_size(a.path);
-  a.sha256 = sha256_file(a.path);
+  try {
+    a.sha256 = sha256_file(a.path);
+  } catch (const std::runtime_error& e) {
+    throw DeployUsageError(e.what());
+  }
   if (!version_override.empty()) {
     a.version = version_override;
     return a;

@@ -37,10 +37,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "orchestrator/deploy_plan.h"
-#include "orchestrator/inventory.h"
-#include "orchestrator/remote.h"
-#include "orchestrator/service_manager.h"
+#include "orchestrator/lifecycle/deploy_plan.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/control/remote.h"
+#include "orchestrator/lifecycle/service_manager.h"
 
 namespace x0x::orchestrator {
 

@@ -6,7 +6,7 @@
 #pragma once
 #include <string>
 
-#include "orchestrator/inventory.h"
+#include "orchestrator/control/inventory.h"
 
 namespace x0x::orchestrator {
 

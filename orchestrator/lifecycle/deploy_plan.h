@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/inventory.h"
-#include "orchestrator/service_manager.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/service_manager.h"
 
 namespace x0x::orchestrator {
 
@@ -28,9 +28,6 @@ struct Artefact {
   std::filesystem::path source;  // the operator's file when `path` is a stripped copy of it
 };
 
-// sha256 of a file / of bytes, lowercase hex (libsodium).
-std::string sha256_file(const std::filesystem::path& path);
-std::string sha256_hex(std::string_view bytes);
 
 // Hashes the file and runs `<path> --version` (10 s limit); the version is the
 // last word of its first line. DeployUsageError when the file is missing, not

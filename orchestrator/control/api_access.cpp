@@ -1,8 +1,8 @@
-#include "orchestrator/api_access.h"
+#include "orchestrator/control/api_access.h"
 
 #include "core/socket_addr.h"
-#include "orchestrator/remote.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/control/remote.h"
+#include "orchestrator/control/ssh_remote.h"
 
 #include <fstream>
 #include <map>

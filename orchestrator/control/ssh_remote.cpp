@@ -1,7 +1,7 @@
 // RemoteHost over libssh 0.10. libssh sessions are not thread-safe: a
 // RemoteHost owns one session used only by its caller's thread, and every
 // PortForward owns a second session used only by the forward's own thread.
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/control/ssh_remote.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/inventory.h"
+#include "orchestrator/control/inventory.h"
 
 namespace x0x::orchestrator {
 

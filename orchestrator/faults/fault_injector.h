@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orchestrator/inventory.h"
+#include "orchestrator/control/inventory.h"
 
 namespace x0x::orchestrator {
 

@@ -1,4 +1,4 @@
-#include "orchestrator/local_fleet.h"
+#include "orchestrator/lifecycle/local_fleet.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
-#include "orchestrator/inventory.h"
-#include "orchestrator/local_mesh.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/lifecycle/local_mesh.h"
 #include "probes/rest_client.h"
 
 namespace x0x::orchestrator {

@@ -1,7 +1,7 @@
 // make_fault_injector: validates a request (kind, hosts, anchor, lease, the
 // kind's parameters), names the fault, and hands it to the backend of the
 // target's transport. status/clear run on all the hosts at once.
-#include "orchestrator/fault_injector.h"
+#include "orchestrator/faults/fault_injector.h"
 
 #include <fmt/format.h>
 
@@ -13,13 +13,13 @@
 
 #include "core/encoding.h"
 #include "core/utc_time.h"
-#include "orchestrator/chaos_policy.h"
-#include "orchestrator/fault_backend.h"
-#include "orchestrator/fault_commands.h"
-#include "orchestrator/remote.h"
-#include "orchestrator/service_manager.h"
-#include "orchestrator/api_access.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/faults/chaos_policy.h"
+#include "orchestrator/faults/fault_backend.h"
+#include "orchestrator/faults/fault_commands.h"
+#include "orchestrator/control/remote.h"
+#include "orchestrator/lifecycle/service_manager.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/control/ssh_remote.h"
 
 namespace x0x::orchestrator {
 

@@ -1,12 +1,12 @@
-#include "orchestrator/fault_commands.h"
+#include "orchestrator/faults/fault_commands.h"
 
 #include <fmt/format.h>
 
 #include <set>
 #include <sstream>
 
-#include "orchestrator/fault_injector.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/faults/fault_injector.h"
+#include "orchestrator/control/ssh_remote.h"
 
 namespace x0x::orchestrator {
 

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orchestrator/fault_injector.h"
+#include "orchestrator/faults/fault_injector.h"
 
 namespace x0x::orchestrator {
 

@@ -1,7 +1,6 @@
-#include "orchestrator/deploy.h"
+#include "orchestrator/lifecycle/deploy.h"
 
-#include "orchestrator/api_access.h"
-#include "proofs/bundle_writer.h"
+#include "orchestrator/control/api_access.h"
 
 #include <atomic>
 #include <fstream>
@@ -16,7 +15,7 @@
 
 #include "core/encoding.h"
 #include "core/utc_time.h"
-#include "orchestrator/ssh_remote.h"
+#include "orchestrator/control/ssh_remote.h"
 #include "probes/rest_client.h"
 
 namespace x0x::orchestrator {
@@ -742,7 +741,7 @@ void Deployer::deploy_host(Work& w, int wave) {
 
 DeployReport Deployer::run() {
   rep_.dry_run = o_.dry_run;
-  rep_.run_id = proofs::utc_stamp() + "-" + random_hex(3);
+  rep_.run_id = utc_stamp() + "-" + random_hex(3);
   // Artefacts and inputs: usage errors before anything else.
   rep_.network = fleet_.network;
   rep_.binary = inspect_artefact(o_.binary, o_.expect_version);

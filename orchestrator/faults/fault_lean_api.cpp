@@ -4,8 +4,8 @@
 // [], stall/stale false), so reverting one fault leaves the others armed.
 #include <mutex>
 
-#include "orchestrator/api_access.h"
-#include "orchestrator/fault_backend.h"
+#include "orchestrator/control/api_access.h"
+#include "orchestrator/faults/fault_backend.h"
 #include "probes/rest_client.h"
 
 namespace x0x::orchestrator {

@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "orchestrator/inventory.h"
-#include "orchestrator/remote.h"
+#include "orchestrator/control/inventory.h"
+#include "orchestrator/control/remote.h"
 
 namespace x0x::orchestrator {
 

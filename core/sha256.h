@@ -1,0 +1,13 @@
+// SHA-256 as lowercase hex (libsodium): artefacts, bundle manifests, inventories.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace x0x {
+
+std::string sha256_hex(std::string_view bytes);
+// Throws std::runtime_error naming the path when the file cannot be read.
+std::string sha256_file(const std::filesystem::path& path);
+
+}  // namespace x0x
