@@ -22,12 +22,16 @@ void end_progress() {
   g_progress_shown = false;
 }
 
-static std::string short_stage(const std::string& stage) {
-  if (stage == harness::kStageNotDiscovered) return "✗ disc";
-  if (stage == harness::kStageNotDelivered) return "✗ cmd";
-  if (stage == harness::kStageSendFailed) return "✗ send";
-  if (stage == harness::kStageNotReceived) return "✗ recv";
-  if (stage == harness::kStageResultLost) return "✗ res";
+static std::string short_stage(harness::PairStage stage) {
+  using harness::PairStage;
+  switch (stage) {
+    case PairStage::not_discovered: return "✗ disc";
+    case PairStage::not_delivered: return "✗ cmd";
+    case PairStage::send_failed: return "✗ send";
+    case PairStage::not_received: return "✗ recv";
+    case PairStage::result_lost: return "✗ res";
+    case PairStage::delivered: break;
+  }
   return "✗";
 }
 
@@ -46,7 +50,7 @@ void print_phase_a(std::FILE* out, const harness::PhaseAReport& rep) {
       std::string cell = "·";
       if (auto it = by_pair.find({s, d}); it != by_pair.end()) {
         auto& p = *it->second;
-        cell = p.delivered ? fmt::format("✓ {:.0f}ms", p.latency_ms) : short_stage(p.stage);
+        cell = p.delivered() ? fmt::format("✓ {:.0f}ms", p.latency_ms) : short_stage(p.stage);
       }
       // Pad by code points: ✓/✗/· are one column but three bytes.
       std::size_t cols = 0;
@@ -62,9 +66,9 @@ void print_phase_a(std::FILE* out, const harness::PhaseAReport& rep) {
   }
   std::size_t failed = 0;
   for (auto& p : rep.pairs)
-    if (!p.delivered) {
+    if (!p.delivered()) {
       if (!failed++) fmt::print(out, "\nFailed pairs:\n");
-      fmt::print(out, "  {} -> {}: {}{}\n", p.src, p.dst, p.stage, p.detail.empty() ? "" : " (" + p.detail + ")");
+      fmt::print(out, "  {} -> {}: {}{}\n", p.src, p.dst, harness::stage_text(p.stage), p.detail.empty() ? "" : " (" + p.detail + ")");
     }
   fmt::print(out, "\n  Sent:     {} / {}\n  Received: {} / {}\n", rep.send_ok, rep.expected_pairs, rep.received, rep.expected_pairs);
   fmt::print(out, "  discovery {:.2f} s, matrix {:.2f} s\n\n{}\n", rep.discover_secs, rep.matrix_secs, rep.verdict());

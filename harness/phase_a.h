@@ -1,12 +1,18 @@
 // Phase A: the all-pairs direct-message matrix, driven through the anchor's
 // REST API with the reference's control protocol. Fixes the reference's
 // weaknesses (spec mesh-protocol.md §8): strict by default (a missing runner
-// fails its pairs), concurrent fan-out, receipts checked for sender and
-// marker, and a stage for every failed pair.
+// fails its pairs), concurrent fan-out, receipts checked for sender and a
+// marker unique to the pair and the run, and a stage for every failed pair.
+//
+// The matrix is a generator (harness/phase_a_plan.h) and a pure checker
+// (harness/phase_a_check.h) on the shared runner session and dispatcher.
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -24,21 +30,24 @@ struct PhaseAOptions {
   bool allow_missing = false;                // run over the discovered runners only
 };
 
-// Stages a pair can fail at, in pipeline order.
-inline constexpr const char* kStageNotDiscovered = "runner not discovered";
-inline constexpr const char* kStageNotDelivered = "command not delivered";
-inline constexpr const char* kStageSendFailed = "send failed";
-inline constexpr const char* kStageNotReceived = "not received";
-inline constexpr const char* kStageResultLost = "result lost";
+// Where a pair failed, in pipeline order; `delivered` when it did not.
+enum class PairStage { delivered, not_discovered, not_delivered, send_failed, not_received, result_lost };
+
+// "runner not discovered", "command not delivered", "send failed", "not received",
+// "result lost" (the JSON and report wording); "" for delivered.
+std::string_view stage_text(PairStage s);
+std::optional<PairStage> parse_stage(std::string_view text);
 
 struct PairResult {
   std::string src, dst;
-  bool delivered = false;
-  std::string stage;   // empty when delivered
-  std::string detail;  // daemon error code, HTTP status, ...
+  std::string marker;  // the digest marker the receipt must carry
+  PairStage stage = PairStage::not_delivered;
+  std::string detail;      // daemon error code, HTTP status, ...
   double latency_ms = -1;  // command dispatch → receipt seen by the orchestrator
   std::string path;        // the daemon's DM path for the hop
   int attempts = 0;        // runner attempts for the hop
+  bool delivered() const { return stage == PairStage::delivered; }
+  bool involves(const std::string& node) const { return src == node || dst == node; }
 };
 
 struct PhaseAReport {
@@ -49,14 +58,11 @@ struct PhaseAReport {
   bool allow_missing = false;
   std::string verdict() const;  // "Phase A: 30/30 delivered"
   bool passed() const { return expected_pairs > 0 && delivered_pairs == expected_pairs; }
-  nlohmann::json to_json() const;
-};
-
-class PhaseAError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
+  nlohmann::json to_json() const;  // {"phase_a": {...}}
 };
 
 // Progress callback: a short line ("discover 5/6", "matrix 12/30 …").
+// Throws (SessionError and others) when the anchor cannot be used at all.
 PhaseAReport run_phase_a(const PhaseAOptions& opts, const std::function<void(const std::string&)>& progress = {});
 
 }  // namespace x0x::harness

@@ -34,7 +34,7 @@ harness::PhaseAOptions options_for(TestFleet& fleet) {
 std::vector<const harness::PairResult*> failed(const harness::PhaseAReport& rep) {
   std::vector<const harness::PairResult*> out;
   for (auto& p : rep.pairs)
-    if (!p.delivered) out.push_back(&p);
+    if (!p.delivered()) out.push_back(&p);
   return out;
 }
 
@@ -58,6 +58,16 @@ TEST_CASE("phase A: a local fleet of 6 delivers 30/30") {
     CHECK(p["stage"].is_null());
     CHECK(p["latency_ms"].get<double>() >= 0);
   }
+}
+
+TEST_CASE("phase A: on nodes named node-1 … node-4 every pair carries its own marker, and the receipts carry it back") {
+  TestFleet fleet(4, {}, /*runners=*/true, {"node-1", "node-2", "node-3", "node-4"});
+  auto rep = harness::run_phase_a(options_for(fleet));
+  INFO(rep.to_json().dump(2));
+  CHECK(rep.delivered_pairs == 12);
+  std::set<std::string> markers;
+  for (auto& p : rep.pairs) markers.insert(p.marker);
+  CHECK(markers.size() == 12);  // the reference's src[:3]-dst[:3] is "nod-nod" for all twelve
 }
 
 TEST_CASE("phase A: two runs back to back (same second) both deliver every pair") {
@@ -86,7 +96,7 @@ TEST_CASE("phase A: a partition between two nodes fails exactly their two direct
   std::set<std::pair<std::string, std::string>> pairs;
   for (auto* p : f) {
     pairs.insert({p->src, p->dst});
-    CHECK((p->stage == harness::kStageSendFailed || p->stage == harness::kStageNotReceived));
+    CHECK((p->stage == harness::PairStage::send_failed || p->stage == harness::PairStage::not_received));
   }
   CHECK(pairs == std::set<std::pair<std::string, std::string>>{{"sfo", "helsinki"}, {"helsinki", "sfo"}});
   CHECK_FALSE(rep.passed());
@@ -105,7 +115,7 @@ TEST_CASE("phase A: a runner killed before discovery fails its 10 pairs as not d
   CHECK(rep.expected_pairs == 30);  // strict: the missing runner is not a smaller matrix
   REQUIRE(f.size() == 10);
   for (auto* p : f) {
-    CHECK(p->stage == harness::kStageNotDiscovered);
+    CHECK(p->stage == harness::PairStage::not_discovered);
     CHECK((p->src == "nuremberg" || p->dst == "nuremberg"));
   }
   CHECK(rep.missing == std::vector<std::string>{"nuremberg"});

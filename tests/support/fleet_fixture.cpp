@@ -20,12 +20,13 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds lim
   return pred();
 }
 
-TestFleet::TestFleet(int nodes, std::string extra_toml, bool runners) {
+TestFleet::TestFleet(int nodes, std::string extra_toml, bool runners, std::vector<std::string> names) {
   dir_ = fs::temp_directory_path() / ("x0x-test-" + random_hex(6));
   orchestrator::LocalMesh::Options o;
   o.node_binary = X0X_LEAN_NODE_BIN;
   o.root_dir = dir_;
   o.nodes = nodes;
+  o.names = std::move(names);
   o.extra_toml = std::move(extra_toml);
   o.log_level = "info";
   if (runners) o.runner_binary = X0X_TEST_RUNNER_BIN;

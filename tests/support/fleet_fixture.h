@@ -25,7 +25,8 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds lim
 class TestFleet {
  public:
   // With runners, an x0x-test-runner runs beside each node.
-  explicit TestFleet(int nodes, std::string extra_toml = {}, bool runners = false);
+  // names[i] names node i (default: nyc, sfo, helsinki, ...).
+  explicit TestFleet(int nodes, std::string extra_toml = {}, bool runners = false, std::vector<std::string> names = {});
   ~TestFleet();
 
   orchestrator::LocalMesh& mesh() { return *mesh_; }
