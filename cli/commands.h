@@ -3,13 +3,13 @@
 #pragma once
 #include <filesystem>
 
+#include "core/exit_codes.h"
+
 namespace CLI {
 class App;
 }
 
 namespace x0x::cli {
-
-constexpr int kExitPass = 0, kExitFail = 1, kExitUsage = 2, kExitCrash = 3;
 
 // Where the sibling binaries are: next to x0xctl when installed, or in the
 // build tree's node/ and runners/ folders.

@@ -1,9 +1,11 @@
 // `x0xctl gate`: score a fleet against a gate profile with scenarios, and
 // write a proof bundle a reviewer can re-check. Without --fleet and without
 // ./fleet.toml it runs on a fresh local fleet of 6 lean nodes (started for the
-// run, stopped after it). Exit 0 GO, 1 NO-GO, 2 usage/config, 3 crash (a
-// partial bundle and summary are still written).
+// run, stopped after it). This file parses, refuses bad requests before any
+// work (exit 2), and prints; the run itself is harness::run_gate.
+// Exit 0 GO, 1 NO-GO, 2 usage/config, 3 crash (a partial bundle is still written).
 #include <csignal>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -18,27 +20,18 @@
 #include "cli/commands.h"
 #include "cli/embedded_fleet.h"
 #include "cli/gate_output.h"
-#include "core/encoding.h"
-#include "core/sha256.h"
 #include "core/utc_time.h"
 #include "gates/profile.h"
-#include "gates/scorer.h"
 #include "harness/gate_run.h"
-#include "harness/snapshots.h"
-#include "orchestrator/control/api_access.h"
-#include "orchestrator/faults/fault_injector.h"
-#include "orchestrator/collection/harvest.h"
+#include "harness/scenario_registry.h"
 #include "orchestrator/control/inventory.h"
 #include "orchestrator/lifecycle/local_fleet.h"
 #include "orchestrator/lifecycle/local_mesh.h"
-#include "proofs/bundle_writer.h"
-#include "proofs/renderers.h"
 
 namespace x0x::cli {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -80,229 +73,135 @@ struct SignalScope {
   }
 };
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// sha256 of the binaries the fleet runs: local hosts' binaries here; remote
-// hosts' as the deploy installed them (recorded by deploy in the host's state).
-json binary_hashes(const orchestrator::LocalMesh::Options* local) {
-  json out = json::object();
-  if (local) {
-    out["x0x-lean-node"] = sha256_file(local->node_binary);
-    out["x0x-test-runner"] = sha256_file(local->runner_binary);
-  }
-  return out;
-}
-
-// The manifest names the binaries each remote host runs, as the harvest's
-// `sha256sum` on the host saw them (local binaries are hashed here).
-void record_remote_binaries(proofs::BundleWriter& bundle, const orchestrator::Fleet& fleet, const fs::path& harvest_dir) {
-  json per_host = json::object();
-  for (auto& h : fleet.hosts) {
-    if (h.transport == "local") continue;
-    auto facts = json::parse(read_text(harvest_dir / "harvest" / h.name / "facts.json"), nullptr, false);
-    if (!facts.is_object() || !facts.contains("binaries_sha256") || !facts["binaries_sha256"].is_string()) continue;
-    std::istringstream lines(facts["binaries_sha256"].get<std::string>());
-    for (std::string hash, path; lines >> hash >> path;) per_host[h.name][path] = hash;
-  }
-  if (!per_host.empty()) bundle.set("host_binaries", per_host);
-}
-
-// The incident harvest of the run's window (logs, grep counts, host facts) goes
-// into the bundle under harvest/, through the bundle writer (redacted, hashed).
-void harvest_into(proofs::BundleWriter& bundle, const orchestrator::Fleet& fleet, const GateCliOptions& o,
-                  std::chrono::steady_clock::time_point since, const std::function<void(const std::string&)>& progress) {
-  auto tmp = fs::temp_directory_path() / ("x0x-gate-harvest-" + random_hex(4));
-  try {
-    orchestrator::HarvestOptions ho;
-    ho.out = tmp;
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - since).count() + 60;
-    ho.since = std::to_string(secs) + "s";
-    ho.accept_new_host_keys = o.accept_new_host_keys;
-    progress("harvest: logs, pattern counts and host facts of the last " + ho.since);
-    auto hr = orchestrator::harvest(fleet, ho);
-    for (auto& e : fs::recursive_directory_iterator(tmp)) {
-      if (!e.is_regular_file()) continue;
-      auto rel = fs::relative(e.path(), tmp).string();  // harvest/<node>/…, or its own manifest.json and summary.md
-      bundle.write_text(rel.rfind("harvest/", 0) == 0 ? rel : "harvest/" + rel, read_text(e.path()));
-    }
-    record_remote_binaries(bundle, fleet, tmp);
-    progress(fmt::format("harvest: {} nodes reached, {} unreachable", hr.reached, hr.unreachable));
-  } catch (const std::exception& e) {
-    progress(std::string("harvest failed: ") + e.what());
-    bundle.write_text("harvest/ERROR.txt", std::string(e.what()) + "\n");
-  }
+// Why a --json/--junit path cannot be written, or "" ("-" is stdout).
+std::string unwritable(const std::string& flag, const std::string& path) {
+  if (path.empty() || path == "-") return "";
   std::error_code ec;
-  fs::remove_all(tmp, ec);
+  fs::path p(path);
+  if (fs::is_directory(p, ec)) return flag + " " + path + ": is a directory";
+  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) return flag + " " + path + ": no such directory " + dir.string();
+  if (fs::exists(p, ec) ? ::access(p.c_str(), W_OK) != 0 : ::access(dir.c_str(), W_OK) != 0)
+    return flag + " " + path + ": not writable";
+  return "";
 }
 
-int run_gate_on(orchestrator::Fleet fleet, const GateCliOptions& o, const gates::GateProfile& profile,
-                const std::vector<std::string>& scenarios, orchestrator::LocalMesh* mesh) {
-  if (!o.anchor.empty()) {
-    if (!fleet.find(o.anchor)) {
-      fmt::print(stderr, "x0xctl gate: --anchor {}: not a host of the fleet\n", o.anchor);
-      return kExitUsage;
-    }
-    fleet.anchor = o.anchor;  // the fault injector refuses it as a target too
-  }
-  if (fleet.anchor.empty()) fleet.anchor = fleet.hosts.front().name;
-  auto stamp = utc_stamp();
-  fs::path dir = o.proof_dir.empty() ? fs::path("proofs") / ("launch-readiness-" + stamp) : fs::path(o.proof_dir);
-  if (std::error_code ec; fs::exists(dir) && !fs::is_empty(dir, ec)) {
-    // Mixing two runs' files would make a bundle nobody can trust.
-    fmt::print(stderr, "x0xctl gate: --proof-dir {}: exists and is not empty\n", dir.string());
-    return kExitUsage;
-  }
-  json meta = {{"run_id", stamp},
-               {"gate", profile.name},
-               {"gate_source", profile.source},
-               {"scenarios", scenarios},
-               {"fleet", fleet.path.string()},
-               {"network", o.network},
-               {"nodes", fleet.names()},
-               {"argv", o.argv},
-               {"local_fleet", mesh != nullptr}};
-  proofs::BundleWriter bundle(dir, "launch-readiness", meta);
-  orchestrator::LocalMesh::Options mesh_opts;
-  if (mesh) mesh_opts = mesh->options();
-  bundle.set("binaries", binary_hashes(mesh ? &mesh_opts : nullptr));
-  bundle.write_text("gate.toml", profile.text);
-  bundle.write_text("inventory.toml", orchestrator::render_fleet_toml(fleet));
-
-  std::string log_text;  // gate.log: every progress line, written through the bundle (redacted)
-  auto progress = [&](const std::string& line) {
-    auto stamp_line = fmt::format("{} {}", utc_stamp(), line);
-    fmt::print("{}\n", stamp_line);
+bool write_output(std::FILE* human, const std::string& flag, const std::string& path, const std::string& text) {
+  if (path.empty()) return true;
+  if (path == "-") {
+    fmt::print(stdout, "{}", text);
     std::fflush(stdout);
-    log_text += bundle.redactor().apply(stamp_line) + "\n";
-  };
+    return true;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (out) return true;
+  fmt::print(human, "x0xctl gate: {} {}: cannot write\n", flag, path);
+  return false;
+}
 
-  orchestrator::FaultInjectorOptions fo;
-  fo.accept_new_host_keys = o.accept_new_host_keys;
-  if (mesh)
-    fo.restart_local = [mesh](const std::string& host) {
-      auto& nodes = mesh->nodes();
-      for (std::size_t i = 0; i < nodes.size(); ++i)
-        if (nodes[i].name == host) return mesh->restart_node(i);
-      throw orchestrator::FaultError("restart: " + host + " is not a node of this local fleet");
-    };
-  else
-    fo.restart_local = orchestrator::local_fleet_restarter(fleet.path);  // --fleet of a `local up` fleet
-  auto faults = orchestrator::make_fault_injector(fleet, fo);
-  auto access = orchestrator::make_api_access(fleet, {o.accept_new_host_keys});
-  std::vector<harness::NodeApi> apis;
+// A validated request: everything but the fleet's processes.
+struct Prepared {
+  gates::GateProfile profile;
+  std::vector<std::string> scenarios;
+  harness::ScenarioOptions scenario;
+  std::optional<orchestrator::Fleet> inventory;  // none: the embedded default
+  fs::path proof_dir;
+};
+
+// Every usage problem, before any work; false when there was one.
+bool prepare(const GateCliOptions& o, Prepared& p) {
+  std::vector<std::string> problems;
+  p.scenarios = split_list(o.scenarios);
+  p.scenario = o.so;
+  p.scenario.partition_pair = split_list(o.partition_pair);
+  p.scenario.discover = std::chrono::milliseconds(static_cast<long>(o.discover_secs * 1000));
+  p.scenario.settle = std::chrono::milliseconds(static_cast<long>(o.settle_secs * 1000));
   try {
-    apis = harness::open_node_apis(fleet, *access);
+    p.profile = gates::resolve_profile(o.gate);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "x0xctl gate: {}\n", e.what());
-    bundle.finish(kExitUsage);
-    return kExitUsage;
+    problems.push_back("--gate " + o.gate + ": " + e.what());
   }
-  for (auto& a : apis) bundle.redactor().add_secret(a.token);
-
-  harness::GateRunOptions go;
-  go.scenarios = scenarios;
-  go.scenario = o.so;
-  go.run_id = "gate-" + stamp;
-  go.anchor = fleet.anchor;
-  go.scenario.discover = std::chrono::milliseconds(static_cast<long>(o.discover_secs * 1000));
-  go.scenario.settle = std::chrono::milliseconds(static_cast<long>(o.settle_secs * 1000));
-  go.scenario.partition_pair = split_list(o.partition_pair);
-  auto sink = [&](const std::string& rel, const json& j) {
-    bundle.write_json(rel, j);
-    bundle.checkpoint();
-  };
-
-  progress(fmt::format("gate {} on {} nodes ({}), scenarios {}; bundle {}", profile.name, fleet.hosts.size(),
-                       mesh ? "local fleet" : fleet.path.string(), fmt::join(scenarios, ","), dir.string()));
-  std::vector<gates::ScenarioRun> runs;
-  std::string crash;
-  auto run_started = std::chrono::steady_clock::now();
-  {
-    SignalScope signals;
+  harness::FleetShape shape;
+  fs::path fleet_path = o.fleet.empty() ? fs::path("fleet.toml") : fs::path(o.fleet);
+  if (!o.fleet.empty() || fs::exists(fleet_path)) {
     try {
-      harness::run_gate_scenarios(fleet, apis, profile, *faults, go, sink, progress, &g_interrupted, runs);
-    } catch (const std::exception& e) {
-      crash = e.what();
-      progress("CRASH: " + crash);
+      p.inventory = orchestrator::load_fleet(fleet_path, o.network);
+      shape.nodes = p.inventory->names();
+      shape.anchor = p.inventory->anchor.empty() ? shape.nodes.front() : p.inventory->anchor;
+    } catch (const orchestrator::InventoryError& e) {
+      fmt::print(stderr, "x0xctl gate: invalid inventory:\n{}\n", e.what());
+      return false;
     }
+  } else {
+    for (int i = 0; i < o.local_nodes; ++i) shape.nodes.push_back(orchestrator::LocalMesh::default_name(static_cast<std::size_t>(i)));
+    shape.anchor = shape.nodes.front();
   }
-  // Requested scenarios the crash or an interrupt never reached are NOT RUN.
-  for (std::size_t i = runs.size(); i < scenarios.size(); ++i) {
-    gates::ScenarioRun r;
-    r.name = scenarios[i];
-    r.index = static_cast<int>(i);
-    r.nodes = fleet.names();
-    r.status = "not_run";
-    r.reason = crash.empty() ? "interrupted before it started" : "the run crashed before it started: " + crash;
-    gates::write_scenario_run(r, sink);
-    runs.push_back(std::move(r));
-  }
-
-  if (crash.empty()) harvest_into(bundle, fleet, o, run_started, progress);
-
-  auto verdict = gates::score(profile, runs);
-  auto vj = verdict.to_json(runs);
-  if (!crash.empty()) vj["crashed"] = crash;
-  if (g_interrupted.load()) vj["interrupted"] = true;
-  bundle.write_json("verdict.json", vj);
-  bundle.write_text("summary.md", proofs::render_summary_md(vj));
-  bundle.write_text("summary.csv", proofs::render_summary_csv(vj));
-  bundle.write_text("report.html", proofs::render_report_html(vj));
-  auto junit = proofs::render_junit(vj);
-  bundle.write_text("junit.xml", junit);
-  bundle.write_text("gate.log", log_text);
-  print_verdict_table(stdout, vj);
-
-  int rc = !crash.empty() ? kExitCrash : verdict.go ? kExitPass : kExitFail;
-  bundle.finish(rc);
-  if (!o.json_path.empty()) std::ofstream(o.json_path) << vj.dump(2) << "\n";
-  if (!o.junit_path.empty()) std::ofstream(o.junit_path) << junit;
-  fmt::print("Proof bundle: {}\n", dir.string());
-  return rc;
+  if (!o.anchor.empty()) shape.anchor = o.anchor;
+  p.proof_dir = o.proof_dir.empty() ? fs::path("proofs") / ("launch-readiness-" + utc_stamp()) : fs::path(o.proof_dir);
+  for (auto& why : harness::gate_usage_problems(p.scenarios, p.scenario, shape, p.proof_dir)) problems.push_back(why);
+  for (auto& why : {unwritable("--json", o.json_path), unwritable("--junit", o.junit_path)})
+    if (!why.empty()) problems.push_back(why);
+  if (o.json_path == "-" && o.junit_path == "-") problems.push_back("--json - and --junit -: only one of them can go to stdout");
+  for (auto& why : problems) fmt::print(stderr, "x0xctl gate: {}\n", why);
+  if (p.inventory && !o.anchor.empty()) p.inventory->anchor = o.anchor;
+  return problems.empty();
 }
 
 int run_gate_cli(const GateCliOptions& o) {
-  auto scenarios = split_list(o.scenarios);
-  if (scenarios.empty()) {
-    fmt::print(stderr, "x0xctl gate: --scenarios: empty list\n");
-    return kExitUsage;
-  }
-  for (auto& s : scenarios)
-    if (std::find(harness::scenario_names().begin(), harness::scenario_names().end(), s) == harness::scenario_names().end()) {
-      fmt::print(stderr, "x0xctl gate: --scenarios: unknown scenario '{}' (known: {})\n", s,
-                 fmt::join(harness::scenario_names(), ", "));
-      return kExitUsage;
-    }
-  gates::GateProfile profile;
-  try {
-    profile = gates::resolve_profile(o.gate);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "x0xctl gate: --gate {}: {}\n", o.gate, e.what());
-    return kExitUsage;
-  }
+  Prepared p;
+  if (!prepare(o, p)) return kExitUsage;
+  // With --json - (or --junit -) stdout carries only that document.
+  std::FILE* human = o.json_path == "-" || o.junit_path == "-" ? stderr : stdout;
 
-  fs::path fleet_path = o.fleet.empty() ? fs::path("fleet.toml") : fs::path(o.fleet);
-  if (!o.fleet.empty() || fs::exists(fleet_path)) {
-    orchestrator::Fleet fleet;
-    try {
-      fleet = orchestrator::load_fleet(fleet_path, o.network);
-    } catch (const orchestrator::InventoryError& e) {
-      fmt::print(stderr, "x0xctl gate: invalid inventory:\n{}\n", e.what());
-      return kExitUsage;
-    }
-    return run_gate_on(fleet, o, profile, scenarios, nullptr);
-  }
+  harness::GateRequest rq;
+  rq.profile = p.profile;
+  rq.scenarios = p.scenarios;
+  rq.scenario = p.scenario;
+  rq.proof_dir = p.proof_dir;
+  rq.network = o.network;
+  rq.argv = o.argv;
+  rq.accept_new_host_keys = o.accept_new_host_keys;
+  rq.interrupted = &g_interrupted;
+  auto progress = [human](const std::string& line) {
+    fmt::print(human, "{}\n", line);
+    std::fflush(human);
+  };
 
-  // The embedded default: a fresh local fleet for this run only.
-  return with_embedded_fleet("gate", o.local_nodes, kExitCrash,
-                             [&](const orchestrator::Fleet& fleet, orchestrator::LocalMesh& mesh) {
-                               return run_gate_on(fleet, o, profile, scenarios, &mesh);
-                             });
+  harness::GateOutcome outcome;
+  auto run = [&](const orchestrator::Fleet& fleet, orchestrator::LocalMesh* mesh) {
+    rq.fleet = fleet;
+    if (!o.anchor.empty()) rq.fleet.anchor = o.anchor;  // the fault injector refuses it as a target too
+    rq.local_mesh = mesh;
+    SignalScope signals;
+    outcome = harness::run_gate(rq, progress);
+    return outcome.exit_code;
+  };
+  int rc;
+  if (p.inventory) {
+    rc = run(*p.inventory, nullptr);
+  } else {
+    // The embedded default: a fresh local fleet for this run only.
+    rc = with_embedded_fleet("gate", o.local_nodes, kExitCrash, [&](const orchestrator::Fleet& fleet, orchestrator::LocalMesh& mesh) {
+      return run(fleet, &mesh);
+    });
+  }
+  if (outcome.verdict.is_object()) {
+    print_verdict_table(human, outcome.verdict);
+    bool written = write_output(human, "--json", o.json_path, outcome.verdict.dump(2) + "\n") &&
+                   write_output(human, "--junit", o.junit_path, outcome.junit);
+    if (!written && rc != kExitCrash) rc = kExitUsage;
+  }
+  if (!outcome.bundle_dir.empty()) fmt::print(human, "Proof bundle: {}\n", outcome.bundle_dir.string());
+  return rc;
+}
+
+std::string scenario_help() {
+  std::string s = "comma list:";
+  for (auto& spec : harness::scenario_registry())
+    s += fmt::format(" {}{}", spec.name, spec.opt_in == harness::OptIn::none ? "" : fmt::format(" ({})", harness::opt_in_flag(spec.opt_in)));
+  return s;
 }
 
 }  // namespace
@@ -314,10 +213,10 @@ void register_gate(CLI::App& app, int& exit_code) {
   sub->add_option("--fleet", o->fleet, "inventory (default ./fleet.toml; none: a fresh local fleet of 6 for this run)");
   sub->add_option("--network", o->network, "the inventory's network to use");
   sub->add_option("--gate", o->gate, "gate profile: a name (limited-production, broad-launch, or NAME.toml in $X0X_GATES_DIR or ./gates) or a path")->capture_default_str();
-  sub->add_option("--scenarios", o->scenarios, "comma list: baseline, fanout_burst, restart_storm, high_rtt_peer, partition_recovery, slow_peer, stale_peer")->capture_default_str();
+  sub->add_option("--scenarios", o->scenarios, scenario_help())->capture_default_str();
   sub->add_option("--anchor", o->anchor, "node that drives Phase A and publishes the burst (default: the inventory's anchor); never a fault target");
-  sub->add_option("--proof-dir", o->proof_dir, "bundle directory (default proofs/launch-readiness-<UTC stamp>)");
-  sub->add_option("--json", o->json_path, "also write verdict.json here");
+  sub->add_option("--proof-dir", o->proof_dir, "bundle directory, empty or new (default proofs/launch-readiness-<UTC stamp>)");
+  sub->add_option("--json", o->json_path, "also write verdict.json here (- = stdout, and everything else goes to stderr)");
   sub->add_option("--junit", o->junit_path, "write JUnit XML (one case per rule per scenario and per Phase A pair)");
   sub->add_option("--local-nodes", o->local_nodes, "size of the local fleet when there is no inventory")->capture_default_str()->check(CLI::Range(2, 100));
   sub->add_flag("--allow-restart-storm", so.allow_restart_storm, "enable restart_storm (restarts nodes)");

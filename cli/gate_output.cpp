@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gates/status.h"
+
 namespace x0x::cli {
 
 using nlohmann::json;
@@ -18,18 +20,20 @@ void print_verdict_table(std::FILE* out, const json& v) {
              "threshold");
   for (auto& s : v.value("scenarios", json::array())) {
     auto name = str(s, "name");
-    auto status = str(s, "status");
-    if (status == "NOT RUN") {
+    auto status = gates::parse_scenario_status(str(s, "status"));
+    if (status == gates::ScenarioStatus::not_run) {
       fmt::print(out, "{:<20} {:<55} {:<8} {}\n", name, "(scenario)", "NOT RUN", str(s, "reason"));
       continue;
     }
     if (!str(s, "reason").empty()) fmt::print(out, "{:<20} {:<55} {:<8} {}\n", name, "(scenario)", "ERROR", str(s, "reason"));
     for (auto& r : s.value("rules", json::array())) {
-      auto rs = str(r, "status");
-      if (rs == "n/a") continue;
-      fmt::print(out, "{:<20} {:<55} {:<8} {:<12} {:>12} {:>10}\n", name, str(r, "rule"), rs == "pass" ? "pass" : "FAIL",
+      auto rs = gates::parse_rule_status(str(r, "status"));
+      if (rs == gates::RuleStatus::not_applicable) continue;
+      fmt::print(out, "{:<20} {:<55} {:<8} {:<12} {:>12} {:>10}\n", name, str(r, "rule"), rs == gates::RuleStatus::pass ? "pass" : "FAIL",
                  str(r, "worst_node"), str(r, "observed"), str(r, "threshold"));
     }
+    for (auto& w : s.value("warnings", json::array()))
+      if (w.is_string()) fmt::print(out, "{:<20} {:<55} {:<8} {}\n", name, "(warning)", "note", w.get<std::string>());
   }
   auto blocking = v.value("blocking", json::array());
   if (!blocking.empty()) {

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
       "3 the run crashed (gate: a partial summary is still written).\n"
       "Run 'x0xctl <verb> --help' for a verb's options.");
   app.require_subcommand(1);
-  int exit_code = x0x::cli::kExitPass;
+  int exit_code = x0x::kExitPass;
   x0x::cli::register_demo(app, exit_code);
   x0x::cli::register_local(app, exit_code);
   x0x::cli::register_verify(app, exit_code);
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
       std::string known;
       for (auto* sub : app.get_subcommands({})) known += (known.empty() ? "" : ", ") + sub->get_name();
       std::fprintf(stderr, "x0xctl: unknown verb '%s' (known: %s); see x0xctl --help\n", argv[1], known.c_str());
-      return x0x::cli::kExitUsage;
+      return x0x::kExitUsage;
     }
   }
   try {
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return x0x::cli::kExitUsage;
+    return x0x::kExitUsage;
   }
   return exit_code;
 }

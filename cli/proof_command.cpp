@@ -12,6 +12,7 @@
 #include "gates/observations_io.h"
 #include "gates/profile.h"
 #include "gates/scorer.h"
+#include "harness/scenario_registry.h"
 #include "proofs/bundle_check.h"
 #include "proofs/bundle_writer.h"
 
@@ -77,7 +78,8 @@ int run_rescore(const fs::path& dir, const std::string& gate, const std::string&
   auto recorded = read_verdict(dir);
   auto runs = gates::read_scenario_runs(dir);
   auto profile = rescore_profile(dir, recorded, gate);
-  auto rescored = gates::score(profile, runs).to_json(runs);
+  // Scored with this tool's scenario registry, as the run was.
+  auto rescored = gates::score(profile, runs, harness::scenario_scoring).to_json(runs);
   fmt::print("Rescored {} scenario(s) of {} with gate {} ({}): {}\n", runs.size(), dir.string(), profile.name, profile.source,
              rescored.value("verdict", std::string()));
   for (auto& b : rescored["blocking"]) fmt::print("  - {}\n", b.value("message", std::string()));

@@ -120,9 +120,10 @@ ScenarioRun read_run(const fs::path& bundle, const fs::path& file) {
   ScenarioRun run;
   run.name = f.str(j, "name", "name");
   run.index = f.get(j, "index", "index", json::value_t::number_integer, "an integer").get<int>();
-  run.status = f.str(j, "status", "status");
-  if (run.status != "ran" && run.status != "not_run" && run.status != "errored")
-    f.fail("status", "expected \"ran\", \"not_run\" or \"errored\", got \"" + run.status + "\"");
+  auto status = f.str(j, "status", "status");
+  auto parsed = parse_run_status(status);
+  if (!parsed) f.fail("status", "expected \"ran\", \"not_run\" or \"errored\", got \"" + status + "\"");
+  run.status = *parsed;
   run.reason = f.str(j, "reason", "reason");
   run.nodes = f.strings(j, "nodes", "nodes");
   const json& roles = f.get(j, "roles", "roles", json::value_t::object, "an object");
@@ -133,6 +134,17 @@ ScenarioRun read_run(const fs::path& bundle, const fs::path& file) {
   if (auto pa = j.find("phase_a_file"); pa != j.end() && !pa->is_null()) {
     if (!pa->is_string()) f.fail("phase_a_file", "expected a string or null");
     run.phase_a = read_json_file(bundle_file(bundle, pa->get<std::string>(), f, "phase_a_file"));
+  }
+  if (auto st = j.find("settle"); st != j.end() && !st->is_null()) {
+    auto& w = run.settle;
+    w.recorded = true;
+    w.min_secs = f.num(*st, "min_secs", "settle.min_secs");
+    w.max_secs = f.num(*st, "max_secs", "settle.max_secs");
+    w.waited_secs = f.num(*st, "waited_secs", "settle.waited_secs");
+    w.settled = f.get(*st, "settled", "settle.settled", json::value_t::boolean, "true or false").get<bool>();
+    w.polls = f.get(*st, "polls", "settle.polls", json::value_t::number_integer, "an integer").get<int>();
+    const json& pending = f.get(*st, "pending", "settle.pending", json::value_t::object, "an object");
+    for (auto& [node, what] : pending.items()) w.pending[node] = f.strings(pending, node, "settle.pending." + node);
   }
   const json& faults = f.get(j, "faults", "faults", json::value_t::array, "an array");
   for (std::size_t i = 0; i < faults.size(); ++i) {
@@ -183,7 +195,7 @@ void write_scenario_run(const ScenarioRun& run, const JsonSink& sink) {
   sink("scenarios/" + run.name + "/scenario.json",
        {{"name", run.name},
         {"index", run.index},
-        {"status", run.status},
+        {"status", to_string(run.status)},
         {"reason", run.reason},
         {"nodes", run.nodes},
         {"roles", run.roles},
@@ -192,6 +204,7 @@ void write_scenario_run(const ScenarioRun& run, const JsonSink& sink) {
         {"faults", faults},
         {"started_unix", run.started_unix},
         {"ended_unix", run.ended_unix},
+        {"settle", run.settle.recorded ? settle_json(run.settle) : json(nullptr)},
         {"fetches", fetches}});
 }
 

@@ -143,6 +143,21 @@ void parse_exemptions(const Reader& r, const toml::table& t, GateProfile& p) {
   }
 }
 
+void parse_settle(const Reader& r, const toml::table& t, GateProfile& p) {
+  for (auto&& [scenario, scenario_node] : t) {
+    std::string scenario_key = "settle." + std::string(scenario.str());
+    auto& bounds = p.settle[std::string(scenario.str())];
+    for (auto&& [k, node] : r.table(scenario_node, scenario_key)) {
+      std::string key = scenario_key + "." + std::string(k.str());
+      if (k.str() == "min_settle_secs") bounds.min_secs = r.threshold(node, key, Kind::kNumber);
+      else if (k.str() == "max_settle_secs") bounds.max_secs = r.threshold(node, key, Kind::kNumber);
+      else r.fail(node, key, "unknown key (expected min_settle_secs or max_settle_secs)");
+    }
+    if (bounds.min_secs && bounds.max_secs && *bounds.min_secs > *bounds.max_secs)
+      r.fail(scenario_node, scenario_key, fmt::format("min_settle_secs {} is above max_settle_secs {}", *bounds.min_secs, *bounds.max_secs));
+  }
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ProfileError(fmt::format("{}: cannot read the gate profile: {}", path.string(), std::strerror(errno)));
@@ -191,8 +206,10 @@ GateProfile parse_profile(std::string_view toml_text, const std::string& source)
       parse_phase_a(r, r.table(node, key), p);
     } else if (key == "exemptions") {
       parse_exemptions(r, r.table(node, key), p);
+    } else if (key == "settle") {
+      parse_settle(r, r.table(node, key), p);
     } else {
-      r.fail(node, key, "unknown key (expected name, description, thresholds, phase_a or exemptions)");
+      r.fail(node, key, "unknown key (expected name, description, thresholds, phase_a, settle or exemptions)");
     }
   }
   if (!has_name) throw ProfileError(source + ":1: name: required (the profile's name, e.g. \"limited-production\")");

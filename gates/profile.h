@@ -22,11 +22,11 @@
 //   max_partition_recovery_secs = 90  # partition_recovery: from the heal
 //   [phase_a]
 //   scenarios = ["baseline"]          # scenarios that run Phase A (and are scored on it)
-//   [exemptions.high_rtt_peer]        # role names resolved from the scenario's roles
-//   dispatcher_timeout = ["target"]
-//   suppression_ratio = ["target"]
-//   [exemptions.partition_recovery]
-//   dispatcher_timeout = ["pair"]
+//   [settle.fanout_burst]             # how a scenario's window closes (harness/settle.h)
+//   min_settle_secs = 0               # never before this, after the scenario's effects
+//   max_settle_secs = 30              # at the latest; work still pending then fails the gate
+//   [exemptions.my_scenario]          # more exemptions than the scenario's own (its
+//   dispatcher_timeout = ["target"]   # registry entry declares those): role or node names
 #pragma once
 #include <filesystem>
 #include <map>
@@ -49,10 +49,17 @@ inline constexpr const char* kSuppressionRatio = "max_suppressed_peers_to_known_
 inline constexpr const char* kMinPhaseAPairs = "min_phase_a_pairs";
 inline constexpr const char* kMaxRecoverySecs = "max_recovery_secs";
 inline constexpr const char* kMaxPartitionRecoverySecs = "max_partition_recovery_secs";
+// Scenario rules with no threshold (declared by the scenario, never by a profile).
+inline constexpr const char* kPartitionAntiEntropy = "partition_anti_entropy";  // some side's anti-entropy moved
+// Violations outside the rules table.
+inline constexpr const char* kWindowSettled = "window_settled";      // work still pending when the window closed
+inline constexpr const char* kScenarioErrored = "scenario_errored";
+inline constexpr const char* kScenarioNotRun = "scenario_not_run";
 
 // Exemption kinds: which rule a role's nodes are exempt from in one scenario.
 inline constexpr const char* kExemptDispatcherTimeout = "dispatcher_timeout";  // kDispatcherTimedOut
-inline constexpr const char* kExemptSuppressionRatio = "suppression_ratio";    // kSuppressionRatio and kSuppressedSteady
+inline constexpr const char* kExemptSuppressionRatio = "suppression_ratio";    // kSuppressionRatio only: the steady
+                                                                               // size (kSuppressedSteady) binds every node
 
 class ProfileError : public std::runtime_error {
  public:
@@ -67,8 +74,13 @@ struct GateProfile {
   std::map<std::string, double> thresholds;  // rule key -> threshold; min_phase_a_pairs "all" is absent here...
   bool phase_a_all_pairs = false;            // ...and set here instead
   std::set<std::string> phase_a_scenarios;
-  // scenario -> exemption kind -> role names ("target", "pair", or a node name)
+  // scenario -> exemption kind -> role names ("target", "pair", or a node name); added
+  // to the exemptions the scenario itself declares
   std::map<std::string, std::map<std::string, std::vector<std::string>>> exemptions;
+  struct SettleBounds {
+    std::optional<double> min_secs, max_secs;  // unset: the scenario's defaults
+  };
+  std::map<std::string, SettleBounds> settle;  // scenario -> [settle.<scenario>]
 
   bool has(const std::string& rule) const { return thresholds.count(rule) || (rule == kMinPhaseAPairs && phase_a_all_pairs); }
   // The Phase A bar for a fleet of n nodes: n·(n−1) for "all", else the number.

@@ -134,7 +134,9 @@ const std::vector<NodeRule>& window_rules() {
 
 const std::vector<NodeRule>& post_rules() {
   static const std::vector<NodeRule> rules = {
-      {kSuppressedSteady, "suppressed_peers", kExemptSuppressionRatio, Needs::kGossipPost, false,
+      // The reference exempts a fault's target from the ratio only; the steady
+      // size binds every node ("suppressed_peers size at end of run ≤ 200").
+      {kSuppressedSteady, "suppressed_peers", nullptr, Needs::kGossipPost, false,
        [](const NodeState& n) { return post_value(n, "suppressed_peers_size"); },
        [](const NodeState& n, double v, double g) {
          return fmt::format("{}: suppressed_peers steady {} > gate {}", n.name, render(v), render(g));
@@ -160,21 +162,17 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
 
 class ScenarioScorer {
  public:
-  ScenarioScorer(const GateProfile& p, const ScenarioRun& run, ScenarioVerdict& v) : p_(p), run_(run), v_(v) {}
+  ScenarioScorer(const GateProfile& p, const ScenarioRun& run, const ScenarioScoring& scoring, ScenarioVerdict& v)
+      : p_(p), run_(run), scoring_(scoring), v_(v) {}
 
   void score() {
     v_.name = run_.name;
     v_.reason = run_.reason;
-    if (run_.status == "not_run") return not_run();
-    if (run_.status == "errored") {
-      add({"scenario_errored", "", "unknown", "", "scenario errored: " + (run_.reason.empty() ? "no reason given" : run_.reason),
-           "scenarios/" + run_.name + "/scenario.json"});
-    } else if (run_.status != "ran") {
-      add({"scenario_errored", "", "unknown", "", fmt::format("scenario errored: unknown status \"{}\"", run_.status),
-           "scenarios/" + run_.name + "/scenario.json"});
-    }
-    if (run_.nodes.empty())
-      add({"scenario_no_nodes", "", "0", "", run_.name + ": no nodes were scored", "scenarios/" + run_.name + "/scenario.json"});
+    if (run_.status == RunStatus::not_run) return not_run();
+    if (run_.status == RunStatus::errored)
+      add({kScenarioErrored, "", "unknown", "", "scenario errored: " + (run_.reason.empty() ? "no reason given" : run_.reason),
+           scenario_file()});
+    if (run_.nodes.empty()) add({"scenario_no_nodes", "", "0", "", run_.name + ": no nodes were scored", scenario_file()});
     load_nodes();
     // §3.2 order: per node the window rules, then per node the post rules, then Phase A, then recovery.
     node_rules(window_rules());
@@ -182,7 +180,11 @@ class ScenarioScorer {
     phase_a();
     restart_recovery();
     partition_recovery();
-    v_.status = v_.violations.empty() ? "PASS" : "FAIL";
+    partition_anti_entropy();
+    window_settled();
+    v_.status = run_.status == RunStatus::errored ? ScenarioStatus::error
+                : v_.violations.empty()           ? ScenarioStatus::pass
+                                                  : ScenarioStatus::fail;
   }
 
  private:
@@ -194,20 +196,25 @@ class ScenarioScorer {
     v_.violations.push_back({run_.name, f.rule, f.node, f.observed, f.threshold, f.message, f.evidence});
   }
 
+  std::string scenario_file() const { return "scenarios/" + run_.name + "/scenario.json"; }
+
+  // A scenario's own rule (declared by its registry entry) applies here.
+  bool own_rule(const char* key) const { return scoring_.rules.count(key) > 0; }
+
   void not_run() {
-    v_.status = "NOT RUN";
+    v_.status = ScenarioStatus::not_run;
     for (auto& key : rule_order())
-      if (p_.has(key)) v_.rules.push_back({key, "not_run", "", "", threshold_text(key)});
-    add({"scenario_not_run", "", "not run", "",
-         fmt::format("{}: not run: {}", run_.name, run_.reason.empty() ? "no reason given" : run_.reason),
-         "scenarios/" + run_.name + "/scenario.json"});
+      if (p_.has(key) || (key == kPartitionAntiEntropy && own_rule(kPartitionAntiEntropy)))
+        v_.rules.push_back({key, RuleStatus::not_run, "", "", threshold_text(key)});
+    add({kScenarioNotRun, "", "not run", "",
+         fmt::format("{}: not run: {}", run_.name, run_.reason.empty() ? "no reason given" : run_.reason), scenario_file()});
   }
 
   static const std::vector<std::string>& rule_order() {
     static const std::vector<std::string> order = {kDispatcherTimedOut, kDroppedFull,     kPerPeerTimeout,
                                                    kPerPeerTimeoutRatio, kDataTxHighWater, kSuppressedSteady,
                                                    kSuppressionRatio,  kMinPhaseAPairs,  kMaxRecoverySecs,
-                                                   kMaxPartitionRecoverySecs};
+                                                   kMaxPartitionRecoverySecs, kPartitionAntiEntropy};
     return order;
   }
 
@@ -221,17 +228,24 @@ class ScenarioScorer {
     return gate_text(it->second, key == kPerPeerTimeoutRatio || key == kSuppressionRatio);
   }
 
-  std::set<std::string> resolve(const std::string& kind) const {
+  // Role names (or literal node names) to the nodes they stand for in this run.
+  std::set<std::string> nodes_of(const std::vector<std::string>& names) const {
     std::set<std::string> nodes;
-    auto s = p_.exemptions.find(run_.name);
-    if (s == p_.exemptions.end()) return nodes;
-    auto k = s->second.find(kind);
-    if (k == s->second.end()) return nodes;
-    for (auto& name : k->second) {
+    for (auto& name : names) {
       auto role = run_.roles.find(name);
       if (role != run_.roles.end()) nodes.insert(role->second.begin(), role->second.end());
       else nodes.insert(name);  // a literal node name
     }
+    return nodes;
+  }
+
+  // The scenario's own exemptions of this kind, plus any the profile adds.
+  std::set<std::string> resolve(const std::string& kind) const {
+    std::set<std::string> nodes;
+    if (auto k = scoring_.exemptions.find(kind); k != scoring_.exemptions.end()) nodes = nodes_of(k->second);
+    if (auto s = p_.exemptions.find(run_.name); s != p_.exemptions.end())
+      if (auto k = s->second.find(kind); k != s->second.end())
+        for (auto& n : nodes_of(k->second)) nodes.insert(n);
     return nodes;
   }
 
@@ -287,7 +301,7 @@ class ScenarioScorer {
     std::map<std::string, double> worst_value;
     for (auto& r : rules)
       if (auto g = p_.thresholds.find(r.key); g != p_.thresholds.end())
-        outcomes[r.key] = {r.key, "pass", "", "", gate_text(g->second, r.is_ratio)};
+        outcomes[r.key] = {r.key, RuleStatus::pass, "", "", gate_text(g->second, r.is_ratio)};
     for (auto& n : nodes_) {
       for (auto& r : rules) {
         auto g = p_.thresholds.find(r.key);
@@ -304,7 +318,7 @@ class ScenarioScorer {
           else message = fmt::format("{}: {} unmeasurable: {}", n.name, r.label, o.why);
           add({r.key, n.name, "unknown", out.threshold, message, evidence(n, r.needs)});
           if (out.observed != "unknown") out.worst_node = n.name, out.observed = "unknown";  // unknown is the worst
-          out.status = "fail";
+          out.status = RuleStatus::fail;
           continue;
         }
         double v = *o.value;
@@ -314,7 +328,7 @@ class ScenarioScorer {
           worst_value[r.key] = v;
         }
         if (v > g->second) {
-          out.status = "fail";
+          out.status = RuleStatus::fail;
           add({r.key, n.name, r.is_ratio ? render(v, 3) : render(v), out.threshold, r.message(n, v, g->second),
                evidence(n, r.needs)});
         }
@@ -340,59 +354,105 @@ class ScenarioScorer {
     return best;
   }
 
+  // A pair's send side and receive side, from its stage (spec mesh-protocol.md §3.5).
+  static bool pair_sent(const json& p) {
+    auto stage = p.value("stage", json()).is_string() ? p["stage"].get<std::string>() : std::string();
+    return p.value("outcome", "") == "delivered" || stage == "not received";
+  }
+  static bool pair_received(const json& p) {
+    auto stage = p.value("stage", json()).is_string() ? p["stage"].get<std::string>() : std::string();
+    return p.value("outcome", "") == "delivered" || stage == "result lost";
+  }
+  static std::string end_of(const json& p, const char* k) {
+    return p.contains(k) && p[k].is_string() ? p[k].get<std::string>() : std::string("?");
+  }
+
   void phase_a() {
     if (!p_.has(kMinPhaseAPairs)) return;
     std::string threshold = threshold_text(kMinPhaseAPairs);
     if (!p_.phase_a_scenarios.count(run_.name)) {
-      v_.rules.push_back({kMinPhaseAPairs, "n/a", "", "", threshold});
+      v_.rules.push_back({kMinPhaseAPairs, RuleStatus::not_applicable, "", "", threshold});
       return;
     }
-    long bar = p_.min_phase_a_pairs(run_.nodes.size()).value_or(0);
+    // Under a peer fault the target's own pairs fail on purpose: the bar is
+    // over the others ((n−1)(n−2) for "all"), the target's pairs are reported apart.
+    std::set<std::string> excluded;
+    if (!scoring_.phase_a_excluded_role.empty())
+      if (auto r = run_.roles.find(scoring_.phase_a_excluded_role); r != run_.roles.end()) excluded.insert(r->second.begin(), r->second.end());
+    std::size_t scored_nodes = 0;
+    for (auto& n : run_.nodes) scored_nodes += !excluded.count(n);
+    long bar = p_.min_phase_a_pairs(scored_nodes).value_or(0);
+    if (!excluded.empty()) threshold = std::to_string(bar);
     std::string file = "scenarios/" + run_.name + "/phase-a.json";
-    RuleOutcome out{kMinPhaseAPairs, "pass", "", "", threshold};
+    RuleOutcome out{kMinPhaseAPairs, RuleStatus::pass, "", "", threshold};
     if (!run_.phase_a.is_object()) {
-      add({kMinPhaseAPairs, "", "unknown", threshold, "phase A not observed", "scenarios/" + run_.name + "/scenario.json"});
-      out.status = "fail";
+      add({kMinPhaseAPairs, "", "unknown", threshold, "phase A not observed", scenario_file()});
+      out.status = RuleStatus::fail;
       out.observed = "unknown";
       v_.rules.push_back(out);
       return;
     }
+    auto involves_excluded = [&](const json& p) { return excluded.count(end_of(p, "src")) || excluded.count(end_of(p, "dst")); };
     std::vector<const json*> failed;
-    if (auto it = run_.phase_a.find("pairs"); it != run_.phase_a.end() && it->is_array())
-      for (auto& p : *it)
-        if (p.is_object() && p.value("outcome", "") != "delivered") failed.push_back(&p);
+    long scored_sent = 0, scored_received = 0;
+    ExcludedPairs apart{scoring_.phase_a_excluded_role, {excluded.begin(), excluded.end()}, 0, 0};
+    bool have_pairs = false;
+    if (auto it = run_.phase_a.find("pairs"); it != run_.phase_a.end() && it->is_array()) {
+      have_pairs = true;
+      for (auto& p : *it) {
+        if (!p.is_object()) continue;
+        if (involves_excluded(p)) {
+          ++apart.pairs;
+          apart.delivered += p.value("outcome", "") == "delivered";
+          continue;
+        }
+        scored_sent += pair_sent(p);
+        scored_received += pair_received(p);
+        if (p.value("outcome", "") != "delivered") failed.push_back(&p);
+      }
+    }
+    if (!excluded.empty()) {
+      v_.phase_a_excluded = apart;
+      if (apart.pairs > 0 && apart.delivered == apart.pairs)
+        v_.warnings.push_back(fmt::format("the fault did not bite: all {} Phase A pairs of {} {} were delivered under {}", apart.pairs,
+                                          scoring_.phase_a_excluded_role, join(apart.nodes, ","), run_.name));
+    }
     std::string blamed = most_failed(failed);
     std::string pairs_text;
     for (std::size_t i = 0; i < failed.size() && i < 10; ++i) {
       auto& p = *failed[i];
-      auto text = [&](const char* k) { return p.contains(k) && p[k].is_string() ? p[k].get<std::string>() : std::string("?"); };
-      pairs_text += fmt::format("{}{}→{} ({})", i ? ", " : "", text("src"), text("dst"),
+      pairs_text += fmt::format("{}{}→{} ({})", i ? ", " : "", end_of(p, "src"), end_of(p, "dst"),
                                 p.contains("stage") && p["stage"].is_string() ? p["stage"].get<std::string>() : "failed");
     }
     if (failed.size() > 10) pairs_text += fmt::format(", and {} more", failed.size() - 10);
+    std::string scope = excluded.empty() ? "" : fmt::format(" (pairs without {} {})", scoring_.phase_a_excluded_role, join(apart.nodes, ","));
     std::optional<double> lowest;
     for (auto [field, word] : {std::pair{"received", "received"}, std::pair{"send_ok", "sent"}}) {
-      auto it = run_.phase_a.find(field);
-      if (it == run_.phase_a.end() || !it->is_number()) {
+      std::optional<double> got;
+      if (!excluded.empty()) {
+        if (have_pairs) got = static_cast<double>(std::string(field) == "received" ? scored_received : scored_sent);
+      } else if (auto it = run_.phase_a.find(field); it != run_.phase_a.end() && it->is_number()) {
+        got = it->get<double>();
+      }
+      if (!got) {
         add({kMinPhaseAPairs, blamed, "unknown", threshold,
-             fmt::format("phase A {} unmeasurable: missing phase_a.{}", word, field), file});
-        out.status = "fail";
+             fmt::format("phase A {} unmeasurable: missing phase_a.{}", word, excluded.empty() ? field : "pairs"), file});
+        out.status = RuleStatus::fail;
         out.observed = "unknown";
         continue;
       }
-      double got = it->get<double>();
-      if (out.observed != "unknown" && (!lowest || got < *lowest)) {
+      if (out.observed != "unknown" && (!lowest || *got < *lowest)) {
         lowest = got;
-        out.observed = render(got);
+        out.observed = render(*got);
       }
-      if (got < static_cast<double>(bar)) {
-        std::string message = fmt::format("phase A {} {} < gate {}", word, render(got), bar);
+      if (*got < static_cast<double>(bar)) {
+        std::string message = fmt::format("phase A {} {} < gate {}{}", word, render(*got), bar, scope);
         if (!pairs_text.empty()) message += "; failed pairs: " + pairs_text;
-        add({kMinPhaseAPairs, blamed, render(got), threshold, message, file});
-        out.status = "fail";
+        add({kMinPhaseAPairs, blamed, render(*got), threshold, message, file});
+        out.status = RuleStatus::fail;
       }
     }
-    if (out.status == "fail") out.worst_node = blamed;
+    if (out.status == RuleStatus::fail) out.worst_node = blamed;
     v_.rules.push_back(out);
   }
 
@@ -400,12 +460,12 @@ class ScenarioScorer {
     if (!p_.has(kMaxRecoverySecs)) return;
     double gate = p_.thresholds.at(kMaxRecoverySecs);
     std::string threshold = render(gate);
-    if (run_.name != "restart_storm") {
-      v_.rules.push_back({kMaxRecoverySecs, "n/a", "", "", threshold});
+    if (!own_rule(kMaxRecoverySecs)) {
+      v_.rules.push_back({kMaxRecoverySecs, RuleStatus::not_applicable, "", "", threshold});
       return;
     }
-    std::string file = "scenarios/" + run_.name + "/scenario.json";
-    RuleOutcome out{kMaxRecoverySecs, "pass", "", "", threshold};
+    std::string file = scenario_file();
+    RuleOutcome out{kMaxRecoverySecs, RuleStatus::pass, "", "", threshold};
     // Per node: -1 means it never came back.
     std::string slowest;
     double slowest_secs = -1;
@@ -420,7 +480,7 @@ class ScenarioScorer {
       for (auto& node : never)
         add({kMaxRecoverySecs, node, "never", threshold,
              fmt::format("restart recovery never > gate {}s: {} did not recover", threshold, node), file});
-      out = {kMaxRecoverySecs, "fail", never.front(), "never", threshold};
+      out = {kMaxRecoverySecs, RuleStatus::fail, never.front(), "never", threshold};
       v_.rules.push_back(out);
       return;
     }
@@ -430,29 +490,33 @@ class ScenarioScorer {
            "restart recovery unmeasurable: " + std::string(it == run_.metrics.end() ? "missing metrics.max_recovery_secs"
                                                                                      : "metrics.max_recovery_secs is not a recovery time"),
            file});
-      v_.rules.push_back({kMaxRecoverySecs, "fail", slowest, "unknown", threshold});
+      v_.rules.push_back({kMaxRecoverySecs, RuleStatus::fail, slowest, "unknown", threshold});
       return;
     }
     double secs = it->get<double>();
     out.worst_node = slowest;
     out.observed = render(secs);
     if (secs > gate) {
-      out.status = "fail";
+      out.status = RuleStatus::fail;
       add({kMaxRecoverySecs, slowest, render(secs), threshold, fmt::format("restart recovery {}s > gate {}s", render(secs), threshold),
            file});
     }
     v_.rules.push_back(out);
   }
 
+  std::string first_of_role(const char* role) const {
+    if (auto r = run_.roles.find(role); r != run_.roles.end() && !r->second.empty()) return r->second.front();
+    return "";
+  }
+
   void partition_recovery() {
     if (!p_.has(kMaxPartitionRecoverySecs)) return;
     double gate = p_.thresholds.at(kMaxPartitionRecoverySecs);
     std::string threshold = render(gate);
-    if (run_.name != "partition_recovery") {
-      v_.rules.push_back({kMaxPartitionRecoverySecs, "n/a", "", "", threshold});
+    if (!own_rule(kMaxPartitionRecoverySecs)) {
+      v_.rules.push_back({kMaxPartitionRecoverySecs, RuleStatus::not_applicable, "", "", threshold});
       return;
     }
-    std::string file = "scenarios/" + run_.name + "/scenario.json";
     auto it = run_.metrics.find("partition_recovery_secs");
     std::string message;
     std::string observed;
@@ -466,10 +530,53 @@ class ScenarioScorer {
       observed = render(it->get<double>());
       if (it->get<double>() > gate) message = fmt::format("partition recovery {}s > gate {}s", observed, threshold);
     }
-    std::string pair;
-    if (auto r = run_.roles.find("pair"); r != run_.roles.end() && !r->second.empty()) pair = r->second.front();
-    if (!message.empty()) add({kMaxPartitionRecoverySecs, pair, observed, threshold, message, file});
-    v_.rules.push_back({kMaxPartitionRecoverySecs, message.empty() ? "pass" : "fail", pair, observed, threshold});
+    std::string pair = first_of_role("pair");
+    if (!message.empty()) add({kMaxPartitionRecoverySecs, pair, observed, threshold, message, scenario_file()});
+    v_.rules.push_back({kMaxPartitionRecoverySecs, message.empty() ? RuleStatus::pass : RuleStatus::fail, pair, observed, threshold});
+  }
+
+  // Reconciliation must have run: some side's anti-entropy counter moved
+  // between the partition's start and the end of the heal (spec §4.5 step 8).
+  void partition_anti_entropy() {
+    if (!own_rule(kPartitionAntiEntropy)) return;
+    std::string pair = first_of_role("pair");
+    auto it = run_.metrics.find("anti_entropy_delta");
+    std::string observed, message;
+    if (it == run_.metrics.end() || !it->is_object() || it->empty()) {
+      observed = "unknown";
+      message = "partition anti-entropy unmeasurable: missing metrics.anti_entropy_delta";
+    } else {
+      double moved = 0;
+      bool unknown = false;
+      for (auto& [side, delta] : it->items()) {
+        if (!delta.is_number()) unknown = true;
+        else moved += std::max(0.0, delta.get<double>());
+      }
+      observed = unknown ? "unknown" : render(moved);
+      if (unknown) message = "partition anti-entropy unmeasurable: a side's anti_entropy counter could not be read";
+      else if (moved <= 0) message = "no anti_entropy traffic observed during partition/heal window";
+    }
+    if (!message.empty()) add({kPartitionAntiEntropy, pair, observed, "> 0", message, scenario_file()});
+    v_.rules.push_back({kPartitionAntiEntropy, message.empty() ? RuleStatus::pass : RuleStatus::fail, pair, observed, "> 0"});
+  }
+
+  // Work still pending when the window closed counts against the gate (fail closed).
+  void window_settled() {
+    const auto& w = run_.settle;
+    if (!w.recorded || w.settled) return;
+    if (w.pending.empty()) {
+      add({kWindowSettled, "", "pending", render(w.max_secs),
+           fmt::format("the window did not settle within {}s", render(w.max_secs)), scenario_file()});
+      return;
+    }
+    for (auto& node : run_.nodes) {
+      auto it = w.pending.find(node);
+      if (it == w.pending.end()) continue;
+      add({kWindowSettled, node, "pending", render(w.max_secs),
+           fmt::format("{}: work still pending when the window closed after {}s: {}", node, render(w.waited_secs, 1),
+                       join(it->second, "; ")),
+           scenario_file()});
+    }
   }
 
   static json value_json(const Value& v) {
@@ -512,6 +619,7 @@ class ScenarioScorer {
 
   const GateProfile& p_;
   const ScenarioRun& run_;
+  const ScenarioScoring& scoring_;
   ScenarioVerdict& v_;
   std::vector<NodeState> nodes_;
 };
@@ -522,12 +630,17 @@ json fault_json(const FaultWindow& f) {
 
 }  // namespace
 
+json settle_json(const WindowSettle& w) {
+  return {{"min_secs", w.min_secs}, {"max_secs", w.max_secs}, {"waited_secs", w.waited_secs},
+          {"settled", w.settled},   {"polls", w.polls},       {"pending", w.pending}};
+}
+
 json violation_json(const Violation& v) {
   return {{"scenario", v.scenario}, {"rule", v.rule},           {"node", v.node},         {"observed", v.observed},
           {"threshold", v.threshold}, {"message", v.message}, {"evidence", v.evidence}};
 }
 
-RunVerdict score(const GateProfile& profile, const std::vector<ScenarioRun>& runs) {
+RunVerdict score(const GateProfile& profile, const std::vector<ScenarioRun>& runs, const ScoringLookup& scoring) {
   RunVerdict out;
   out.gate = profile.name;
   out.gate_source = profile.source;
@@ -543,11 +656,13 @@ RunVerdict score(const GateProfile& profile, const std::vector<ScenarioRun>& run
   if (auto bar = profile.min_phase_a_pairs(out.nodes.size())) out.thresholds[kMinPhaseAPairs] = *bar;
   for (auto& run : runs) {
     ScenarioVerdict v;
-    ScenarioScorer(profile, run, v).score();
+    ScenarioScoring sc = scoring ? scoring(run.name) : ScenarioScoring{};
+    ScenarioScorer(profile, run, sc, v).score();
     out.scenarios.push_back(std::move(v));
   }
-  out.go = !out.scenarios.empty() &&
-           std::all_of(out.scenarios.begin(), out.scenarios.end(), [](const ScenarioVerdict& s) { return s.status == "PASS"; });
+  bool go = !out.scenarios.empty() && std::all_of(out.scenarios.begin(), out.scenarios.end(),
+                                                  [](const ScenarioVerdict& s) { return s.status == ScenarioStatus::pass; });
+  out.verdict = go ? Verdict::go : Verdict::no_go;
   return out;
 }
 
@@ -565,14 +680,14 @@ json RunVerdict::to_json(const std::vector<ScenarioRun>& runs) const {
       blocking.push_back(violation_json(v));
     }
     for (auto& r : s.rules)
-      rules.push_back({{"rule", r.rule}, {"status", r.status}, {"worst_node", r.worst_node}, {"observed", r.observed},
+      rules.push_back({{"rule", r.rule}, {"status", to_string(r.status)}, {"worst_node", r.worst_node}, {"observed", r.observed},
                        {"threshold", r.threshold}});
     json faults = json::array();
     if (run)
       for (auto& f : run->faults) faults.push_back(fault_json(f));
     scenarios_json.push_back({{"name", s.name},
                               {"index", run ? run->index : static_cast<int>(i)},
-                              {"status", s.status},
+                              {"status", to_string(s.status)},
                               {"reason", s.reason},
                               {"violations", violations},
                               {"rules", rules},
@@ -582,10 +697,17 @@ json RunVerdict::to_json(const std::vector<ScenarioRun>& runs) const {
                               {"metrics", run ? run->metrics : json::object()},
                               {"phase_a", run ? run->phase_a : json(nullptr)},
                               {"faults", faults},
+                              {"settle", run && run->settle.recorded ? settle_json(run->settle) : json(nullptr)},
+                              {"warnings", s.warnings},
+                              {"phase_a_excluded", s.phase_a_excluded ? json{{"role", s.phase_a_excluded->role},
+                                                                             {"nodes", s.phase_a_excluded->nodes},
+                                                                             {"pairs", s.phase_a_excluded->pairs},
+                                                                             {"delivered", s.phase_a_excluded->delivered}}
+                                                                      : json(nullptr)},
                               {"started_unix", run ? run->started_unix : 0.0},
                               {"ended_unix", run ? run->ended_unix : 0.0}});
   }
-  return {{"gate", gate},         {"gate_source", gate_source}, {"verdict", go ? "GO" : "NO-GO"}, {"nodes", nodes},
+  return {{"gate", gate},         {"gate_source", gate_source}, {"verdict", to_string(verdict)}, {"nodes", nodes},
           {"thresholds", thresholds}, {"blocking", blocking},     {"scenarios", scenarios_json}};
 }
 

@@ -24,48 +24,6 @@ bool ScenarioContext::wait(std::chrono::duration<double> d) const {
   return !stop_requested();
 }
 
-static bool is_node(const ScenarioContext& ctx, const std::string& n) { return ctx.fleet.find(n) != nullptr; }
-
-std::string scenario_precondition(const std::string& name, const ScenarioContext& ctx) {
-  const auto& o = ctx.opts;
-  auto target_check = [&](bool required) -> std::string {
-    if (o.target_node.empty()) {
-      if (required) return "--target-node is required with --allow-netem";
-      return detail::non_anchor_nodes(ctx).empty() ? "needs a node other than the anchor" : "";
-    }
-    if (!is_node(ctx, o.target_node)) return "unknown --target-node " + o.target_node;
-    if (o.target_node == ctx.anchor) return "--target-node must be a non-anchor node";
-    return "";
-  };
-  if (name == "baseline" || name == "fanout_burst") return "";
-  if (name == "restart_storm") {
-    if (!o.allow_restart_storm) return "skipped: pass --allow-restart-storm to enable";
-    if (detail::non_anchor_nodes(ctx).empty()) return "needs a node other than the anchor";
-    return "";
-  }
-  if (name == "high_rtt_peer") {
-    if (!o.allow_netem) return "skipped: pass --allow-netem to enable";
-    return target_check(true);
-  }
-  if (name == "slow_peer" || name == "stale_peer") {
-    if (!o.allow_peer_faults) return "skipped: pass --allow-peer-faults to enable";
-    return target_check(false);
-  }
-  if (name == "partition_recovery") {
-    if (!o.allow_iptables) return "skipped: pass --allow-iptables to enable";
-    auto& p = o.partition_pair;
-    if (p.size() != 2) return "--partition-pair must be two node names, e.g. sfo,sydney";
-    if (p[0] == p[1]) return "--partition-pair nodes must be distinct";
-    if (p[0] == ctx.anchor || p[1] == ctx.anchor) return "--partition-pair must not include the anchor";
-    std::string unknown;
-    for (auto& n : p)
-      if (!is_node(ctx, n)) unknown += (unknown.empty() ? "" : ",") + n;
-    if (!unknown.empty()) return "unknown partition node(s): " + unknown;
-    return "";
-  }
-  return "unknown scenario " + name;
-}
-
 void run_phase_a_into(ScenarioContext& ctx, gates::ScenarioRun& run) {
   const auto& anchor = api_of(ctx.apis, ctx.anchor);
   PhaseAOptions po;
@@ -83,27 +41,15 @@ void run_phase_a_into(ScenarioContext& ctx, gates::ScenarioRun& run) {
   ctx.say(rep.verdict());
 }
 
-void run_scenario(const std::string& name, ScenarioContext& ctx, gates::ScenarioRun& run) {
-  using Body = void (*)(ScenarioContext&, gates::ScenarioRun&);
-  static const std::map<std::string, Body> bodies = {
-      {"baseline", detail::baseline},           {"fanout_burst", detail::fanout_burst},
-      {"restart_storm", detail::restart_storm}, {"high_rtt_peer", detail::high_rtt_peer},
-      {"partition_recovery", detail::partition_recovery},
-      {"slow_peer", detail::slow_peer},         {"stale_peer", detail::stale_peer}};
-  auto it = bodies.find(name);
-  if (it == bodies.end()) {
-    run.status = "not_run";
-    run.reason = "unknown scenario " + name;
-    return;
-  }
+void run_scenario_body(void (*body)(ScenarioContext&, gates::ScenarioRun&), ScenarioContext& ctx, gates::ScenarioRun& run) {
   try {
-    it->second(ctx, run);
+    body(ctx, run);
   } catch (const std::exception& e) {
-    run.status = "errored";
+    run.status = gates::RunStatus::errored;
     run.reason = e.what();
   }
-  if (ctx.stop_requested() && run.status == "ran") {
-    run.status = "errored";
+  if (ctx.stop_requested() && run.status == gates::RunStatus::ran) {
+    run.status = gates::RunStatus::errored;
     run.reason = "interrupted (faults reverted)";
   }
 }
@@ -119,10 +65,11 @@ std::vector<std::string> non_anchor_nodes(const ScenarioContext& ctx) {
   return out;
 }
 
-std::string pick_target(const ScenarioContext& ctx) {
-  if (!ctx.opts.target_node.empty()) return ctx.opts.target_node;
-  auto others = non_anchor_nodes(ctx);
-  return others.empty() ? std::string() : others.back();
+const std::vector<std::string>& role(const gates::ScenarioRun& run, const std::string& name, std::size_t at_least) {
+  auto it = run.roles.find(name);
+  if (it == run.roles.end() || it->second.size() < at_least)
+    throw std::runtime_error(fmt::format("{}: no {} (its role was not set)", run.name, name));
+  return it->second;
 }
 
 std::string machine_id_of(const ScenarioContext& ctx, const std::string& node) {

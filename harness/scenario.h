@@ -1,9 +1,9 @@
-// Scenarios of a gate run (spec gates-and-proofs.md §4, with the fixes of
-// §9.1): baseline, fanout_burst, restart_storm, high_rtt_peer,
-// partition_recovery, slow_peer, stale_peer. The gate runner takes the pre
-// snapshot, calls the scenario, then takes the post snapshot; a scenario fills
-// in its metrics, roles, fault windows and Phase A result, and reverts every
-// fault it applied before it returns — also when it throws or is interrupted.
+// What a scenario body works with (the scenarios themselves are listed in
+// harness/scenario_registry.h). The gate run takes the pre snapshot, sets the
+// run's roles, calls the body, lets the window settle and takes the post
+// snapshot; a body fills in its metrics, fault windows and Phase A result,
+// and reverts every fault it applied before it returns — also when it throws
+// or is interrupted.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -22,7 +22,7 @@
 namespace x0x::harness {
 
 struct ScenarioOptions {
-  // Opt-ins: a destructive scenario asked for without its flag is NOT RUN (never PASS).
+  // Opt-ins: asking for a destructive scenario without its flag is a usage error.
   bool allow_restart_storm = false, allow_netem = false, allow_iptables = false, allow_peer_faults = false;
   std::string target_node;                     // high_rtt_peer (required), slow_peer, stale_peer
   std::vector<std::string> partition_pair;     // partition_recovery: two non-anchor nodes
@@ -41,12 +41,6 @@ struct ScenarioOptions {
   std::chrono::milliseconds discover{30'000}, settle{45'000};
   std::size_t phase_a_parallel = 32;
 };
-
-inline const std::vector<std::string>& scenario_names() {
-  static const std::vector<std::string> names = {"baseline",           "fanout_burst", "restart_storm", "high_rtt_peer",
-                                                 "partition_recovery", "slow_peer",    "stale_peer"};
-  return names;
-}
 
 struct ScenarioContext {
   const orchestrator::Fleet& fleet;
@@ -68,13 +62,9 @@ struct ScenarioContext {
   }
 };
 
-// Why the scenario cannot run here ("pass --allow-netem to enable", "--target-node is
-// required ...", "unknown scenario"), or "" when it can. Checked before any snapshot.
-std::string scenario_precondition(const std::string& name, const ScenarioContext& ctx);
-
-// Runs the scenario's action (between the pre and post snapshots). Sets
-// run.status "errored" with the reason on failure; never leaves a fault behind.
-void run_scenario(const std::string& name, ScenarioContext& ctx, gates::ScenarioRun& run);
+// Runs a scenario body (between the pre snapshot and the window's settle).
+// Sets run.status errored with the reason on failure; never leaves a fault behind.
+void run_scenario_body(void (*body)(ScenarioContext&, gates::ScenarioRun&), ScenarioContext& ctx, gates::ScenarioRun& run);
 
 // Phase A over the whole fleet through the anchor, stored in run.phase_a.
 void run_phase_a_into(ScenarioContext& ctx, gates::ScenarioRun& run);

@@ -5,13 +5,16 @@
 // revert verified on every path. Recovery is measured from the heal, on the
 // monotonic clock, and partition recovery only counts once the partition was
 // seen to bite (spec gates-and-proofs.md §9.1 item 9).
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 #include <fmt/core.h>
 #include <fmt/format.h>
 
 #include "harness/scenario_impl.h"
 #include "harness/snapshots.h"
+#include "harness/topic_traffic.h"
 
 namespace x0x::harness::detail {
 
@@ -56,12 +59,40 @@ long sum_observers(const json& s, const std::string& target, const char* field) 
   return n;
 }
 
-std::string target_of(ScenarioContext& ctx, gates::ScenarioRun& run) {
-  auto t = pick_target(ctx);
-  run.roles["target"] = {t};
+std::string target_of(gates::ScenarioRun& run) {
+  auto t = role(run, "target").front();
   run.metrics["target_node"] = t;
   return t;
 }
+
+// Traffic through the whole mesh for as long as a fault lasts: every node
+// subscribes to a fresh topic and the anchor publishes on it, so that sends
+// towards a slow target can time out and the observers can cool it (an idle
+// fleet shows no cooling whatever its links do).
+class BackgroundTraffic {
+ public:
+  BackgroundTraffic(ScenarioContext& ctx, const std::string& label)
+      : traffic_(fmt::format("x0x.launch.{}.{}", label, static_cast<long long>(unix_now())), ctx.apis, ctx.opts.request_timeout) {
+    const auto& anchor = api_of(ctx.apis, ctx.anchor);
+    thread_ = std::thread([this, anchor] { stats_ = traffic_.publish(anchor, 1 << 30, kPayloadBytes, kGap, &stop_); });
+  }
+  ~BackgroundTraffic() { finish(); }
+  PublishStats finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    traffic_.stop();
+    return stats_;
+  }
+  const std::string& topic() const { return traffic_.topic(); }
+
+ private:
+  static constexpr int kPayloadBytes = 1024;
+  static constexpr std::chrono::milliseconds kGap{50};  // 20 messages a second
+  TopicTraffic traffic_;
+  std::atomic<bool> stop_{false};
+  PublishStats stats_;
+  std::thread thread_;
+};
 
 std::chrono::seconds lease_for(double secs) { return std::chrono::seconds(static_cast<long>(secs) + 120); }
 
@@ -80,7 +111,7 @@ double wait_rejoined(ScenarioContext& ctx, const std::string& node, std::size_t 
 // be back in the mesh.
 void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string& scenario, const std::string& kind) {
   const auto& o = ctx.opts;
-  auto target = target_of(ctx, run);
+  auto target = target_of(run);
   auto peers_before = peer_ids_of(ctx, target).size();
   run.metrics["window_secs"] = o.peer_fault_secs;
   {
@@ -95,7 +126,7 @@ void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string
       run_phase_a_into(ctx, run);
     ctx.wait(std::chrono::duration<double>(std::max(0.0, o.peer_fault_secs - secs_since(t0))));
     if (!guard.revert_all()) {
-      run.status = "errored";
+      run.status = gates::RunStatus::errored;
       run.reason = kind + " fault cleanup failed on " + target;
       return;
     }
@@ -103,7 +134,7 @@ void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string
   auto back = wait_rejoined(ctx, target, peers_before, o.heal_secs);
   run.metrics["rejoin_secs"] = back;
   if (back < 0 && !ctx.stop_requested()) {
-    run.status = "errored";
+    run.status = gates::RunStatus::errored;
     run.reason = fmt::format("{} did not rejoin the mesh within {:.0f} s after the {} fault", target, o.heal_secs, kind);
   }
 }
@@ -115,7 +146,7 @@ void stale_peer(ScenarioContext& ctx, gates::ScenarioRun& run) { peer_fault(ctx,
 
 void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
   const auto& o = ctx.opts;
-  auto target = target_of(ctx, run);
+  auto target = target_of(run);
   auto peer = machine_id_of(ctx, target);
   if (peer.empty()) throw std::runtime_error(target + " /agent response missing machine_id");
   peer = peer.substr(0, 16);
@@ -133,6 +164,8 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
   save();
   json mid;
   {
+    BackgroundTraffic traffic(ctx, "high_rtt");
+    run.metrics["traffic_topic"] = traffic.topic();
     FaultGuard guard(ctx, run);
     orchestrator::FaultRequest req;
     req.kind = "delay";
@@ -147,10 +180,13 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
     save();
     ctx.wait(std::chrono::duration<double>(o.fault_secs / 2));
     bool clean = guard.revert_all();
+    auto st = traffic.finish();
+    run.metrics["traffic_published"] = st.published;
+    run.metrics["traffic_publish_errors"] = st.errors;
     traj["cleanup"] = run.metrics["cleanup"];
     save();
     if (!clean) {
-      run.status = "errored";
+      run.status = gates::RunStatus::errored;
       run.reason = "netem cleanup failed on " + target;
       return;
     }
@@ -183,18 +219,18 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
   run.metrics["cooling_observed"] = cooling;
   run.metrics["suppression_recovered"] = recovered;
   if (!cooling) {
-    run.status = "errored";
+    run.status = gates::RunStatus::errored;
     run.reason = "cooling signal was not observed for target peer";
   } else if (!recovered) {
-    run.status = "errored";
+    run.status = gates::RunStatus::errored;
     run.reason = "suppressed_peers for target peer did not drain after netem heal window";
   }
 }
 
 void partition_recovery(ScenarioContext& ctx, gates::ScenarioRun& run) {
   const auto& o = ctx.opts;
-  auto a = o.partition_pair.at(0), b = o.partition_pair.at(1);
-  run.roles["pair"] = {a, b};
+  const auto& pair = role(run, "pair", 2);
+  auto a = pair[0], b = pair[1];
   run.metrics["partition_pair"] = a + "," + b;
   run.metrics["block_secs"] = o.block_secs;
   run.metrics["heal_secs"] = o.heal_secs;
@@ -215,7 +251,12 @@ void partition_recovery(ScenarioContext& ctx, gates::ScenarioRun& run) {
     for (auto& n : {a, b}) {
       auto f = fetch_json(api_of(ctx.apis, n), "/diagnostics/gossip", o.request_timeout);
       auto v = peer_view(f, id[other(n)].substr(0, 16));
-      double ae = f.fetched && f.body.is_object() ? f.body.value("/pubsub_stages/message_kinds/anti_entropy"_json_pointer, 0.0) : 0.0;
+      // Unknown stays unknown (null), never 0: a side that could not be read cannot show reconciliation.
+      json ae = nullptr;
+      if (f.fetched && f.http_status == 200 && f.body.is_object()) {
+        auto ptr = "/pubsub_stages/message_kinds/anti_entropy"_json_pointer;
+        if (f.body.contains(ptr) && f.body[ptr].is_number()) ae = f.body[ptr];
+      }
       s[n] = {{"anti_entropy", ae}, {"suppressed_for_peer", v.value("suppressed_entries", 0L)}, {"connected", sees(n)}};
     }
     rec["samples"].push_back(s);
@@ -253,7 +294,7 @@ void partition_recovery(ScenarioContext& ctx, gates::ScenarioRun& run) {
     heal_unix = unix_now();
     rec["cleanup"] = run.metrics["cleanup"];
     if (!clean) {
-      run.status = "errored";
+      run.status = gates::RunStatus::errored;
       run.reason = "iptables cleanup verification failed";
       save();
       return;
@@ -277,17 +318,27 @@ void partition_recovery(ScenarioContext& ctx, gates::ScenarioRun& run) {
     }
   }
   run.metrics["partition_recovery_secs"] = recovered < 0 ? -1.0 : std::round(recovered * 10) / 10;
+  // Reconciliation must show: each side's anti-entropy counter from the start
+  // to the last sample (spec §4.5 step 7); the scorer fails the run when
+  // neither moved (or when one could not be read).
+  json ae = json::object();
+  const auto& last = rec["samples"].back();
+  for (auto& n : {a, b}) {
+    auto before = start[n]["anti_entropy"], after = last[n]["anti_entropy"];
+    ae[n] = before.is_number() && after.is_number() ? json(std::max(0.0, after.get<double>() - before.get<double>())) : json(nullptr);
+  }
+  run.metrics["anti_entropy_delta"] = ae;
   rec["summary"] = {{"partition_bite_secs", bite_secs}, {"heal_unix", heal_unix}, {"partition_recovery_secs", recovered},
-                    {"cleanup_ok", true}};
+                    {"anti_entropy_delta", ae}, {"cleanup_ok", true}};
   save();
   if (bite_secs < 0) {
-    run.status = "errored";
+    run.status = gates::RunStatus::errored;
     run.reason = fmt::format("the partition was not observed to bite within {:.0f} s ({} and {} still peers)", o.block_secs, a, b);
     return;
   }
   if (recovered < 0) {
     if (!ctx.stop_requested()) {
-      run.status = "errored";
+      run.status = gates::RunStatus::errored;
       run.reason = "partition pair did not return to baseline within heal window";
     }
     return;

@@ -41,8 +41,8 @@ class FaultGuard {
 
 // The nodes that are not the anchor, fleet order.
 std::vector<std::string> non_anchor_nodes(const ScenarioContext& ctx);
-// The target of slow/stale/high_rtt: --target-node, else the last non-anchor node.
-std::string pick_target(const ScenarioContext& ctx);
+// The nodes of a role the registry set on the run ("target", "pair"); throws when it has fewer than at_least.
+const std::vector<std::string>& role(const gates::ScenarioRun& run, const std::string& name, std::size_t at_least = 1);
 // machine_id of a node from its /agent ("" if unreadable).
 std::string machine_id_of(const ScenarioContext& ctx, const std::string& node);
 // Peer ids in diagnostics may be shortened: equal, or one a prefix of the other.

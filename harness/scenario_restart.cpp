@@ -38,11 +38,9 @@ Health read_health(const gates::RawFetch& f) {
 
 void restart_storm(ScenarioContext& ctx, gates::ScenarioRun& run) {
   const auto& o = ctx.opts;
-  auto others = non_anchor_nodes(ctx);
-  std::vector<std::string> targets(others.begin(), others.begin() + std::min<std::size_t>(others.size(), std::max(1, o.restart_count)));
+  const auto targets = role(run, "target");
   std::vector<NodeApi> target_apis;
   for (auto& t : targets) target_apis.push_back(api_of(ctx.apis, t));
-  run.roles["target"] = targets;
   run.metrics["restart_count"] = targets.size();
   run.metrics["restart_targets"] = fmt::format("{}", fmt::join(targets, ","));
 
@@ -94,7 +92,7 @@ void restart_storm(ScenarioContext& ctx, gates::ScenarioRun& run) {
   run.metrics["recovery_secs_per_node"] = per_node;
   run.metrics["max_recovery_secs"] = all ? std::round(max_recovery * 10) / 10 : -1.0;
   if (!all) {
-    run.status = "errored";
+    run.status = gates::RunStatus::errored;
     run.reason = fmt::format("one or more nodes failed to recover within {:.0f}s", o.recovery_limit_secs);
     return;
   }

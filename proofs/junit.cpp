@@ -100,26 +100,27 @@ std::string render_junit(const json& v) {
   std::vector<Suite> suites;
   for (auto& s : at(v, "scenarios")) {
     Suite suite{str(s, "name"), {}};
-    auto status = str(s, "status");
+    auto status = scenario_status(s);
     auto cls = "gate." + suite.name;
     // The violations of each rule become its failure text.
     std::map<std::string, std::vector<std::string>> by_rule;
     for (auto& vi : at(s, "violations")) by_rule[str(vi, "rule")].push_back(str(vi, "message"));
     std::set<std::string> written;
-    if (status == "NOT RUN") {
+    if (status == gates::ScenarioStatus::not_run) {
       TestCase ran{cls, "scenario ran", 0, TestCase::kFail, "not run: " + str(s, "reason"),
                    suite.name + " was asked for but not run: " + str(s, "reason")};
       suite.cases.push_back(ran);
       written.insert("scenario_not_run");
     }
     for (auto& r : at(s, "rules")) {
-      auto rule = str(r, "rule"), rs = str(r, "status");
-      if (rs == "n/a") continue;  // the rule does not apply to this scenario: not a test
+      auto rule = str(r, "rule");
+      auto rs = rule_status(r);
+      if (rs == gates::RuleStatus::not_applicable) continue;  // the rule does not apply to this scenario: not a test
       TestCase c{cls, rule, 0, TestCase::kPass, "", ""};
-      if (rs == "not_run") {
+      if (rs == gates::RuleStatus::not_run) {
         c.kind = TestCase::kSkip;
         c.message = "scenario not run: " + str(s, "reason");
-      } else if (rs == "fail" || by_rule.count(rule)) {
+      } else if (rs != gates::RuleStatus::pass || by_rule.count(rule)) {
         c.kind = TestCase::kFail;
         c.message = "worst " + (str(r, "worst_node").empty() ? std::string("-") : str(r, "worst_node")) + ": observed " +
                     str(r, "observed") + ", threshold " + str(r, "threshold");
@@ -140,7 +141,7 @@ std::string render_junit(const json& v) {
     suites.push_back(std::move(suite));
   }
   std::ostringstream out;
-  write_suites(out, "x0x gate " + str(v, "gate") + ": " + (str(v, "verdict") == "GO" ? "GO" : "NO-GO"), suites);
+  write_suites(out, "x0x gate " + str(v, "gate") + ": " + (is_go(v) ? "GO" : "NO-GO"), suites);
   return out.str();
 }
 

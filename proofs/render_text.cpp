@@ -107,6 +107,14 @@ const json& at(const json& obj, std::string_view key) {
   return it == obj.end() ? null_value : *it;
 }
 
+std::optional<gates::ScenarioStatus> scenario_status(const json& scenario) {
+  return gates::parse_scenario_status(str(scenario, "status"));
+}
+
+std::optional<gates::RuleStatus> rule_status(const json& rule) { return gates::parse_rule_status(str(rule, "status")); }
+
+bool is_go(const json& verdict) { return gates::parse_verdict(str(verdict, "verdict")) == gates::Verdict::go; }
+
 std::string str(const json& obj, std::string_view key) {
   auto& v = at(obj, key);
   return v.is_string() ? v.get<std::string>() : std::string();

@@ -2,11 +2,14 @@
 // HTML/XML/CSV/Markdown and the value formats of spec gates-and-proofs.md
 // §8.2 (unknown → MISSING, ratios with fixed decimals or `inf`).
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "gates/status.h"
 
 namespace x0x::proofs::text {
 
@@ -28,6 +31,12 @@ std::string utc_time(double unix_secs);  // "YYYY-MM-DD HH:MM:SS"
 const nlohmann::json& at(const nlohmann::json& obj, std::string_view key);  // null if absent
 std::string str(const nlohmann::json& obj, std::string_view key);           // "" if absent or not a string
 double num(const nlohmann::json& obj, std::string_view key, double fallback = 0);
+
+// The typed states of verdict.json (one spelling each, gates/status.h); an
+// unknown spelling reads as nullopt and renders as a failure.
+std::optional<gates::ScenarioStatus> scenario_status(const nlohmann::json& scenario);
+std::optional<gates::RuleStatus> rule_status(const nlohmann::json& rule);
+bool is_go(const nlohmann::json& verdict);
 
 // The nodes of a scenario for per-node tables: the keys of scenario "nodes",
 // sorted by name (§8.2); when it is empty, its "scored_nodes", else the run's nodes.

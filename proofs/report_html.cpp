@@ -74,15 +74,32 @@ td.msg { min-width: 280px; }
 .legend i { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; }
 )";
 
-std::string status_class(const std::string& status) {
-  if (status == "pass" || status == "PASS") return "pass";
-  if (status == "fail" || status == "FAIL") return "fail";
-  if (status == "not_run" || status == "NOT RUN") return "not_run";
-  return "na";
+std::string status_class(std::optional<gates::ScenarioStatus> s) {
+  using gates::ScenarioStatus;
+  if (!s) return "fail";
+  switch (*s) {
+    case ScenarioStatus::pass: return "pass";
+    case ScenarioStatus::not_run: return "not_run";
+    case ScenarioStatus::fail:
+    case ScenarioStatus::error: break;
+  }
+  return "fail";
+}
+
+std::string status_class(std::optional<gates::RuleStatus> s) {
+  using gates::RuleStatus;
+  if (!s) return "fail";
+  switch (*s) {
+    case RuleStatus::pass: return "pass";
+    case RuleStatus::not_run: return "not_run";
+    case RuleStatus::not_applicable: return "na";
+    case RuleStatus::fail: break;
+  }
+  return "fail";
 }
 
 void header(std::ostringstream& out, const json& v) {
-  bool go = str(v, "verdict") == "GO";
+  bool go = is_go(v);
   out << "<header class=\"verdict " << (go ? "go" : "nogo") << "\"><div class=\"word\">" << (go ? "GO" : "NO-GO")
       << "</div><div class=\"meta\">Gate <b>" << e(str(v, "gate")) << "</b>";
   if (!str(v, "gate_source").empty()) out << " (" << e(str(v, "gate_source")) << ")";
@@ -95,7 +112,7 @@ void blocking(std::ostringstream& out, const json& v) {
   out << "<h2>Blocking</h2>\n";
   auto& b = at(v, "blocking");
   if (!b.is_array() || b.empty()) {
-    out << "<p class=\"note\">" << (str(v, "verdict") == "GO" ? "Nothing blocks: every scenario passed." : "No blocking rule recorded.")
+    out << "<p class=\"note\">" << (is_go(v) ? "Nothing blocks: every scenario passed." : "No blocking rule recorded.")
         << "</p>\n";
     return;
   }
@@ -123,7 +140,7 @@ void verdict_table(std::ostringstream& out, const json& v) {
   out << "</tr>\n";
   for (auto& s : at(v, "scenarios")) {
     auto status = str(s, "status");
-    out << "<tr><th>" << e(str(s, "name")) << "</th><td class=\"" << status_class(status) << "\">" << e(status) << "</td>";
+    out << "<tr><th>" << e(str(s, "name")) << "</th><td class=\"" << status_class(scenario_status(s)) << "\">" << e(status) << "</td>";
     for (auto& rule : rules) {
       const json* found = nullptr;
       for (auto& r : at(s, "rules"))
@@ -133,8 +150,9 @@ void verdict_table(std::ostringstream& out, const json& v) {
         continue;
       }
       auto rs = str(*found, "status");
-      out << "<td class=\"" << status_class(rs) << "\" title=\"" << e(rule + ": " + rs) << "\">" << e(rs);
-      if (rs == "pass" || rs == "fail") {
+      auto typed = rule_status(*found);
+      out << "<td class=\"" << status_class(typed) << "\" title=\"" << e(rule + ": " + rs) << "\">" << e(rs);
+      if (typed == gates::RuleStatus::pass || typed == gates::RuleStatus::fail) {
         if (!str(*found, "worst_node").empty()) out << "<br>" << e(str(*found, "worst_node"));
         out << "<br>" << e(str(*found, "observed")) << " / " << e(str(*found, "threshold"));
       }
@@ -416,14 +434,16 @@ void fault_timeline(std::ostringstream& out, const json& s) {
 
 void scenario_section(std::ostringstream& out, const json& v, const json& s, std::size_t index) {
   auto status = str(s, "status");
-  out << "<h2 id=\"scenario-" << index << "\">Scenario " << e(str(s, "name")) << " <span class=\"badge " << status_class(status) << "\">" << e(status)
-      << "</span></h2>\n";
-  if (status == "NOT RUN") {
+  out << "<h2 id=\"scenario-" << index << "\">Scenario " << e(str(s, "name")) << " <span class=\"badge " << status_class(scenario_status(s))
+      << "\">" << e(status) << "</span></h2>\n";
+  if (scenario_status(s) == gates::ScenarioStatus::not_run) {
     out << "<p class=\"reason\">Not run: " << e(str(s, "reason")) << ". A requested scenario that did not run makes the run "
         << "NO-GO.</p>\n";
     return;
   }
   if (!str(s, "reason").empty()) out << "<p class=\"reason\">" << e(str(s, "reason")) << "</p>\n";
+  for (auto& w : at(s, "warnings"))
+    if (w.is_string()) out << "<p class=\"reason\">Warning: " << e(w.get<std::string>()) << "</p>\n";
   double start = num(s, "started_unix"), end = num(s, "ended_unix");
   out << "<p>";
   if (start > 0 && end >= start) out << "Duration " << f1(end - start) << " s · ";
@@ -448,7 +468,7 @@ void scenario_section(std::ostringstream& out, const json& v, const json& s, std
 
 std::string render_report_html(const json& v) {
   std::ostringstream out;
-  bool go = str(v, "verdict") == "GO";
+  bool go = is_go(v);
   out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>x0x gate " << (go ? "GO" : "NO-GO")
       << " — " << e(str(v, "gate")) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n";
   header(out, v);

@@ -57,13 +57,14 @@ std::string render_summary_csv(const json& v) {
   write_row(summary_csv_columns());
   for (auto& s : at(v, "scenarios")) {
     auto status = str(s, "status");
-    auto reason = status == "NOT RUN" ? "not run: " + str(s, "reason") : str(s, "reason");
+    auto typed = scenario_status(s);
+    auto reason = typed == gates::ScenarioStatus::not_run ? "not run: " + str(s, "reason") : str(s, "reason");
     auto& violations = at(s, "violations");
     auto violations_count = std::to_string(violations.is_array() ? violations.size() : 0);
     for (auto& n : scenario_nodes(v, s)) {
       auto& nd = at(at(s, "nodes"), n);
       auto &d = at(nd, "delta"), &p = at(nd, "post"), &r = at(nd, "ratios");
-      write_row({str(s, "name"), n, status == "PASS" ? "PASS" : "FAIL", reason, number(at(d, "dispatcher_timed_out")),
+      write_row({str(s, "name"), n, typed == gates::ScenarioStatus::pass ? "PASS" : "FAIL", reason, number(at(d, "dispatcher_timed_out")),
                  number(at(d, "recv_pump_dropped_full")), number(at(d, "per_peer_timeout_count")),
                  number(at(p, "suppressed_peers_size")), number(at(p, "pubsub_workers")), violations_count,
                  ratio(at(r, "per_peer_timeout"), 6), ratio(at(r, "drop"), 6), number(at(p, "recv_pump_latest_depth")),

@@ -35,7 +35,7 @@ void blocking_section(std::ostringstream& out, const json& v) {
   out << "## Blocking\n\n";
   auto& blocking = at(v, "blocking");
   if (!blocking.is_array() || blocking.empty()) {
-    out << (str(v, "verdict") == "GO" ? "Nothing blocks: every scenario passed.\n\n" : "No blocking rule recorded.\n\n");
+    out << (is_go(v) ? "Nothing blocks: every scenario passed.\n\n" : "No blocking rule recorded.\n\n");
   } else {
     table_head(out, {"scenario", "rule", "node", "observed", "threshold", "evidence"});
     for (auto& b : blocking)
@@ -45,7 +45,7 @@ void blocking_section(std::ostringstream& out, const json& v) {
   }
   bool any_not_run = false;
   for (auto& s : at(v, "scenarios"))
-    if (str(s, "status") == "NOT RUN") {
+    if (scenario_status(s) == gates::ScenarioStatus::not_run) {
       if (!any_not_run) out << "Scenarios not run (each makes the run NO-GO):\n\n";
       any_not_run = true;
       out << "- **" << str(s, "name") << "** NOT RUN: " << dash_if_empty(str(s, "reason")) << "\n";
@@ -105,8 +105,9 @@ void node_tables(std::ostringstream& out, const json& v, const json& s) {
 
 void scenario_section(std::ostringstream& out, const json& v, const json& s) {
   auto status = str(s, "status");
+  bool not_run = scenario_status(s) == gates::ScenarioStatus::not_run;
   out << "\n#### " << str(s, "name") << " — " << status << "\n\n";
-  if (status == "NOT RUN") {
+  if (not_run) {
     out << "- fail_reason: `not run: " << str(s, "reason") << "`\n";
   } else if (!str(s, "reason").empty()) {
     out << "- fail_reason: `" << str(s, "reason") << "`\n";
@@ -131,7 +132,19 @@ void scenario_section(std::ostringstream& out, const json& v, const json& s) {
     out << "- violations:\n";
     for (auto& vi : violations) out << "  - " << str(vi, "message") << "\n";
   }
-  if (status != "NOT RUN") node_tables(out, v, s);
+  auto& warnings = at(s, "warnings");
+  if (warnings.is_array() && !warnings.empty()) {
+    out << "- warnings (not blocking):\n";
+    for (auto& w : warnings)
+      if (w.is_string()) out << "  - " << w.get<std::string>() << "\n";
+  }
+  if (auto& ex = at(s, "phase_a_excluded"); ex.is_object())
+    out << "- phase A pairs of " << str(ex, "role") << " (scored apart): " << number(at(ex, "delivered")) << " / "
+        << number(at(ex, "pairs")) << " delivered\n";
+  if (auto& w = at(s, "settle"); w.is_object())
+    out << "- window: " << (at(w, "settled") == true ? "settled" : "NOT settled") << " after " << number(at(w, "waited_secs"))
+        << " s (min " << number(at(w, "min_secs")) << " s, max " << number(at(w, "max_secs")) << " s)\n";
+  if (!not_run) node_tables(out, v, s);
 }
 
 }  // namespace
@@ -152,7 +165,7 @@ std::string render_summary_md(const json& v) {
   if (auto& thresholds = at(v, "thresholds"); thresholds.is_object())
     for (auto& [key, value] : thresholds.items()) table_row(out, {key, scalar(value)});
   out << "\n## Results\n\n";
-  out << "### Overall verdict: **" << (str(v, "verdict") == "GO" ? "GO" : "NO-GO") << "**\n";
+  out << "### Overall verdict: **" << (is_go(v) ? "GO" : "NO-GO") << "**\n";
   for (auto& s : at(v, "scenarios")) scenario_section(out, v, s);
   return out.str();
 }

@@ -50,12 +50,6 @@ constexpr std::string_view kRunMarker = "=== LocalMesh: start ";
 constexpr auto kStopGrace = 5s;
 constexpr auto kPollInterval = 50ms;
 
-std::string default_name(std::size_t i) {
-  static const char* const names[] = {"nyc", "sfo", "helsinki", "nuremberg", "singapore", "sydney"};
-  if (i < std::size(names)) return names[i];
-  return "node-" + std::to_string(i + 1);
-}
-
 std::string trim(std::string s) {
   const auto ws = " \t\r\n\v\f";
   s.erase(s.find_last_not_of(ws) + 1);
@@ -167,6 +161,12 @@ void sleep_until_or(Clock::time_point deadline, std::chrono::milliseconds step) 
 
 }  // namespace
 
+std::string LocalMesh::default_name(std::size_t i) {
+  static const char* const names[] = {"nyc", "sfo", "helsinki", "nuremberg", "singapore", "sydney"};
+  if (i < std::size(names)) return names[i];
+  return "node-" + std::to_string(i + 1);
+}
+
 LocalMesh::LocalMesh(Options opts) : opts_(std::move(opts)) {
   if (opts_.nodes <= 0) throw std::invalid_argument("local mesh: nodes must be > 0");
   if (opts_.names.size() > static_cast<std::size_t>(opts_.nodes))
@@ -194,7 +194,7 @@ LocalMesh::LocalMesh(Options opts) : opts_(std::move(opts)) {
   nodes_.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
     LocalNode& n = nodes_[i];
-    n.name = i < opts_.names.size() ? opts_.names[i] : default_name(i);
+    n.name = i < opts_.names.size() ? opts_.names[i] : LocalMesh::default_name(i);
     if (n.name.empty() || n.name == "." || n.name == ".." ||
         n.name.find_first_of("/\\") != std::string::npos)
       throw std::invalid_argument("local mesh: bad node name '" + n.name + "'");

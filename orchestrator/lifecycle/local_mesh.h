@@ -55,6 +55,9 @@ class LocalMesh {
     bool detached = false;
   };
 
+  // Node i's name when Options::names has none for it.
+  static std::string default_name(std::size_t i);
+
   // Validates options (node count, names, binary), creates the directories. No
   // process is started before start().
   explicit LocalMesh(Options);

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gates/counters.h"
+#include "gates/scorer.h"
+#include "harness/scenario_registry.h"
 
 namespace x0x::testing {
 
@@ -29,6 +31,11 @@ inline gates::RawFetch ok(nlohmann::json body) {
   f.body = std::move(body);
   f.unix_time = 1779123400;
   return f;
+}
+
+// Scored as the tool scores: with the scenario registry's own rules and exemptions.
+inline gates::RunVerdict score(const gates::GateProfile& p, const std::vector<gates::ScenarioRun>& runs) {
+  return gates::score(p, runs, harness::scenario_scoring);
 }
 
 }  // namespace x0x::testing

@@ -13,6 +13,7 @@
 
 namespace fs = std::filesystem;
 using namespace x0x::gates;
+using x0x::testing::score;
 using nlohmann::json;
 
 using x0x::testing::gate_fixture;
@@ -107,7 +108,7 @@ std::vector<ScenarioRun> sample_runs() {
   ScenarioRun burst;
   burst.name = "fanout_burst";
   burst.index = 1;
-  burst.status = "errored";
+  burst.status = RunStatus::errored;
   burst.reason = "burst publish: HTTP 500 on message 17";
   burst.nodes = nodes;
   burst.metrics = {{"burst_messages", 200}, {"burst_payload_bytes", 4096}};
@@ -119,7 +120,7 @@ std::vector<ScenarioRun> sample_runs() {
   ScenarioRun netem;
   netem.name = "high_rtt_peer";
   netem.index = 2;
-  netem.status = "not_run";
+  netem.status = RunStatus::not_run;
   netem.reason = "pass --allow-netem to enable";
   netem.nodes = nodes;
 
@@ -181,7 +182,7 @@ TEST_CASE("re-scoring a bundle reproduces the verdict", "[gates][observations]")
   GateProfile profile = limited();
   RunVerdict original = score(profile, runs);
   json verdict = original.to_json(runs);
-  REQUIRE_FALSE(original.go);
+  REQUIRE_FALSE(original.go());
   REQUIRE(verdict["blocking"].size() > 5);  // the samples really fail in several ways
   b.write(runs);
   b.sink()("verdict.json", verdict);

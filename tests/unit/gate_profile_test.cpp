@@ -72,13 +72,20 @@ std::string parse_error(const std::string& toml) {
 
 const std::vector<std::string> kPhaseAScenarios = {"baseline", "partition_recovery", "restart_storm", "slow_peer", "stale_peer"};
 
+// The shipped profiles leave exemptions to the scenarios (harness/scenario_registry.cpp)
+// and give every scenario's settle bounds, the reference's fixed waits as maxima.
 void check_exemptions(const GateProfile& p) {
-  using Kinds = std::map<std::string, std::vector<std::string>>;
-  CHECK(p.exemptions.at("high_rtt_peer") == Kinds{{"dispatcher_timeout", {"target"}}, {"suppression_ratio", {"target"}}});
-  CHECK(p.exemptions.at("partition_recovery") == Kinds{{"dispatcher_timeout", {"pair"}}});
-  CHECK(p.exemptions.at("slow_peer") == Kinds{{"dispatcher_timeout", {"target"}}, {"suppression_ratio", {"target"}}});
-  CHECK(p.exemptions.at("stale_peer") == Kinds{{"dispatcher_timeout", {"target"}}, {"suppression_ratio", {"target"}}});
-  CHECK(p.exemptions.size() == 4);
+  CHECK(p.exemptions.empty());
+  const std::map<std::string, double> max = {{"baseline", 30},       {"fanout_burst", 30},        {"restart_storm", 30},
+                                             {"high_rtt_peer", 150}, {"partition_recovery", 90}, {"slow_peer", 30},
+                                             {"stale_peer", 30}};
+  CHECK(p.settle.size() == max.size());
+  for (auto& [scenario, secs] : max) {
+    INFO(scenario);
+    REQUIRE(p.settle.count(scenario));
+    CHECK(p.settle.at(scenario).min_secs == 0.0);
+    CHECK(p.settle.at(scenario).max_secs == secs);
+  }
 }
 
 }  // namespace
@@ -150,7 +157,7 @@ TEST_CASE("min_phase_a_pairs is n times n-1 for all, or the number given", "[gat
 
 TEST_CASE("profile errors name file, line and key", "[gates][profile]") {
   CHECK(parse_error("name = \"x\"\n\ncolour = \"red\"\n") ==
-        "ops/my-gate.toml:3: colour: unknown key (expected name, description, thresholds, phase_a or exemptions)");
+        "ops/my-gate.toml:3: colour: unknown key (expected name, description, thresholds, phase_a, settle or exemptions)");
   CHECK(parse_error("name = \"x\"\n[thresholds]\nmax_dispatcher_timed_out_delta = 5\nmax_dispatcher_timeouts = 1\n") ==
         "ops/my-gate.toml:4: thresholds.max_dispatcher_timeouts: unknown key");
   CHECK(parse_error("name = \"x\"\n[thresholds]\nmax_dispatcher_timed_out_delta = \"5\"\n") ==
@@ -178,6 +185,12 @@ TEST_CASE("profile errors name file, line and key", "[gates][profile]") {
         "ops/my-gate.toml:3: exemptions.high_rtt_peer: expected a table, got the integer 1");
   CHECK(parse_error("name = \"x\"\n[exemptions.slow_peer]\ndispatcher_timeout = \"target\"\n") ==
         "ops/my-gate.toml:3: exemptions.slow_peer.dispatcher_timeout: expected an array of strings, got the string \"target\"");
+  CHECK(parse_error("name = \"x\"\n[settle.fanout_burst]\nmax_settle = 3\n") ==
+        "ops/my-gate.toml:3: settle.fanout_burst.max_settle: unknown key (expected min_settle_secs or max_settle_secs)");
+  CHECK(parse_error("name = \"x\"\n[settle.fanout_burst]\nmax_settle_secs = -3\n") ==
+        "ops/my-gate.toml:3: settle.fanout_burst.max_settle_secs: expected a non-negative number, got the integer -3");
+  CHECK(parse_error("name = \"x\"\n[settle.fanout_burst]\nmin_settle_secs = 40\nmax_settle_secs = 30\n") ==
+        "ops/my-gate.toml:2: settle.fanout_burst: min_settle_secs 40 is above max_settle_secs 30");
   CHECK(parse_error("name = 7\n") == "ops/my-gate.toml:1: name: expected a string, got the integer 7");
   CHECK(parse_error("description = \"no name\"\n") ==
         "ops/my-gate.toml:1: name: required (the profile's name, e.g. \"limited-production\")");

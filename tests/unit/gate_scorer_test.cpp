@@ -14,6 +14,7 @@
 
 namespace fs = std::filesystem;
 using namespace x0x::gates;
+using x0x::testing::score;
 using nlohmann::json;
 
 using x0x::testing::gate_fixture;
@@ -100,8 +101,8 @@ struct Window {
           if (f[0] == s && f[1] == d) stage = f[2];
         pairs.push_back({{"src", s}, {"dst", d}, {"outcome", stage.empty() ? "delivered" : "failed"},
                          {"stage", stage.empty() ? json(nullptr) : json(stage)}});
-        received += stage.empty();
-        send_ok += stage.empty() || stage == "not received" || stage == "result lost";
+        received += stage.empty() || stage == "result lost";
+        send_ok += stage.empty() || stage == "not received";
       }
     return {{"expected_pairs", pairs.size()}, {"received", received}, {"send_ok", send_ok}, {"pairs", pairs}};
   }
@@ -145,10 +146,10 @@ TEST_CASE("a clean window passes every limited-production rule", "[gates][scorer
   REQUIRE(v.scenarios.size() == 1);
   const auto& s = v.scenarios[0];
   CHECK(messages(s).empty());
-  CHECK(s.status == "PASS");
-  CHECK(v.go);
+  CHECK(s.status == ScenarioStatus::pass);
+  CHECK(v.go());
   std::vector<std::pair<std::string, std::string>> rules;
-  for (auto& r : s.rules) rules.emplace_back(r.rule, r.status);
+  for (auto& r : s.rules) rules.emplace_back(r.rule, std::string(to_string(r.status)));
   CHECK(rules == std::vector<std::pair<std::string, std::string>>{{kDispatcherTimedOut, "pass"},
                                                                    {kDroppedFull, "pass"},
                                                                    {kPerPeerTimeout, "pass"},
@@ -179,8 +180,8 @@ TEST_CASE("every limited-production rule fails with the reference sentence", "[g
                                                 "sfo: dispatcher_timed_out delta 7 > gate 5",
                                                 "helsinki: per_peer_timeout delta 201 > gate 200",
                                                 "sfo: suppressed_peers steady 201 > gate 200"});
-  CHECK(s.status == "FAIL");
-  CHECK_FALSE(v.go);
+  CHECK(s.status == ScenarioStatus::fail);
+  CHECK_FALSE(v.go());
   const auto& d = violation(s, "sfo: dispatcher_timed_out delta 7 > gate 5");
   CHECK(d.scenario == "baseline");
   CHECK(d.rule == kDispatcherTimedOut);
@@ -189,13 +190,13 @@ TEST_CASE("every limited-production rule fails with the reference sentence", "[g
   CHECK(d.threshold == "5");
   CHECK(d.evidence == "diagnostics/baseline/sfo-pre.json diagnostics/baseline/sfo-post.json");
   CHECK(violation(s, "sfo: suppressed_peers steady 201 > gate 200").evidence == "diagnostics/baseline/sfo-post.json");
-  CHECK(outcome(s, kDispatcherTimedOut).status == "fail");
+  CHECK(outcome(s, kDispatcherTimedOut).status == RuleStatus::fail);
   CHECK(outcome(s, kDispatcherTimedOut).worst_node == "sfo");
   CHECK(outcome(s, kDispatcherTimedOut).observed == "7");
   CHECK(outcome(s, kDroppedFull).worst_node == "nyc");
   CHECK(outcome(s, kPerPeerTimeout).worst_node == "helsinki");
   CHECK(outcome(s, kSuppressedSteady).observed == "201");
-  CHECK(outcome(s, kMinPhaseAPairs).status == "pass");
+  CHECK(outcome(s, kMinPhaseAPairs).status == RuleStatus::pass);
 }
 
 TEST_CASE("every broad-launch rule fails with the reference sentence", "[gates][scorer]") {
@@ -245,16 +246,23 @@ TEST_CASE("every broad-launch rule fails with the reference sentence", "[gates][
 }
 
 TEST_CASE("exemptions apply to the scenario's roles only, and only to their rules", "[gates][scorer]") {
-  SECTION("high_rtt_peer: the target is exempt from dispatcher timeouts and suppression") {
+  SECTION("high_rtt_peer: the target is exempt from dispatcher timeouts and the suppression ratio, not the steady size") {
     Window w("high_rtt_peer", kThree);
     w.run.roles = {{"anchor", {"nyc"}}, {"target", {"sfo"}}};
     w.post["sfo"].timed_out = 50;
-    w.post["sfo"].suppressed = 201;
+    w.post["sfo"].suppressed = 200;
     w.post["sfo"].per_peer = 201;  // not exempt
     w.post["nyc"].timed_out = 6;
     RunVerdict v = score(limited(), {w.build()});
     CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"nyc: dispatcher_timed_out delta 6 > gate 5",
                                                                "sfo: per_peer_timeout delta 201 > gate 200"});
+    // The reference's gate: "suppressed_peers size at end of run <= 200" for every node, the target too.
+    w.post["sfo"].suppressed = 201;
+    w.post["sfo"].per_peer = 0;
+    w.post["nyc"].timed_out = 0;
+    v = score(limited(), {w.build()});
+    CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"sfo: suppressed_peers steady 201 > gate 200"});
+    CHECK_FALSE(v.go());
     CHECK(v.scenarios[0].nodes["sfo"]["exempt"] == json{"dispatcher_timeout", "suppression_ratio"});
     // broad: the suppression ratio too.
     w.post["nyc"].timed_out = 0;
@@ -268,7 +276,7 @@ TEST_CASE("exemptions apply to the scenario's roles only, and only to their rule
   SECTION("partition_recovery: both sides of the pair are exempt from dispatcher timeouts") {
     Window w("partition_recovery", kThree);
     w.run.roles = {{"pair", {"sfo", "helsinki"}}};
-    w.run.metrics = {{"partition_recovery_secs", 30}};
+    w.run.metrics = {{"partition_recovery_secs", 30}, {"anti_entropy_delta", {{"sfo", 3}, {"helsinki", 0}}}};
     for (auto* n : {"nyc", "sfo", "helsinki"}) w.post[n].timed_out = 9;
     w.post["sfo"].suppressed = 201;  // the pair has no suppression exemption
     RunVerdict v = score(limited(), {w.build()});
@@ -284,7 +292,8 @@ TEST_CASE("exemptions apply to the scenario's roles only, and only to their rule
       w.post["helsinki"].suppressed = 300;
       w.post["sfo"].timed_out = 40;
       RunVerdict v = score(limited(), {w.build()});
-      CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"sfo: dispatcher_timed_out delta 40 > gate 5"});
+      CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"sfo: dispatcher_timed_out delta 40 > gate 5",
+                                                                 "helsinki: suppressed_peers steady 300 > gate 200"});
     }
   }
   SECTION("an exemption of another scenario does not apply") {
@@ -316,12 +325,12 @@ TEST_CASE("a counter reset clamps the delta to 0 and is flagged", "[gates][score
   RunVerdict v = score(limited(), {w.build()});
   const auto& s = v.scenarios[0];
   CHECK(messages(s).empty());
-  CHECK(s.status == "PASS");
+  CHECK(s.status == ScenarioStatus::pass);
   CHECK(s.nodes["sfo"]["counter_reset"] == true);
   CHECK(s.nodes["nyc"]["counter_reset"] == false);
   CHECK(s.nodes["sfo"]["delta"]["dispatcher_timed_out"] == 0);
   CHECK(s.nodes["sfo"]["delta"]["dispatcher_completed"] == 0);
-  CHECK(outcome(s, kMaxRecoverySecs).status == "pass");
+  CHECK(outcome(s, kMaxRecoverySecs).status == RuleStatus::pass);
   CHECK(outcome(s, kMaxRecoverySecs).worst_node == "helsinki");
   CHECK(outcome(s, kMaxRecoverySecs).observed == "20");
 }
@@ -336,11 +345,11 @@ TEST_CASE("a missing gated field is unmeasurable and NO-GO with the reason", "[g
         std::vector<std::string>{"sfo: dispatcher_timed_out unmeasurable: gossip post: missing dispatcher.pubsub.timed_out"});
   CHECK(s.violations[0].observed == "unknown");
   CHECK(s.violations[0].threshold == "5");
-  CHECK(outcome(s, kDispatcherTimedOut).status == "fail");
+  CHECK(outcome(s, kDispatcherTimedOut).status == RuleStatus::fail);
   CHECK(outcome(s, kDispatcherTimedOut).worst_node == "sfo");
   CHECK(outcome(s, kDispatcherTimedOut).observed == "unknown");
   CHECK(s.nodes["sfo"]["problems"] == json{"gossip post: missing dispatcher.pubsub.timed_out"});
-  CHECK_FALSE(v.go);
+  CHECK_FALSE(v.go());
 }
 
 TEST_CASE("an HTTP 503 error body is unmeasurable, not a pass on zeros", "[gates][scorer]") {
@@ -359,7 +368,7 @@ TEST_CASE("an HTTP 503 error body is unmeasurable, not a pass on zeros", "[gates
   CHECK(s.nodes["sfo"]["post"]["dispatcher_timed_out"].is_null());
   CHECK(s.nodes["sfo"]["delta"]["dispatcher_timed_out"].is_null());
   CHECK(s.violations[0].evidence == "diagnostics/baseline/sfo-pre.json diagnostics/baseline/sfo-post.json");
-  CHECK_FALSE(v.go);
+  CHECK_FALSE(v.go());
   // broad: the ratios are unmeasurable too.
   v = score(broad(), {run});
   CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"sfo: dispatcher_timed_out unmeasurable: " + why,
@@ -378,7 +387,7 @@ TEST_CASE("a null dispatcher block is unmeasurable", "[gates][scorer]") {
                                                 "helsinki: recv_pump.dropped_full unmeasurable: gossip pre: dispatcher is null",
                                                 "helsinki: per_peer_timeout unmeasurable: gossip pre: dispatcher is null"});
   CHECK(s.nodes["helsinki"]["gossip_pre_ok"] == false);
-  CHECK_FALSE(v.go);
+  CHECK_FALSE(v.go());
 }
 
 TEST_CASE("a node without a snapshot fails every rule that needs it", "[gates][scorer]") {
@@ -397,7 +406,7 @@ TEST_CASE("a node without a snapshot fails every rule that needs it", "[gates][s
     CHECK(rules == std::vector<std::string>{kDispatcherTimedOut, kDroppedFull, kPerPeerTimeout, kSuppressedSteady});
     CHECK(s.violations[0].evidence == "diagnostics/baseline/sfo-pre.json scenarios/baseline/scenario.json");
     CHECK(s.nodes["sfo"]["has_post"] == false);
-    CHECK_FALSE(v.go);
+    CHECK_FALSE(v.go());
   }
   SECTION("no snapshot at all") {
     Window w("baseline", kThree);
@@ -419,8 +428,8 @@ TEST_CASE("a missing pre snapshot is unknown, not the node's lifetime totals", "
     // The X0X-0024 false alarm ("singapore +4 / +15282") cannot happen: no delta is claimed.
     CHECK(messages(s) == std::vector<std::string>(3, "sfo: no pre snapshot"));
     CHECK(s.nodes["sfo"]["delta"]["recv_pump_dropped_full"].is_null());
-    CHECK(outcome(s, kSuppressedSteady).status == "pass");  // a post value still scores
-    CHECK_FALSE(v.go);
+    CHECK(outcome(s, kSuppressedSteady).status == RuleStatus::pass);  // a post value still scores
+    CHECK_FALSE(v.go());
   }
   SECTION("fetch failed") {
     Window w("baseline", kThree);
@@ -438,21 +447,21 @@ TEST_CASE("a scenario that did not run is NOT RUN and the run is NO-GO", "[gates
   ScenarioRun skipped;
   skipped.name = "high_rtt_peer";
   skipped.index = 1;
-  skipped.status = "not_run";
+  skipped.status = RunStatus::not_run;
   skipped.reason = "pass --allow-netem to enable";
   skipped.nodes = kThree;
   RunVerdict v = score(limited(), {clean.build(), skipped});
   REQUIRE(v.scenarios.size() == 2);
-  CHECK(v.scenarios[0].status == "PASS");
+  CHECK(v.scenarios[0].status == ScenarioStatus::pass);
   const auto& s = v.scenarios[1];
-  CHECK(s.status == "NOT RUN");
+  CHECK(s.status == ScenarioStatus::not_run);
   CHECK(s.reason == "pass --allow-netem to enable");
   REQUIRE(s.violations.size() == 1);
   CHECK(s.violations[0].rule == "scenario_not_run");
   CHECK(s.violations[0].message == "high_rtt_peer: not run: pass --allow-netem to enable");
   CHECK(s.rules.size() == 7);
-  for (auto& r : s.rules) CHECK(r.status == "not_run");
-  CHECK_FALSE(v.go);
+  for (auto& r : s.rules) CHECK(r.status == RuleStatus::not_run);
+  CHECK_FALSE(v.go());
   json j = v.to_json({clean.build(), skipped});
   CHECK(j["verdict"] == "NO-GO");
   CHECK(j["scenarios"][1]["status"] == "NOT RUN");
@@ -461,17 +470,18 @@ TEST_CASE("a scenario that did not run is NOT RUN and the run is NO-GO", "[gates
 
 TEST_CASE("an errored scenario fails with the error first and is still scored", "[gates][scorer]") {
   Window w("fanout_burst", kThree);
-  w.run.status = "errored";
+  w.run.status = RunStatus::errored;
   w.run.reason = "burst publish: HTTP 500 on message 17";
   w.post["sfo"].timed_out = 7;
   RunVerdict v = score(limited(), {w.build()});
   const auto& s = v.scenarios[0];
-  CHECK(s.status == "FAIL");
+  CHECK(s.status == ScenarioStatus::error);
+  CHECK(to_string(s.status) == "ERROR");
   CHECK(messages(s) == std::vector<std::string>{"scenario errored: burst publish: HTTP 500 on message 17",
                                                 "sfo: dispatcher_timed_out delta 7 > gate 5"});
   CHECK(s.violations[0].rule == "scenario_errored");
-  CHECK(outcome(s, kMinPhaseAPairs).status == "n/a");
-  CHECK_FALSE(v.go);
+  CHECK(outcome(s, kMinPhaseAPairs).status == RuleStatus::not_applicable);
+  CHECK_FALSE(v.go());
 }
 
 TEST_CASE("a Phase A shortfall names the node in the most failed pairs", "[gates][scorer]") {
@@ -526,7 +536,7 @@ TEST_CASE("a Phase A shortfall names the node in the most failed pairs", "[gates
 TEST_CASE("the Phase A bar is n times n-1 of the scored fleet", "[gates][scorer]") {
   Window six("baseline", kSix);
   RunVerdict v = score(limited(), {six.build()});
-  CHECK(v.go);
+  CHECK(v.go());
   CHECK(v.thresholds[kMinPhaseAPairs] == 30);
   CHECK(outcome(v.scenarios[0], kMinPhaseAPairs).threshold == "30");
   six.run.phase_a = six.phase_a({{"nyc", "sfo", "not received"}});
@@ -536,7 +546,7 @@ TEST_CASE("the Phase A bar is n times n-1 of the scored fleet", "[gates][scorer]
   std::vector<std::string> five(kSix.begin(), kSix.end() - 1);
   Window w5("baseline", five);
   v = score(broad(), {w5.build()});
-  CHECK(v.go);
+  CHECK(v.go());
   CHECK(v.thresholds[kMinPhaseAPairs] == 20);
   CHECK(outcome(v.scenarios[0], kMinPhaseAPairs).observed == "20");
   w5.run.phase_a = w5.phase_a({{"sfo", "nyc", "send failed"}});
@@ -551,13 +561,13 @@ TEST_CASE("Phase A that was asked for but not observed fails", "[gates][scorer]"
   RunVerdict v = score(limited(), {w.build()});
   CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"phase A not observed"});
   CHECK(v.scenarios[0].violations[0].observed == "unknown");
-  CHECK_FALSE(v.go);
+  CHECK_FALSE(v.go());
   // fanout_burst does not run Phase A: the rule does not apply.
   Window f("fanout_burst", kThree);
   f.run.phase_a = nullptr;
   v = score(limited(), {f.build()});
-  CHECK(v.go);
-  CHECK(outcome(v.scenarios[0], kMinPhaseAPairs).status == "n/a");
+  CHECK(v.go());
+  CHECK(outcome(v.scenarios[0], kMinPhaseAPairs).status == RuleStatus::not_applicable);
 }
 
 TEST_CASE("restart recovery: the slowest node against max_recovery_secs, never = fail", "[gates][scorer]") {
@@ -569,7 +579,7 @@ TEST_CASE("restart recovery: the slowest node against max_recovery_secs, never =
   CHECK(v.scenarios[0].violations[0].evidence == "scenarios/restart_storm/scenario.json");
 
   w.run.metrics = {{"recovery_secs_per_node", {{"sfo", 12}, {"helsinki", 31}}}, {"max_recovery_secs", 31}};
-  CHECK(score(limited(), {w.build()}).go);
+  CHECK(score(limited(), {w.build()}).go());
   v = score(broad(), {w.build()});
   CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"restart recovery 31s > gate 30s"});
   CHECK(v.scenarios[0].violations[0].node == "helsinki");
@@ -588,19 +598,116 @@ TEST_CASE("restart recovery: the slowest node against max_recovery_secs, never =
 TEST_CASE("partition recovery against max_partition_recovery_secs", "[gates][scorer]") {
   Window w("partition_recovery", kThree);
   w.run.roles = {{"pair", {"sfo", "helsinki"}}};
-  w.run.metrics = {{"partition_recovery_secs", 45}};
+  const json moved = {{"sfo", 4}, {"helsinki", 2}};
+  w.run.metrics = {{"partition_recovery_secs", 45}, {"anti_entropy_delta", moved}};
   RunVerdict v = score(limited(), {w.build()});
-  CHECK(v.go);
+  CHECK(v.go());
   CHECK(outcome(v.scenarios[0], kMaxPartitionRecoverySecs).observed == "45");
-  CHECK(outcome(v.scenarios[0], kMaxRecoverySecs).status == "n/a");
-  w.run.metrics = {{"partition_recovery_secs", 91}};
+  CHECK(outcome(v.scenarios[0], kMaxRecoverySecs).status == RuleStatus::not_applicable);
+  w.run.metrics = {{"partition_recovery_secs", 91}, {"anti_entropy_delta", moved}};
   CHECK(messages(score(broad(), {w.build()}).scenarios[0]) == std::vector<std::string>{"partition recovery 91s > gate 90s"});
-  w.run.metrics = {{"partition_recovery_secs", -1}};
+  w.run.metrics = {{"partition_recovery_secs", -1}, {"anti_entropy_delta", moved}};
   CHECK(messages(score(limited(), {w.build()}).scenarios[0]) ==
         std::vector<std::string>{"partition recovery never > gate 90s: the pair did not return to baseline"});
-  w.run.metrics = json::object();
+  w.run.metrics = {{"anti_entropy_delta", moved}};
   CHECK(messages(score(limited(), {w.build()}).scenarios[0]) ==
         std::vector<std::string>{"partition recovery unmeasurable: missing metrics.partition_recovery_secs"});
+}
+
+TEST_CASE("partition recovery fails when neither side's anti-entropy counter moved", "[gates][scorer]") {
+  Window w("partition_recovery", kThree);
+  w.run.roles = {{"pair", {"sfo", "helsinki"}}};
+  w.run.metrics = {{"partition_recovery_secs", 12}, {"anti_entropy_delta", {{"sfo", 0}, {"helsinki", 0}}}};
+  RunVerdict v = score(limited(), {w.build()});
+  CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"no anti_entropy traffic observed during partition/heal window"});
+  CHECK(outcome(v.scenarios[0], kPartitionAntiEntropy).status == RuleStatus::fail);
+  CHECK(v.scenarios[0].violations[0].node == "sfo");
+  CHECK_FALSE(v.go());
+  // One side moving is enough, as in the reference.
+  w.run.metrics["anti_entropy_delta"]["helsinki"] = 1;
+  v = score(limited(), {w.build()});
+  CHECK(v.go());
+  CHECK(outcome(v.scenarios[0], kPartitionAntiEntropy).observed == "1");
+  // A side that could not be read is not "moved" (fail closed).
+  w.run.metrics["anti_entropy_delta"] = {{"sfo", nullptr}, {"helsinki", 0}};
+  CHECK(messages(score(limited(), {w.build()}).scenarios[0]) ==
+        std::vector<std::string>{"partition anti-entropy unmeasurable: a side's anti_entropy counter could not be read"});
+  // Other scenarios do not have the rule.
+  Window b("baseline", kThree);
+  for (auto& r : score(limited(), {b.build()}).scenarios[0].rules) CHECK(r.rule != kPartitionAntiEntropy);
+}
+
+TEST_CASE("under a peer fault Phase A is scored without the target's pairs, which are reported apart", "[gates][scorer]") {
+  for (auto* scenario : {"stale_peer", "slow_peer"}) {
+    INFO(scenario);
+    Window w(scenario, kSix);
+    w.run.roles = {{"anchor", {"nyc"}}, {"target", {"sydney"}}};
+    // Every pair of the stalled node fails, as a stale peer must.
+    std::vector<std::array<std::string, 3>> failed;
+    for (auto& n : kSix)
+      if (n != "sydney") {
+        failed.push_back({n, "sydney", "not received"});
+        failed.push_back({"sydney", n, "send failed"});
+      }
+    w.run.phase_a = w.phase_a(failed);
+    RunVerdict v = score(limited(), {w.build()});
+    const auto& s = v.scenarios[0];
+    CHECK(messages(s).empty());
+    CHECK(v.go());
+    CHECK(outcome(s, kMinPhaseAPairs).threshold == "20");  // (n-1)(n-2)
+    CHECK(outcome(s, kMinPhaseAPairs).observed == "20");
+    REQUIRE(s.phase_a_excluded);
+    CHECK(s.phase_a_excluded->nodes == std::vector<std::string>{"sydney"});
+    CHECK(s.phase_a_excluded->pairs == 10);
+    CHECK(s.phase_a_excluded->delivered == 0);
+    CHECK(s.warnings.empty());
+    auto j = v.to_json({w.build()});
+    CHECK(j["scenarios"][0]["phase_a_excluded"]["pairs"] == 10);
+
+    // A pair without the target that fails still fails the rule, against (n-1)(n-2).
+    failed.push_back({"sfo", "helsinki", "not received"});
+    w.run.phase_a = w.phase_a(failed);
+    v = score(limited(), {w.build()});
+    CHECK(messages(v.scenarios[0]) ==
+          std::vector<std::string>{"phase A received 19 < gate 20 (pairs without target sydney); failed pairs: sfo→helsinki (not received)"});
+
+    // Every target pair delivered: the fault did not bite, which is flagged (not blocking).
+    w.run.phase_a = w.phase_a({});
+    v = score(limited(), {w.build()});
+    CHECK(v.go());
+    REQUIRE(v.scenarios[0].warnings.size() == 1);
+    CHECK(v.scenarios[0].warnings[0].find("the fault did not bite: all 10 Phase A pairs of target sydney") == 0);
+  }
+  // baseline scores every pair.
+  Window b("baseline", kSix);
+  b.run.roles = {{"target", {"sydney"}}};
+  b.run.phase_a = b.phase_a({{"sfo", "sydney", "not received"}});
+  CHECK(messages(score(limited(), {b.build()}).scenarios[0]) ==
+        std::vector<std::string>{"phase A received 29 < gate 30; failed pairs: sfo→sydney (not received)"});
+}
+
+TEST_CASE("a window that did not settle fails closed, naming each node and what was pending", "[gates][scorer]") {
+  Window w("fanout_burst", kThree);
+  auto run = w.build();
+  run.settle.recorded = true;
+  run.settle.max_secs = 30;
+  run.settle.waited_secs = 30.2;
+  run.settle.settled = true;
+  CHECK(score(limited(), {run}).go());
+  run.settle.settled = false;
+  run.settle.pending = {{"sfo", {"dispatcher pubsub: received 120 > completed 100 + timed_out 0", "data_tx: 3 frames in flight"}}};
+  RunVerdict v = score(limited(), {run});
+  CHECK_FALSE(v.go());
+  CHECK(messages(v.scenarios[0]) ==
+        std::vector<std::string>{"sfo: work still pending when the window closed after 30.2s: dispatcher pubsub: received 120 > "
+                                 "completed 100 + timed_out 0; data_tx: 3 frames in flight"});
+  CHECK(v.scenarios[0].violations[0].rule == kWindowSettled);
+  CHECK(v.scenarios[0].violations[0].evidence == "scenarios/fanout_burst/scenario.json");
+  auto j = v.to_json({run});
+  CHECK(j["scenarios"][0]["settle"]["settled"] == false);
+  // Bundles from before windows settled have no record: nothing to score.
+  run.settle = {};
+  CHECK(score(limited(), {run}).go());
 }
 
 TEST_CASE("an operator profile applies only the rules it has", "[gates][scorer]") {
@@ -612,7 +719,7 @@ TEST_CASE("an operator profile applies only the rules it has", "[gates][scorer]"
   w.post["sfo"].suppressed = 900;
   w.post["sfo"].high_water = 9;
   RunVerdict v = score(p, {w.build()});
-  CHECK(v.go);
+  CHECK(v.go());
   REQUIRE(v.scenarios[0].rules.size() == 1);
   CHECK(v.scenarios[0].rules[0].rule == kDispatcherTimedOut);
   CHECK(v.thresholds == json{{kDispatcherTimedOut, 0}});
@@ -622,12 +729,12 @@ TEST_CASE("an operator profile applies only the rules it has", "[gates][scorer]"
 
 TEST_CASE("no scenarios, or a scenario with no nodes, is NO-GO", "[gates][scorer]") {
   RunVerdict v = score(limited(), {});
-  CHECK_FALSE(v.go);
+  CHECK_FALSE(v.go());
   CHECK(v.to_json({})["verdict"] == "NO-GO");
   Window w("fanout_burst", {});
   v = score(limited(), {w.build()});
   CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"fanout_burst: no nodes were scored"});
-  CHECK_FALSE(v.go);
+  CHECK_FALSE(v.go());
 }
 
 TEST_CASE("verdict.json carries what the renderers need", "[gates][scorer]") {

@@ -210,7 +210,7 @@ TEST_CASE("phase A settle: a pair is settled once its answer is final", "[phase_
   CHECK(phase_a_pair_settled(p, accepted(), r));
 }
 
-TEST_CASE("command dispatch: no answer, 429 and 5xx are retried; other answers are final", "[phase_a]") {
+TEST_CASE("command dispatch: no answer, 429 and 5xx are retried and other answers are final", "[phase_a]") {
   auto with = [](int status, std::string error) {
     Dispatch d;
     d.http_status = status;
