@@ -413,9 +413,19 @@ class ScenarioScorer {
     }
     if (!excluded.empty()) {
       v_.phase_a_excluded = apart;
-      if (apart.pairs > 0 && apart.delivered == apart.pairs)
-        v_.warnings.push_back(fmt::format("the fault did not bite: all {} Phase A pairs of {} {} were delivered under {}", apart.pairs,
-                                          scoring_.phase_a_excluded_role, join(apart.nodes, ","), run_.name));
+      if (apart.pairs > 0 && apart.delivered == apart.pairs) {
+        // Latency is the one sign left of a fault that did not fail any pair.
+        auto median = [](std::vector<double> v) { return v.empty() ? -1.0 : (std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end()), v[v.size() / 2]); };
+        std::vector<double> with, without;
+        for (auto& p : run_.phase_a["pairs"])
+          if (p.is_object() && p.contains("latency_ms") && p["latency_ms"].is_number())
+            (involves_excluded(p) ? with : without).push_back(p["latency_ms"].get<double>());
+        std::string latency = with.empty() || without.empty()
+                                  ? std::string()
+                                  : fmt::format(" (median latency {:.0f} ms, {:.0f} ms for the other pairs)", median(with), median(without));
+        v_.warnings.push_back(fmt::format("the fault did not bite: all {} Phase A pairs of {} {} were delivered under {}{}", apart.pairs,
+                                          scoring_.phase_a_excluded_role, join(apart.nodes, ","), run_.name, latency));
+      }
     }
     std::string blamed = most_failed(failed);
     std::string pairs_text;
