@@ -130,6 +130,7 @@ bool prepare(const GateCliOptions& o, Prepared& p) {
       p.inventory = orchestrator::load_fleet(fleet_path, o.network);
       shape.nodes = p.inventory->names();
       shape.anchor = p.inventory->anchor.empty() ? shape.nodes.front() : p.inventory->anchor;
+      shape.inventory = &*p.inventory;
     } catch (const orchestrator::InventoryError& e) {
       fmt::print(stderr, "x0xctl gate: invalid inventory:\n{}\n", e.what());
       return false;

@@ -102,6 +102,7 @@ FaultGuard::~FaultGuard() {
 
 void FaultGuard::apply(orchestrator::FaultRequest req) {
   req.run_id = ctx_.run_id;
+  req.scenario = run_.name;
   auto window = run_.faults.size();
   gates::FaultWindow w;
   w.node = req.target;

@@ -74,7 +74,15 @@ class BackgroundTraffic {
   BackgroundTraffic(ScenarioContext& ctx, const std::string& label)
       : traffic_(fmt::format("x0x.launch.{}.{}", label, static_cast<long long>(unix_now())), ctx.apis, ctx.opts.request_timeout) {
     const auto& anchor = api_of(ctx.apis, ctx.anchor);
-    thread_ = std::thread([this, anchor] { stats_ = traffic_.publish(anchor, 1 << 30, kPayloadBytes, kGap, &stop_); });
+    // Nothing may escape a thread body: an error ends up in the stats.
+    thread_ = std::thread([this, anchor] {
+      try {
+        stats_ = traffic_.publish(anchor, 1 << 30, kPayloadBytes, kGap, &stop_);
+      } catch (const std::exception& e) {
+        stats_.errors++;
+        stats_.first_error = e.what();
+      }
+    });
   }
   ~BackgroundTraffic() { finish(); }
   PublishStats finish() {

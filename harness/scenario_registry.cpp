@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "harness/scenario_impl.h"
+#include "orchestrator/faults/chaos_policy.h"
 
 namespace x0x::harness {
 
@@ -52,18 +53,29 @@ gates::ScenarioScoring target_fault_scoring(bool phase_a_without_target) {
   return s;
 }
 
+ScenarioSpec entry(std::string name, std::string summary, OptIn opt_in, void (*body)(ScenarioContext&, gates::ScenarioRun&)) {
+  ScenarioSpec s;
+  s.name = std::move(name);
+  s.summary = std::move(summary);
+  s.opt_in = opt_in;
+  s.body = body;
+  s.check = no_check;
+  s.roles = no_roles;
+  return s;
+}
+
 std::vector<ScenarioSpec> build_registry() {
   std::vector<ScenarioSpec> r;
 
-  r.push_back({"baseline", "Phase A over every directed pair of the fleet", OptIn::none, no_check, no_roles, detail::baseline, {}, 30});
+  r.push_back(entry("baseline", "Phase A over every directed pair of the fleet", OptIn::none, detail::baseline));
 
-  r.push_back({"fanout_burst", "PubSub burst from the anchor; every other node subscribes and counts what arrives", OptIn::none,
-               no_check, no_roles, detail::fanout_burst, {},
-               // The reference waits 30 s: a dispatcher handler can time out up to 30 s after the burst.
-               30});
+  // The reference waits 30 s after the burst: a dispatcher handler can time out up to 30 s after it.
+  r.push_back(entry("fanout_burst", "PubSub burst from the anchor; every other node subscribes and counts what arrives", OptIn::none,
+                    detail::fanout_burst));
 
   {
-    ScenarioSpec s{"restart_storm", "restart N non-anchor nodes; each must be healthy and back in the mesh", OptIn::restart_storm};
+    auto s = entry("restart_storm", "restart N non-anchor nodes; each must be healthy and back in the mesh", OptIn::restart_storm,
+                   detail::restart_storm);
     s.check = [](const ScenarioOptions& o, const FleetShape& f) -> std::string {
       if (others(f).empty()) return "needs a node other than the anchor";
       if (o.restart_count < 1) return "--restart-count must be at least 1";
@@ -74,26 +86,26 @@ std::vector<ScenarioSpec> build_registry() {
       rest.resize(std::min<std::size_t>(rest.size(), static_cast<std::size_t>(std::max(1, o.restart_count))));
       return Roles{{"target", rest}};
     };
-    s.body = detail::restart_storm;
+    s.fault_kinds = {"restart"};
     s.scoring.rules = {gates::kMaxRecoverySecs};
     s.max_settle_secs = 30;  // the reference's re-mesh settle
     r.push_back(std::move(s));
   }
 
   {
-    ScenarioSpec s{"high_rtt_peer", "a slow, jittery link on one node, with traffic so that cooling shows; it must cool and heal",
-                   OptIn::netem};
+    auto s = entry("high_rtt_peer", "a slow, jittery link on one node, with traffic so that cooling shows; it must cool and heal",
+                   OptIn::netem, detail::high_rtt_peer);
     s.check = [](const ScenarioOptions& o, const FleetShape& f) { return check_target(o, f, true, "--allow-netem"); };
     s.roles = target_roles;
-    s.body = detail::high_rtt_peer;
+    s.fault_kinds = {"delay"};
     s.scoring = target_fault_scoring(true);
     s.max_settle_secs = 150;  // the reference's heal window
     r.push_back(std::move(s));
   }
 
   {
-    ScenarioSpec s{"partition_recovery", "block two non-anchor nodes from each other, heal, and time the reconciliation",
-                   OptIn::iptables};
+    auto s = entry("partition_recovery", "block two non-anchor nodes from each other, heal, and time the reconciliation",
+                   OptIn::iptables, detail::partition_recovery);
     s.check = [](const ScenarioOptions& o, const FleetShape& f) -> std::string {
       auto& p = o.partition_pair;
       if (p.size() != 2) return "--partition-pair must be two node names, e.g. sfo,sydney";
@@ -106,7 +118,7 @@ std::vector<ScenarioSpec> build_registry() {
       return "";
     };
     s.roles = [](const ScenarioOptions& o, const FleetShape&) { return Roles{{"pair", o.partition_pair}}; };
-    s.body = detail::partition_recovery;
+    s.fault_kinds = {"partition"};
     s.scoring.rules = {gates::kMaxPartitionRecoverySecs, gates::kPartitionAntiEntropy};
     s.scoring.exemptions[gates::kExemptDispatcherTimeout] = {"pair"};  // both sides time out while it holds (§4.5 step 9)
     s.max_settle_secs = 90;  // the reference's heal limit
@@ -114,20 +126,21 @@ std::vector<ScenarioSpec> build_registry() {
   }
 
   {
-    ScenarioSpec s{"slow_peer", "rate-limit one node's links for a window, Phase A in the middle of it", OptIn::peer_faults};
+    auto s = entry("slow_peer", "rate-limit one node's links for a window, Phase A in the middle of it", OptIn::peer_faults,
+                   detail::slow_peer);
     s.check = [](const ScenarioOptions& o, const FleetShape& f) { return check_target(o, f, false, "--allow-peer-faults"); };
     s.roles = target_roles;
-    s.body = detail::slow_peer;
+    s.fault_kinds = {"slow"};
     s.scoring = target_fault_scoring(true);
     r.push_back(std::move(s));
   }
 
   {
-    ScenarioSpec s{"stale_peer", "one node keeps its connections but answers nothing, Phase A in the middle of it",
-                   OptIn::peer_faults};
+    auto s = entry("stale_peer", "one node keeps its connections but answers nothing, Phase A in the middle of it",
+                   OptIn::peer_faults, detail::stale_peer);
     s.check = [](const ScenarioOptions& o, const FleetShape& f) { return check_target(o, f, false, "--allow-peer-faults"); };
     s.roles = target_roles;
-    s.body = detail::stale_peer;
+    s.fault_kinds = {"stale"};
     s.scoring = target_fault_scoring(true);
     r.push_back(std::move(s));
   }
@@ -185,6 +198,9 @@ std::string scenario_usage_problem(const std::string& name, const ScenarioOption
   if (!s) return fmt::format("unknown scenario '{}' (known: {})", name, fmt::join(scenario_names(), ", "));
   if (!opted_in(s->opt_in, opts)) return fmt::format("{} is destructive: pass {} to run it", name, opt_in_flag(s->opt_in));
   auto why = s->check ? s->check(opts, fleet) : std::string();
+  if (why.empty() && fleet.inventory)
+    for (auto& kind : s->fault_kinds)
+      if (why = orchestrator::chaos_refusal(*fleet.inventory, kind, name); !why.empty()) break;
   return why.empty() ? why : name + ": " + why;
 }
 

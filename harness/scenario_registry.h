@@ -27,6 +27,7 @@ bool opted_in(OptIn o, const ScenarioOptions& opts);
 struct FleetShape {
   std::vector<std::string> nodes;  // inventory order
   std::string anchor;
+  const orchestrator::Fleet* inventory = nullptr;  // its [chaos] policy, when there is an inventory
 };
 
 using Roles = std::map<std::string, std::vector<std::string>>;  // "target" -> [sfo], "pair" -> [a, b]
@@ -41,6 +42,8 @@ struct ScenarioSpec {
   // The nodes it acts on, by role; recorded on the run before its body starts.
   std::function<Roles(const ScenarioOptions&, const FleetShape&)> roles;
   void (*body)(ScenarioContext&, gates::ScenarioRun&) = nullptr;
+  // The fault kinds it applies (orchestrator/faults), checked against the inventory's [chaos] policy up front.
+  std::vector<std::string> fault_kinds;
   gates::ScenarioScoring scoring;
   // Longest wait for the window to settle when the profile has no
   // [settle.<name>] (the reference's fixed wait where it had one).
@@ -55,7 +58,8 @@ std::vector<std::string> scenario_names();
 gates::ScenarioScoring scenario_scoring(const std::string& name);
 
 // Why this scenario cannot be asked for with these options on this fleet
-// (unknown name, missing opt-in, bad parameters), or "" when it can.
+// (unknown name, missing opt-in, bad parameters, a fault the inventory's
+// [chaos] policy refuses), or "" when it can.
 std::string scenario_usage_problem(const std::string& name, const ScenarioOptions& opts, const FleetShape& fleet);
 
 struct SettleBounds {

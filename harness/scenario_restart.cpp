@@ -54,7 +54,7 @@ void restart_storm(ScenarioContext& ctx, gates::ScenarioRun& run) {
     ctx.say("restart " + t);
     gates::FaultWindow w{t, "restart", "service restart", unix_now(), 0};
     issued[t] = Clock::now();
-    ctx.faults.restart(t);
+    ctx.faults.restart(t, run.name);
     run.faults.push_back(w);
   }
   run.metrics["issued_secs"] = secs_since(t0);

@@ -1,7 +1,7 @@
 #include "harness/snapshots.h"
 
-#include <thread>
 
+#include "core/parallel_for.h"
 #include "probes/rest_client.h"
 
 namespace x0x::harness {
@@ -31,12 +31,11 @@ gates::RawFetch fetch_json(const NodeApi& node, const std::string& path, std::ch
   return f;
 }
 
+// Every node at once: a fetch never throws (a failure is kept in the RawFetch),
+// so all nodes are always fetched.
 template <typename Fn>
 static void for_each_parallel(const std::vector<NodeApi>& nodes, Fn fn) {
-  std::vector<std::thread> threads;
-  threads.reserve(nodes.size());
-  for (std::size_t i = 0; i < nodes.size(); ++i) threads.emplace_back([&, i] { fn(i); });
-  for (auto& t : threads) t.join();
+  parallel_for(nodes.size(), nodes.size(), fn);
 }
 
 std::map<std::string, gates::RawSnapshot> take_snapshots(const std::vector<NodeApi>& nodes,

@@ -13,8 +13,8 @@ namespace x0x::orchestrator {
 // "" when allowed, else why not (naming the inventory and the key to edit).
 // kind: delay, loss, partition, stall, stale, slow, restart. An allow entry
 // matches the kind itself, its mechanism family (netem, tbf, iptables,
-// sigstop), the gate scenario that uses it (high_rtt_peer,
-// partition_recovery, restart_storm), or "*".
-std::string chaos_refusal(const Fleet& fleet, const std::string& kind);
+// sigstop), the gate scenario asking for it (`scenario`, e.g. high_rtt_peer;
+// "" outside a gate), or "*".
+std::string chaos_refusal(const Fleet& fleet, const std::string& kind, const std::string& scenario = {});
 
 }  // namespace x0x::orchestrator

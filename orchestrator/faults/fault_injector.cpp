@@ -70,10 +70,10 @@ class Injector : public FaultInjector {
     return each(hosts, true, [this](const Host& h) { return backend(h).clear(h); });
   }
 
-  double restart(const std::string& name) override {
+  double restart(const std::string& name, const std::string& scenario) override {
     const Host& h = host(name, "restart target");
     if (h.name == fleet_.anchor) throw FaultError(h.name + " is the anchor; it is never a fault target");
-    if (auto why = chaos_refusal(fleet_, "restart"); !why.empty()) throw FaultError(why);
+    if (auto why = chaos_refusal(fleet_, "restart", scenario); !why.empty()) throw FaultError(why);
     if (h.transport == "local") {
       if (!opts_.restart_local)
         throw FaultError(h.name + ": a local host is restarted by the process that supervises it; none was given");
@@ -107,7 +107,7 @@ class Injector : public FaultInjector {
       throw FaultError("unknown fault kind \"" + req.kind + "\" (delay, loss, partition, stall, stale, slow)");
     if (target.name == fleet_.anchor)
       throw FaultError(target.name + " is the anchor; it is never a fault target");
-    if (auto why = chaos_refusal(fleet_, req.kind); !why.empty()) throw FaultError(why);
+    if (auto why = chaos_refusal(fleet_, req.kind, req.scenario); !why.empty()) throw FaultError(why);
     if (req.lease.count() < 1) throw FaultError(target.name + ": the lease must be at least 1 s");
     std::set<std::string> seen;
     for (auto& p : req.peers) {

@@ -41,6 +41,7 @@ struct FaultRequest {
   double loss = 0;
   std::chrono::seconds lease{120};  // the host reverts by itself after this, whatever happens to us
   std::string run_id;               // groups markers of one run (gate run id or chaos stamp)
+  std::string scenario;             // the gate scenario asking ("" for the chaos verb); [chaos] allow may name it
 };
 
 struct AppliedFault {
@@ -91,7 +92,7 @@ class FaultInjector {
   virtual nlohmann::json clear(const std::vector<std::string>& hosts) = 0;
   // Restarts the node (service manager over SSH, or restart_local) and returns
   // the wall-clock time the restart was issued.
-  virtual double restart(const std::string& host) = 0;
+  virtual double restart(const std::string& host, const std::string& scenario = {}) = 0;
 };
 
 std::unique_ptr<FaultInjector> make_fault_injector(const Fleet& fleet, FaultInjectorOptions opts = {});

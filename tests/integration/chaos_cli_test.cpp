@@ -13,6 +13,7 @@
 #include "orchestrator/lifecycle/local_fleet.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/fleet_fixture.h"
+#include "tests/support/source_dir.h"
 
 using namespace x0x;
 using namespace x0x::testing;
@@ -40,7 +41,7 @@ TEST_CASE("chaos CLI: no --fleet and no ./fleet.toml, or a broken inventory, is 
   CHECK(r.rc == 2);
   CHECK_THAT(r.out, Catch::Contains("no --fleet given and no ./fleet.toml here"));
 
-  auto broken = fs::path(__FILE__).parent_path().parent_path() / "data" / "broken-fleet.toml";
+  auto broken = x0x::testing::test_data("broken-fleet.toml");
   auto b = run_x0xctl("chaos clear --fleet " + broken.string(), dir.path);
   CHECK(b.rc == 2);
   CHECK_THAT(b.out, Catch::Contains("invalid inventory") && Catch::Contains("broken-fleet.toml:11:"));

@@ -24,6 +24,7 @@
 #include "tests/support/cli_runner.h"
 #include "tests/support/fleet_fixture.h"
 #include "tests/support/sshd_fixture.h"
+#include "tests/support/source_dir.h"
 
 extern char** environ;
 
@@ -35,7 +36,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const fs::path kFakeTools = fs::path(__FILE__).parent_path().parent_path() / "data" / "fake-tools";
+const fs::path kFakeTools = x0x::testing::test_data("fake-tools");
 const char* kHelperTest = "chaos helper: apply a delay from the environment and block";
 
 std::string slurp(const fs::path& p) {

@@ -26,6 +26,7 @@
 
 #include "core/encoding.h"
 #include "proofs/renderers.h"
+#include "tests/support/source_dir.h"
 
 extern char** environ;
 
@@ -201,7 +202,7 @@ TEST_CASE("report.html renders in headless Chromium: verdict, nodes and colours 
   if (chromium.empty())
     FAIL("chromium is not installed: run scripts/install-deps.sh (as root) — it installs chromium for this test");
   TempDir t;
-  auto verdict = nlohmann::json::parse(slurp(fs::path(__FILE__).parent_path().parent_path() / "data/verdicts/nogo_stale_peer.json"));
+  auto verdict = nlohmann::json::parse(slurp(x0x::testing::test_data("verdicts/nogo_stale_peer.json")));
   auto html_path = t.path / "report.html";
   std::ofstream(html_path, std::ios::binary) << x0x::proofs::render_report_html(verdict);
   std::vector<std::string> env = {"HOME=" + t.path.string(), "XDG_CONFIG_HOME=" + (t.path / "config").string(),

@@ -12,10 +12,11 @@
 #include "gates/counters.h"
 #include "gates/scorer.h"
 #include "harness/scenario_registry.h"
+#include "tests/support/source_dir.h"
 
 namespace x0x::testing {
 
-inline std::filesystem::path repo_root() { return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path(); }
+inline std::filesystem::path repo_root() { return source_dir(); }
 
 inline nlohmann::json gate_fixture(const std::string& name) {
   std::ifstream in(repo_root() / "tests" / "data" / "gates" / name);

@@ -7,10 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/source_dir.h"
+
 namespace x0x::test {
 
 inline std::filesystem::path verdict_fixture_path(const std::string& name) {
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "verdicts" / name;
+  return x0x::testing::test_data("verdicts") / name;
 }
 
 // go_baseline_fanout.json, nogo_stale_peer.json, notrun_unknowns.json

@@ -5,6 +5,7 @@
 #include "gates/profile.h"
 #include "harness/gate_run.h"
 #include "harness/scenario_registry.h"
+#include "orchestrator/control/inventory.h"
 
 using namespace x0x::harness;
 
@@ -103,4 +104,23 @@ TEST_CASE("a gate request lists every usage problem at once", "[scenarios]") {
   CHECK(problems[2].find("--scenarios: unknown scenario 'nope'") == 0);
   auto anchorless = gate_usage_problems({"baseline"}, o, FleetShape{{"a", "b"}, "c"}, "/nonexistent-x0x-dir");
   CHECK(anchorless == std::vector<std::string>{"--anchor c: not a host of the fleet"});
+}
+
+TEST_CASE("a scenario whose faults the inventory's [chaos] policy refuses is a usage problem", "[scenarios]") {
+  x0x::orchestrator::Fleet inventory;
+  inventory.path = "ops/fleet.toml";
+  inventory.chaos_configured = true;
+  inventory.chaos_allow = {"high_rtt_peer", "iptables"};
+  FleetShape shape = kFleet;
+  shape.inventory = &inventory;
+  ScenarioOptions o;
+  o.allow_netem = o.allow_iptables = o.allow_peer_faults = o.allow_restart_storm = true;
+  o.target_node = "sfo";
+  o.partition_pair = {"sfo", "helsinki"};
+  CHECK(scenario_usage_problem("high_rtt_peer", o, shape).empty());       // allowed by its scenario name
+  CHECK(scenario_usage_problem("partition_recovery", o, shape).empty());  // by its mechanism family
+  CHECK(scenario_usage_problem("stale_peer", o, shape) ==
+        "stale_peer: 'stale' is not in ops/fleet.toml [chaos] allow (empty = every destructive operation refused)");
+  CHECK(scenario_usage_problem("restart_storm", o, shape).find("restart_storm: 'restart' is not in ops/fleet.toml [chaos] allow") == 0);
+  CHECK(scenario_usage_problem("baseline", o, shape).empty());
 }
