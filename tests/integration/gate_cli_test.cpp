@@ -161,6 +161,29 @@ TEST_CASE("gate on a healthy local fleet is GO on baseline, stale_peer and slow_
   CHECK(rescore.rc == 0);
 }
 
+TEST_CASE("gate on a healthy local fleet is GO on baseline and high_rtt_peer: the target cools under the traffic the scenario makes, and heals",
+          "[gate][cli]") {
+  GateFleet g(5);
+  const std::string target = g.tf.mesh().nodes()[3].name;
+  auto r = run_x0xctl("gate --fleet " + g.inventory.string() + " --scenarios baseline,high_rtt_peer --allow-netem --target-node " + target +
+                          " --netem-secs 16 --heal-secs 120 --discover-secs 6 --settle-secs 6 --proof-dir " + g.bundle.string(),
+                      g.tmp.path);
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  auto v = read_json(g.bundle / "verdict.json");
+  CHECK(v["verdict"] == "GO");
+  auto high = v["scenarios"][1];
+  CHECK(high["status"] == "PASS");
+  CHECK(high["metrics"]["cooling_observed"] == true);
+  CHECK(high["metrics"]["suppression_recovered"] == true);
+  CHECK(high["metrics"]["traffic_published"].get<int>() > 0);
+  CHECK(high["metrics"]["cleanup_ok"] == true);
+  auto traj = read_json(g.bundle / "scenarios" / "high_rtt_peer" / "peer-score-trajectory.json");
+  CHECK(traj["summary"]["cooling_observed"] == true);
+  CHECK(high["settle"]["settled"] == true);
+  CHECK(faults_clear_everywhere(g.tf));
+}
+
 TEST_CASE("gate refuses bad requests before any work: exit 2, nothing started, no bundle", "[gate][cli]") {
   TempDir tmp{"x0x-gate-usage-"};
   auto bundle = tmp.path / "bundle";
