@@ -40,7 +40,8 @@ TEST_CASE("chaos CLI: no --fleet and no ./fleet.toml, or a broken inventory, is 
   CHECK(r.rc == 2);
   CHECK_THAT(r.out, Catch::Contains("no --fleet given and no ./fleet.toml here"));
 
-  auto broken = fs::path(__FILE__).parent_path().parent_path() / "data" / "broken-fleet.toml";
+  // Absolute: __FILE__ may be relative to the build folder (ccache base_dir); x0xctl runs elsewhere.
+  auto broken = fs::absolute(fs::path(__FILE__).parent_path().parent_path() / "data" / "broken-fleet.toml");
   auto b = run_x0xctl("chaos clear --fleet " + broken.string(), dir.path);
   CHECK(b.rc == 2);
   CHECK_THAT(b.out, Catch::Contains("invalid inventory") && Catch::Contains("broken-fleet.toml:11:"));
