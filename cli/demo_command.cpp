@@ -5,17 +5,16 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "core/encoding.h"
+#include "core/parallel_for.h"
 #include "orchestrator/lifecycle/local_mesh.h"
 #include "probes/rest_client.h"
 #include "probes/sse.h"
@@ -120,28 +119,23 @@ int run_demo(const DemoOptions& o) {
     for (std::size_t d = 0; d < n; ++d)
       if (s != d) pairs.emplace_back(s, d);
   std::mutex mu;
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> workers;
-  for (int w = 0; w < std::max(1, o.parallel); ++w)
-    workers.emplace_back([&] {
-      for (std::size_t k; (k = next++) < pairs.size();) {
-        auto [s, d] = pairs[k];
-        probes::RestClient c(nodes[s].api_base, nodes[s].token);
-        Result r;
-        auto t0 = std::chrono::steady_clock::now();
-        try {
-          auto resp = c.post("/direct/send", json{{"agent_id", agents[d]}, {"payload", base64_encode(fmt::format("demo {}->{}", s, d))}}.dump());
-          r.status = static_cast<int>(resp.status);
-          if (!resp.ok()) r.error = resp.body;
-        } catch (const std::exception& e) {
-          r.error = e.what();
-        }
-        r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        std::lock_guard lk(mu);
-        results[{s, d}] = r;
-      }
-    });
-  for (auto& t : workers) t.join();
+  // A failed send is that pair's result, never the end of the others.
+  parallel_for(pairs.size(), static_cast<std::size_t>(std::max(1, o.parallel)), [&](std::size_t k) {
+    auto [s, d] = pairs[k];
+    probes::RestClient c(nodes[s].api_base, nodes[s].token);
+    Result r;
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      auto resp = c.post("/direct/send", json{{"agent_id", agents[d]}, {"payload", base64_encode(fmt::format("demo {}->{}", s, d))}}.dump());
+      r.status = static_cast<int>(resp.status);
+      if (!resp.ok()) r.error = resp.body;
+    } catch (const std::exception& e) {
+      r.error = e.what();
+    }
+    r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::lock_guard lk(mu);
+    results[{s, d}] = r;
+  });
   std::size_t receipts = 0;
   for (auto& [_, r] : results) receipts += r.status == 200;
   std::size_t received = 0;

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache git ca-certificates
   libssh-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev
-  libboost-dev libboost-filesystem-dev libfmt-dev catch2 libspdlog-dev
+  libboost-dev libfmt-dev catch2 libspdlog-dev
   libtomlplusplus-dev libsodium-dev openssh-server curl procps iproute2 coreutils util-linux
   # The report browser test: headless Chromium renders report.html; zlib.h to decode its PNG; a font to draw text with.
   chromium zlib1g-dev fonts-dejavu-core

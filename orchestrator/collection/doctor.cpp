@@ -1,10 +1,9 @@
 #include "orchestrator/collection/doctor.h"
 
-#include <atomic>
 #include <ctime>
 #include <sstream>
-#include <thread>
 
+#include "core/parallel_for.h"
 #include "core/socket_addr.h"
 #include "orchestrator/control/api_access.h"
 #include "orchestrator/control/ssh_remote.h"
@@ -123,13 +122,14 @@ DoctorHost check_host(const Host& h, const DoctorOptions& o) {
 
 std::vector<DoctorHost> run_doctor(const Fleet& fleet, const DoctorOptions& o) {
   std::vector<DoctorHost> out(fleet.hosts.size());
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> pool;
-  for (std::size_t w = 0; w < std::max<std::size_t>(1, std::min(o.parallel, fleet.hosts.size())); ++w)
-    pool.emplace_back([&] {
-      for (std::size_t k; (k = next++) < fleet.hosts.size();) out[k] = check_host(fleet.hosts[k], o);
-    });
-  for (auto& t : pool) t.join();
+  // One host's trouble is that host's blocker, never the end of the others' checks.
+  parallel_for(fleet.hosts.size(), o.parallel, [&](std::size_t k) {
+    try {
+      out[k] = check_host(fleet.hosts[k], o);
+    } catch (const std::exception& e) {
+      out[k] = DoctorHost{fleet.hosts[k].name, {{"doctor", "blocker", e.what()}}};
+    }
+  });
   return out;
 }
 

@@ -1,7 +1,5 @@
 #include "orchestrator/collection/harvest.h"
 
-#include <atomic>
-#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <functional>
@@ -9,11 +7,12 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/parallel_for.h"
+#include "core/process.h"
 #include "core/sha256.h"
 #include "core/utc_time.h"
 #include "orchestrator/control/api_access.h"
@@ -59,14 +58,12 @@ std::string read_local(const fs::path& p, std::size_t max_bytes) {
   return s;
 }
 
-std::string run_local(const std::string& cmd) {
-  std::string out;
-  if (FILE* f = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
-    ::pclose(f);
-  }
-  return out;
+// A facts script on this machine (sh, no login shell), stdout only.
+std::string run_local_script(const std::string& script) {
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", script};
+  spec.out = Stdio::pipe();
+  return run_process(spec, std::chrono::seconds(30)).out;
 }
 
 const char* kEndpoints[][2] = {{"/health", "health.json"},
@@ -94,7 +91,9 @@ std::string journal_command(const Host& h, std::chrono::seconds since) {
          "s\" --no-pager -o short-iso --utc";
 }
 
-std::string harvest_section(const std::string& name, const std::string& cmd) { return "echo '==" + name + "'\n{ " + cmd + "; } 2>&1\n"; }
+std::string harvest_section(const std::string& name, const std::string& cmd) {
+  return "echo " + shell_quote("==" + name) + "\n{ " + cmd + "; } 2>&1\n";
+}
 
 // Spec §4.3 facts of the machine, shared by the hosts on it (gathered once).
 std::string machine_facts_script(const Host& h) {
@@ -236,129 +235,124 @@ HarvestResult harvest(const Fleet& fleet, const HarvestOptions& o) {
     return m->second;
   };
   std::vector<NodeRow> rows(targets.size());
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> pool;
-  for (std::size_t w = 0; w < std::max<std::size_t>(1, std::min(o.parallel, targets.size())); ++w)
-    pool.emplace_back([&] {
-      for (std::size_t k; (k = next++) < targets.size();) {
-        const Host& h = *targets[k];
-        NodeRow& row = rows[k];
-        row.name = h.name;
-        auto base = "harvest/" + h.name + "/";
-        json status = {{"host", h.name}, {"transport", h.transport}};
-        // API diagnostics.
-        try {
-          ApiEndpoint ep;
-          {
-            std::lock_guard lk(access_mu);
-            ep = access->open(h);
-            bundle.redactor().add_secret(ep.token);
-          }
-          probes::RestClient c(ep.base_url, ep.token, o.request_timeout);
-          json fetched = json::object();
-          for (auto& [path, file] : kEndpoints) {
-            try {
-              auto r = c.get(path);
-              auto j = json::parse(r.body, nullptr, false);
-              bundle.write_text(base + file, j.is_discarded() ? r.body : j.dump(2) + "\n");
-              fetched[path] = r.status;
-              if (std::string(path) == "/health" && j.is_object()) {
-                row.version = j.value("version", "");
-                row.peers = j.value("peers", -1L);
-              }
-              if (std::string(path) == "/diagnostics/gossip" && j.is_object()) {
-                row.timed_out = u64_at(j, "/dispatcher/pubsub/timed_out"_json_pointer);
-                row.dropped_full = u64_at(j, "/recv_pump/pubsub/dropped_full"_json_pointer);
-                row.per_peer_timeouts = u64_at(j, "/pubsub_stages/republish_per_peer_timeout"_json_pointer);
-                auto sp = j.contains("pubsub_stages") ? j["pubsub_stages"].value("suppressed_peers", json::array()) : json::array();
-                row.suppressed = sp.size();
-                auto scores = j.contains("pubsub_stages") ? j["pubsub_stages"].value("peer_scores", json::array()) : json::array();
-                std::sort(scores.begin(), scores.end(), [](auto& a, auto& b) {
-                  return a.value("outbound_send_timeouts", 0.0) > b.value("outbound_send_timeouts", 0.0);
-                });
-                for (std::size_t i = 0; i < scores.size() && i < 3; ++i)
-                  if (scores[i].value("outbound_send_timeouts", 0.0) > 0)
-                    row.top_peers.push_back({{"peer_id", scores[i].value("peer_id", "")},
-                                             {"topic", scores[i].value("topic", "")},
-                                             {"outbound_send_timeouts", scores[i].value("outbound_send_timeouts", 0.0)}});
-              }
-            } catch (const std::exception& e) {
-              fetched[path] = std::string("error: ") + e.what();
-            }
-          }
-          status["api"] = fetched;
-          row.reached = fetched["/health"].is_number();
-          if (!row.reached) row.error = fetched["/health"].dump();
-        } catch (const std::exception& e) {
-          row.error = e.what();
-          status["api"] = {{"error", row.error}};
-        }
-        // Logs and host facts, on the host itself. Logs: the units' journal
-        // on systemd hosts (already cut to the window by --since) and the log
-        // files; which sources gave lines is recorded.
-        try {
-          std::string journal, files, facts;
-          json sources = json::array();
-          json journal_status;
-          auto add_file = [&](const std::string& path, std::string text) {
-            if (text.empty()) return;
-            sources.push_back({{"source", "log-file"}, {"path", path}, {"bytes", text.size()}});
-            files += text;
-            if (files.back() != '\n') files += '\n';
-          };
-          if (h.transport == "local") {
-            for (auto& p : log_candidates(h)) add_file(p, read_local(p, 64u << 20));
-            auto local_sh = [](const std::string& script) { return run_local("sh -c " + shell_quote(script)); };
-            facts = machine_facts(h, local_sh) + local_sh(facts_script(h));
-          } else {
-            auto remote = ssh_connect(ssh_target_of(h, o.accept_new_host_keys));
-            if (reads_journal(h)) {
-              auto cmd = journal_command(h, since_secs);
-              auto j = remote->exec(cmd, std::chrono::seconds(60));
-              auto lines = content_lines(j.out);
-              journal_status = {{"command", cmd}, {"exit_code", j.exit_code}, {"lines", lines}};
-              if (j.exit_code == 0 && lines > 0) {
-                journal = j.out;
-                sources.push_back({{"source", "journal"}, {"units", {systemd_unit_name(h, Service::node), systemd_unit_name(h, Service::runner)}},
-                                   {"lines", lines}});
-              } else {
-                journal_status["fallback"] = j.exit_code != 0 ? "journalctl failed: " + one_line(j.err.empty() ? j.out : j.err, 200)
-                                                              : std::string("no journal entries in the window");
-              }
-            }
-            for (auto& p : log_candidates(h)) {
-              auto r = remote->exec("tail -c 67108864 " + shell_quote(p) + " 2>/dev/null", std::chrono::seconds(30));
-              add_file(p, r.out);
-            }
-            auto remote_sh = [&](const std::string& script) { return remote->exec("sh -s", std::chrono::seconds(30), script).out; };
-            facts = machine_facts(h, remote_sh) + remote_sh(facts_script(h));
-          }
-          auto counts = probes::count_log_patterns(journal, probes::default_log_patterns());
-          add_counts(counts, probes::count_log_patterns(files, probes::default_log_patterns(), since_iso));
-          row.warnings = counts.counts["warnings"];
-          row.errors = counts.counts["errors"];
-          auto counts_json = counts.to_json();
-          counts_json["sources"] = sources;
-          bundle.write_json(base + "grep-counts.json", counts_json);
-          bundle.write_text(base + "host.txt", facts);
-          bundle.write_json(base + "facts.json", parse_facts(facts));
-          std::string source;
-          for (auto& s : sources) {
-            auto name = s["source"].get<std::string>();
-            if (source.find(name) == std::string::npos) source += (source.empty() ? "" : "+") + name;
-          }
-          status["logs"] = {{"lines_in_window", counts.lines_in_window}, {"source", source.empty() ? "none" : source}, {"sources", sources}};
-          if (!journal_status.is_null()) status["logs"]["journal"] = journal_status;
-        } catch (const std::exception& e) {
-          status["logs"] = {{"error", e.what()}};
-        }
-        status["reached"] = row.reached;
-        if (!row.error.empty()) status["error"] = row.error;
-        bundle.write_json(base + "status.json", status);
-        bundle.checkpoint();
+  // A host that cannot be reached is recorded in its row (caught inside);
+  // what escapes (the bundle cannot be written) ends the harvest.
+  parallel_for(targets.size(), o.parallel, [&](std::size_t k) {
+    const Host& h = *targets[k];
+    NodeRow& row = rows[k];
+    row.name = h.name;
+    auto base = "harvest/" + h.name + "/";
+    json status = {{"host", h.name}, {"transport", h.transport}};
+    // API diagnostics.
+    try {
+      ApiEndpoint ep;
+      {
+        std::lock_guard lk(access_mu);
+        ep = access->open(h);
+        bundle.redactor().add_secret(ep.token);
       }
-    });
-  for (auto& t : pool) t.join();
+      probes::RestClient c(ep.base_url, ep.token, o.request_timeout);
+      json fetched = json::object();
+      for (auto& [path, file] : kEndpoints) {
+        try {
+          auto r = c.get(path);
+          auto j = json::parse(r.body, nullptr, false);
+          bundle.write_text(base + file, j.is_discarded() ? r.body : j.dump(2) + "\n");
+          fetched[path] = r.status;
+          if (std::string(path) == "/health" && j.is_object()) {
+            row.version = j.value("version", "");
+            row.peers = j.value("peers", -1L);
+          }
+          if (std::string(path) == "/diagnostics/gossip" && j.is_object()) {
+            row.timed_out = u64_at(j, "/dispatcher/pubsub/timed_out"_json_pointer);
+            row.dropped_full = u64_at(j, "/recv_pump/pubsub/dropped_full"_json_pointer);
+            row.per_peer_timeouts = u64_at(j, "/pubsub_stages/republish_per_peer_timeout"_json_pointer);
+            auto sp = j.contains("pubsub_stages") ? j["pubsub_stages"].value("suppressed_peers", json::array()) : json::array();
+            row.suppressed = sp.size();
+            auto scores = j.contains("pubsub_stages") ? j["pubsub_stages"].value("peer_scores", json::array()) : json::array();
+            std::sort(scores.begin(), scores.end(), [](auto& a, auto& b) {
+              return a.value("outbound_send_timeouts", 0.0) > b.value("outbound_send_timeouts", 0.0);
+            });
+            for (std::size_t i = 0; i < scores.size() && i < 3; ++i)
+              if (scores[i].value("outbound_send_timeouts", 0.0) > 0)
+                row.top_peers.push_back({{"peer_id", scores[i].value("peer_id", "")},
+                                         {"topic", scores[i].value("topic", "")},
+                                         {"outbound_send_timeouts", scores[i].value("outbound_send_timeouts", 0.0)}});
+          }
+        } catch (const std::exception& e) {
+          fetched[path] = std::string("error: ") + e.what();
+        }
+      }
+      status["api"] = fetched;
+      row.reached = fetched["/health"].is_number();
+      if (!row.reached) row.error = fetched["/health"].dump();
+    } catch (const std::exception& e) {
+      row.error = e.what();
+      status["api"] = {{"error", row.error}};
+    }
+    // Logs and host facts, on the host itself. Logs: the units' journal
+    // on systemd hosts (already cut to the window by --since) and the log
+    // files; which sources gave lines is recorded.
+    try {
+      std::string journal, files, facts;
+      json sources = json::array();
+      json journal_status;
+      auto add_file = [&](const std::string& path, std::string text) {
+        if (text.empty()) return;
+        sources.push_back({{"source", "log-file"}, {"path", path}, {"bytes", text.size()}});
+        files += text;
+        if (files.back() != '\n') files += '\n';
+      };
+      if (h.transport == "local") {
+        for (auto& p : log_candidates(h)) add_file(p, read_local(p, 64u << 20));
+        facts = machine_facts(h, run_local_script) + run_local_script(facts_script(h));
+      } else {
+        auto remote = ssh_connect(ssh_target_of(h, o.accept_new_host_keys));
+        if (reads_journal(h)) {
+          auto cmd = journal_command(h, since_secs);
+          auto j = remote->exec(cmd, std::chrono::seconds(60));
+          auto lines = content_lines(j.out);
+          journal_status = {{"command", cmd}, {"exit_code", j.exit_code}, {"lines", lines}};
+          if (j.exit_code == 0 && lines > 0) {
+            journal = j.out;
+            sources.push_back({{"source", "journal"}, {"units", {systemd_unit_name(h, Service::node), systemd_unit_name(h, Service::runner)}},
+                               {"lines", lines}});
+          } else {
+            journal_status["fallback"] = j.exit_code != 0 ? "journalctl failed: " + one_line(j.err.empty() ? j.out : j.err, 200)
+                                                          : std::string("no journal entries in the window");
+          }
+        }
+        for (auto& p : log_candidates(h)) {
+          auto r = remote->exec("tail -c 67108864 " + shell_quote(p) + " 2>/dev/null", std::chrono::seconds(30));
+          add_file(p, r.out);
+        }
+        auto remote_sh = [&](const std::string& script) { return remote->exec("sh -s", std::chrono::seconds(30), script).out; };
+        facts = machine_facts(h, remote_sh) + remote_sh(facts_script(h));
+      }
+      auto counts = probes::count_log_patterns(journal, probes::default_log_patterns());
+      add_counts(counts, probes::count_log_patterns(files, probes::default_log_patterns(), since_iso));
+      row.warnings = counts.counts["warnings"];
+      row.errors = counts.counts["errors"];
+      auto counts_json = counts.to_json();
+      counts_json["sources"] = sources;
+      bundle.write_json(base + "grep-counts.json", counts_json);
+      bundle.write_text(base + "host.txt", facts);
+      bundle.write_json(base + "facts.json", parse_facts(facts));
+      std::string source;
+      for (auto& s : sources) {
+        auto name = s["source"].get<std::string>();
+        if (source.find(name) == std::string::npos) source += (source.empty() ? "" : "+") + name;
+      }
+      status["logs"] = {{"lines_in_window", counts.lines_in_window}, {"source", source.empty() ? "none" : source}, {"sources", sources}};
+      if (!journal_status.is_null()) status["logs"]["journal"] = journal_status;
+    } catch (const std::exception& e) {
+      status["logs"] = {{"error", e.what()}};
+    }
+    status["reached"] = row.reached;
+    if (!row.error.empty()) status["error"] = row.error;
+    bundle.write_json(base + "status.json", status);
+    bundle.checkpoint();
+  });
 
   HarvestResult res;
   res.bundle = dir;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -82,9 +83,12 @@ std::vector<FirewallRule> partition_rules(const std::string& peer_address, int p
   std::vector<FirewallRule> out;
   std::string tool = peer_address.find(':') != std::string::npos ? "ip6tables" : "iptables";
   auto tail = std::string(" -m comment --comment ") + kPartitionComment + " -j DROP";
+  // The spec is shell text (the commands below and the marker's undo run it):
+  // the inventory's address and the protocol are quoted.
+  auto from = "-s " + shell_quote(peer_address);
   for (auto& proto : protocols) {
-    out.push_back({tool, "-s " + peer_address + " -p " + proto + " --sport " + std::to_string(peer_port) + tail});
-    out.push_back({tool, "-s " + peer_address + " -p " + proto + " --dport " + std::to_string(target_port) + tail});
+    out.push_back({tool, from + " -p " + shell_quote(proto) + " --sport " + std::to_string(peer_port) + tail});
+    out.push_back({tool, from + " -p " + shell_quote(proto) + " --dport " + std::to_string(target_port) + tail});
   }
   return out;
 }
@@ -147,7 +151,7 @@ std::string arm_script(const MarkerPaths& p, const std::string& id, const nlohma
   s << "set -e\numask 077\n"
     << "mkdir -p " << shell_quote(p.dir) << "\n"
     << "cat > " << shell_quote(p.undo_script) << " <<'X0X_UNDO_EOF'\n"
-    << "#!/bin/sh\n# x0xctl chaos: undo of " << id << "; run by the dead-man at expiry, or by revert/clear\n";
+    << "#!/bin/sh\n# x0xctl chaos: undo of " << safe_id(id) << "; run by the dead-man at expiry, or by revert/clear\n";
   for (auto& u : undo) s << u << "\n";
   s << "rm -f " << shell_quote(p.marker) << " " << shell_quote(p.undo_script) << "\n"
     << "X0X_UNDO_EOF\n"
@@ -182,12 +186,13 @@ std::string cancel_deadman_command(const nlohmann::json& dm, const MarkerPaths& 
   if (dm.is_object() && dm.value("kind", "") == "sleeper" && dm.contains("pid") && dm["pid"].is_number_integer()) {
     auto pid = dm["pid"].get<long>();
     if (pid <= 1) return "echo 'no sleeper to cancel'";
-    // Only our sleeper: its command line names this fault's undo script.
+    // Only our sleeper: its command line names this fault's undo script (by
+    // file name: the command line holds the path in its shell-quoted form).
     return fmt::format(
         "p={0}; if [ -r /proc/$p/cmdline ] && tr '\\000' ' ' < /proc/$p/cmdline | grep -qF -- {1}; then "
         "kill -s TERM -- -$p 2>/dev/null || kill -s TERM $p 2>/dev/null; echo cancelled sleeper $p; "
         "else echo sleeper $p already gone; fi",
-        pid, shell_quote(p.undo_script));
+        pid, shell_quote(std::filesystem::path(p.undo_script).filename().string()));
   }
   return "echo 'no dead-man recorded'";
 }

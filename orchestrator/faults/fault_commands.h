@@ -34,7 +34,8 @@ std::string qdisc_restore_command(const std::string& iface, const std::string& b
 // A rule body (without the chain) for iptables -I/-C/-D.
 struct FirewallRule {
   std::string tool;  // "iptables" | "ip6tables"
-  std::string spec;  // "-s 10.0.0.2 -p udp --sport 6483 -m comment --comment x0x-partition-recovery -j DROP"
+  // Shell text, values quoted: "-s '10.0.0.2' -p 'udp' --sport 6483 -m comment --comment x0x-partition-recovery -j DROP"
+  std::string spec;
 };
 // Rules on the target that cut it off from one peer in both directions:
 // traffic from the peer's gossip port, and traffic from the peer to the

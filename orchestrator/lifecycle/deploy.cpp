@@ -3,17 +3,20 @@
 #include "orchestrator/control/api_access.h"
 
 #include <atomic>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "core/parallel_for.h"
 #include "core/utc_time.h"
 #include "orchestrator/control/ssh_remote.h"
 #include "probes/rest_client.h"
@@ -47,34 +50,26 @@ long json_long(const json& j, const char* key) {
 
 double secs_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-void parallel_for(std::size_t n, std::size_t parallel, const std::function<void(std::size_t)>& fn) {
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> threads;
-  std::mutex mu;
-  std::exception_ptr first;
-  auto workers = std::max<std::size_t>(1, std::min(n, parallel));
-  for (std::size_t k = 0; k < workers; ++k)
-    threads.emplace_back([&] {
-      for (;;) {
-        auto i = next++;
-        if (i >= n) return;
-        try {
-          fn(i);
-        } catch (...) {
-          std::lock_guard lk(mu);
-          if (!first) first = std::current_exception();
-        }
-      }
-    });
-  for (auto& t : threads) t.join();
-  if (first) std::rethrow_exception(first);
+// The phase run/deploy.state records (see deploy.h, steps 2-4).
+enum class JournalPhase { none, switching, switched, done, rolled_back };
+
+constexpr std::pair<JournalPhase, std::string_view> kJournalPhases[] = {
+    {JournalPhase::none, "none"}, {JournalPhase::switching, "switching"}, {JournalPhase::switched, "switched"},
+    {JournalPhase::done, "done"}, {JournalPhase::rolled_back, "rolled-back"}};
+
+std::string_view to_string(JournalPhase p) {
+  for (auto& [v, s] : kJournalPhases)
+    if (v == p) return s;
+  return "none";
 }
 
-// run/deploy.state, the per-host deploy journal.
+// What a host's journal says; an unknown word is kept for messages and
+// treated as finished (nothing to roll back).
 struct Journal {
-  std::string run, phase;
+  std::string run, phase_text;
+  JournalPhase phase = JournalPhase::none;
   std::vector<std::string> files, fresh;
-  bool unfinished() const { return phase == "switching" || phase == "switched"; }
+  bool unfinished() const { return phase == JournalPhase::switching || phase == JournalPhase::switched; }
   bool is_fresh(const std::string& p) const { return std::find(fresh.begin(), fresh.end(), p) != fresh.end(); }
 };
 
@@ -84,28 +79,32 @@ Journal parse_journal(const std::string& text) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("run=", 0) == 0) j.run = line.substr(4);
-    else if (line.rfind("phase=", 0) == 0) j.phase = line.substr(6);
+    else if (line.rfind("phase=", 0) == 0) j.phase_text = line.substr(6);
     else if (line.rfind("file=", 0) == 0) j.files.push_back(line.substr(5));
     else if (line.rfind("fresh=", 0) == 0) j.fresh.push_back(line.substr(6));
   }
+  for (auto& [v, s] : kJournalPhases)
+    if (s == j.phase_text) j.phase = v;
   return j;
 }
 
 // Sets the journal's phase (atomic rewrite); a no-op without a journal.
-std::string set_phase_cmd(const std::string& state, const std::string& phase) {
-  return "S=" + shell_quote(state) + "; [ -f \"$S\" ] || exit 0; sed 's/^phase=.*/phase=" + phase +
-         "/' \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"";
+std::string set_phase_cmd(const std::string& state, JournalPhase phase) {
+  return "S=" + shell_quote(state) + "; [ -f \"$S\" ] || exit 0; sed " +
+         shell_quote("s/^phase=.*/phase=" + std::string(to_string(phase)) + "/") + " \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"";
 }
 
 // Restores every journalled file from .prev, removes the fresh ones. Prints
 // "rolled-back runner=present|absent", or "nothing <phase>" when the journal
 // shows no unfinished switch.
 std::string rollback_script(const HostLayout& l) {
+  auto phase = [](JournalPhase p) { return shell_quote(to_string(p)); };
   return "set -u\nS=" + shell_quote(l.state_file) +
          "\nrunner() { if [ -f " + shell_quote(l.runner_binary) + " ]; then echo present; else echo absent; fi; }\n"
          "if [ ! -f \"$S\" ]; then echo \"nothing none runner=$(runner)\"; exit 0; fi\n"
          "phase=$(sed -n 's/^phase=//p' \"$S\" | head -n 1)\n"
-         "case \"$phase\" in switching|switched) ;; *) echo \"nothing $phase runner=$(runner)\"; exit 0 ;; esac\n"
+         "case \"$phase\" in " + phase(JournalPhase::switching) + "|" + phase(JournalPhase::switched) +
+         ") ;; *) echo \"nothing $phase runner=$(runner)\"; exit 0 ;; esac\n"
          "fail=0\n"
          "while IFS= read -r line; do\n"
          "  case \"$line\" in\n"
@@ -115,8 +114,8 @@ std::string rollback_script(const HostLayout& l) {
          "    fresh=*) f=${line#fresh=}; rm -f \"$f\" \"$f.new\" ;;\n"
          "  esac\n"
          "done < \"$S\"\n"
-         "[ \"$fail\" = 0 ] || exit 1\n"
-         "sed 's/^phase=.*/phase=rolled-back/' \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"\n"
+         "[ \"$fail\" = 0 ] || exit 1\n" +
+         set_phase_cmd(l.state_file, JournalPhase::rolled_back) + " || exit 1\n"
          "echo \"rolled-back runner=$(runner)\"\n";
 }
 
@@ -125,37 +124,39 @@ std::string switch_script(const HostLayout& l, const std::string& run_id, const 
   std::string s = "set -eu\nS=" + shell_quote(l.state_file) + "\nmkdir -p " + shell_quote(l.run_dir) + "\nrm -f \"$S.list\"\n: > \"$S.list\"\n";
   for (auto* f : files) {
     auto p = shell_quote(f->remote_path);
-    s += "[ -f " + shell_quote(f->remote_path + ".new") + " ] || { echo 'staged file missing: " + f->remote_path + "' >&2; exit 1; }\n";
+    s += "[ -f " + shell_quote(f->remote_path + ".new") + " ] || { echo " + shell_quote("staged file missing: " + f->remote_path + ".new") +
+         " >&2; exit 1; }\n";
     s += "if [ -e " + p + " ]; then cp -p " + p + " " + shell_quote(f->remote_path + ".prev") + "; echo " + shell_quote("file=" + f->remote_path) +
          " >> \"$S.list\"; else rm -f " + shell_quote(f->remote_path + ".prev") + "; echo " + shell_quote("fresh=" + f->remote_path) +
          " >> \"$S.list\"; fi\n";
   }
-  s += "{ echo " + shell_quote("run=" + run_id) + "; echo phase=switching; echo \"at=$(date -u +%Y-%m-%dT%H:%M:%SZ)\"; cat \"$S.list\"; } > \"$S.tmp\"\n"
+  s += "{ echo " + shell_quote("run=" + run_id) + "; echo " + shell_quote("phase=" + std::string(to_string(JournalPhase::switching))) +
+       "; echo \"at=$(date -u +%Y-%m-%dT%H:%M:%SZ)\"; cat \"$S.list\"; } > \"$S.tmp\"\n"
        "mv -f \"$S.tmp\" \"$S\"\nrm -f \"$S.list\"\n";
   for (auto* f : files) s += "mv -f " + shell_quote(f->remote_path + ".new") + " " + shell_quote(f->remote_path) + "\n";
-  s += "sed 's/^phase=.*/phase=switched/' \"$S\" > \"$S.tmp\" && mv -f \"$S.tmp\" \"$S\"\necho switched\n";
+  s += set_phase_cmd(l.state_file, JournalPhase::switched) + " || exit 1\necho switched\n";
   return s;
 }
 
 // Per-host phase timings (HostReport::phases): next() closes the running phase.
 struct PhaseClock {
   HostReport* rep = nullptr;
-  std::string name;
+  std::optional<DeployPhase> phase;
   Clock::time_point since = Clock::now();
-  void next(std::string phase) {
+  void next(DeployPhase p) {
     close();
-    name = std::move(phase);
+    phase = p;
     since = Clock::now();
   }
   void close() {
-    if (!name.empty()) rep->phases.emplace_back(name, secs_since(since));
-    name.clear();
+    if (phase) rep->phases.emplace_back(*phase, secs_since(since));
+    phase.reset();
   }
 };
 
 std::string format_phases(const HostReport& r) {
   std::string out;
-  for (auto& [name, secs] : r.phases) out += fmt::format("{}{} {:.2f}s", out.empty() ? "" : ", ", name, secs);
+  for (auto& [phase, secs] : r.phases) out += fmt::format("{}{} {:.2f}s", out.empty() ? "" : ", ", to_string(phase), secs);
   return out;
 }
 
@@ -175,6 +176,7 @@ struct Work {
   bool node_running = false, runner_running = false, serving = false;
   std::string plan_error;
   HostReport* report = nullptr;
+  std::vector<std::string> warnings;  // see Deployer::warn
 };
 
 struct GateResult {
@@ -205,8 +207,15 @@ class Deployer {
                   long runner_log_offset, bool strict);
   // Rolls back an unfinished switch on the host (journal-driven). Returns the
   // outcome as {result, detail}.
-  std::pair<std::string, std::string> rollback(RemoteHost& r, Work& w, const std::string& previous_version);
+  std::pair<DeployResult, std::string> rollback(RemoteHost& r, Work& w, const std::string& previous_version);
+  // Bytes in a remote file; 0 when it does not exist. Throws when it cannot tell.
   long file_size(RemoteHost& r, const std::string& path);
+  // The journal as the host has it now (none when there is none). Throws
+  // RemoteError when the host cannot be asked: that is never "nothing switched".
+  Journal read_journal(RemoteHost& r, const Work& w);
+  // A problem that does not decide the host's result: logged now, appended
+  // to its detail at the end ("; WARNING: …").
+  void warn(Work& w, const std::string& what);
   bool others_up(const std::string& self);
   void set_up(const std::string& name, bool up);
   bool runner_managed() const { return rep_.runner.has_value(); }
@@ -259,12 +268,27 @@ void Deployer::set_up(const std::string& name, bool up) {
 }
 
 long Deployer::file_size(RemoteHost& r, const std::string& path) {
-  auto res = r.exec("stat -c %s " + shell_quote(path) + " 2>/dev/null || echo 0", o_.command_timeout);
-  try {
-    return std::stol(res.out);
-  } catch (...) {
-    return 0;
-  }
+  auto q = shell_quote(path);
+  auto res = r.exec("if [ -e " + q + " ]; then stat -c %s " + q + "; else echo 0; fi", o_.command_timeout);
+  auto out = one_line(res.out);
+  long n = -1;
+  auto [end, ec] = std::from_chars(out.data(), out.data() + out.size(), n);
+  if (res.exit_code == 0 && ec == std::errc() && end == out.data() + out.size() && n >= 0) return n;
+  throw std::runtime_error("cannot read the size of " + path + " (exit " + std::to_string(res.exit_code) +
+                           "): " + one_line(res.err + " " + res.out, 200));
+}
+
+Journal Deployer::read_journal(RemoteHost& r, const Work& w) {
+  auto q = shell_quote(w.layout.state_file);
+  auto res = r.exec("if [ -f " + q + " ]; then cat " + q + "; else echo '--no-journal--'; fi", o_.command_timeout);
+  if (res.exit_code != 0) throw RemoteError(w.host->name + ": reading " + w.layout.state_file + " failed: " + one_line(res.err));
+  if (res.out.rfind("--no-journal--", 0) == 0) return {};
+  return parse_journal(res.out);
+}
+
+void Deployer::warn(Work& w, const std::string& what) {
+  note(w.host->name, "WARNING: " + what);
+  w.warnings.push_back(what);
 }
 
 // Read-only: installed hashes, the journal, service state, /health.
@@ -307,6 +331,7 @@ void Deployer::probe(Work& w) {
         auto [ah, ap] = api_target(h);
         auto fwd = r->forward(ah, ap);
         probes::RestClient c("http://127.0.0.1:" + std::to_string(fwd->local_port()), "", 3s);
+        std::string why;
         for (int attempt = 0; attempt < 2 && !w.serving; ++attempt) {
           try {
             auto resp = c.get("/health");
@@ -314,11 +339,15 @@ void Deployer::probe(Work& w) {
             if (resp.status == 200 && j.is_object() && json_true(j, "ok")) {
               w.serving = true;
               if (j.contains("version") && j["version"].is_string()) rep.before_version = j["version"].get<std::string>();
+            } else {
+              why = fmt::format("HTTP {}: {}", resp.status, probes::detail::snippet(resp.body, 120));
             }
-          } catch (const probes::ProbeError&) {
+          } catch (const probes::ProbeError& e) {
+            why = e.what();
           }
           if (!w.serving && attempt == 0) std::this_thread::sleep_for(500ms);
         }
+        if (!w.serving) note(h.name, "plan: the node runs but /health does not answer ok: " + one_line(why, 200));
       } catch (const RemoteError& e) {
         note(h.name, std::string("plan: /health through the tunnel failed: ") + e.what());
       }
@@ -327,7 +356,7 @@ void Deployer::probe(Work& w) {
   } catch (const std::exception& e) {
     w.plan_error = e.what();
   }
-  rep.phases.emplace_back("probe", secs_since(started));
+  rep.phases.emplace_back(DeployPhase::probe, secs_since(started));
 }
 
 std::string Deployer::ensure_cached(RemoteHost& r, const Work& w, const ManagedFile& f) {
@@ -550,30 +579,34 @@ GateResult Deployer::gate(RemoteHost& r, Work& w, const std::string& expect_vers
   return g;
 }
 
-std::pair<std::string, std::string> Deployer::rollback(RemoteHost& r, Work& w, const std::string& previous_version) {
+std::pair<DeployResult, std::string> Deployer::rollback(RemoteHost& r, Work& w, const std::string& previous_version) {
   auto& h = *w.host;
-  Journal j;
-  try {
-    j = parse_journal(r.read_file(w.layout.state_file));
-  } catch (const RemoteError&) {
-    // No journal: nothing was switched.
-  }
-  if (!j.unfinished()) return {"failed", "nothing was switched"};
+  Journal j = read_journal(r, w);
+  if (!j.unfinished()) return {DeployResult::failed, "nothing was switched"};
   bool node_fresh = j.is_fresh(w.layout.node_binary);
   note(h.name, node_fresh ? "rolling back: no previous install, stopping and cleaning" : "rolling back to .prev");
-  w.sm->stop(r, Service::runner);
-  if (node_fresh) w.sm->remove(r);
+  // A service manager that refuses here must not stop the files from being
+  // restored; a lost connection (RemoteError) still ends the attempt.
+  auto best_effort = [&](const std::string& what, const std::function<void()>& step) {
+    try {
+      step();
+    } catch (const ServiceError& e) {
+      warn(w, what + " during the rollback failed: " + one_line(e.what(), 300));
+    }
+  };
+  best_effort("stopping the runner", [&] { w.sm->stop(r, Service::runner); });
+  if (node_fresh) best_effort("removing the services", [&] { w.sm->remove(r); });
   auto res = r.exec("sh -s", o_.command_timeout, rollback_script(w.layout));
-  if (res.exit_code != 0) return {"failed", "rollback failed: " + one_line(res.err + " " + res.out)};
+  if (res.exit_code != 0) return {DeployResult::failed, "rollback failed: " + one_line(res.err + " " + res.out)};
   bool units = false;
   for (auto& f : j.files)
     if (f.find("/systemd/") != std::string::npos || f.ends_with(".service")) units = true;
   for (auto& f : j.fresh)
     if (f.ends_with(".service")) units = true;
   if (node_fresh) {
-    if (units) w.sm->after_remove(r);
+    if (units) best_effort("reloading the service manager", [&] { w.sm->after_remove(r); });
     set_up(h.name, false);
-    return {"cleaned", "stopped and removed (there was no previous install)"};
+    return {DeployResult::cleaned, "stopped and removed (there was no previous install)"};
   }
   w.sm->prepare(r, units);
   w.sm->restart(r, Service::node);
@@ -581,10 +614,10 @@ std::pair<std::string, std::string> Deployer::rollback(RemoteHost& r, Work& w, c
   auto g = gate(r, w, previous_version, false, runner_present && runner_managed(), file_size(r, w.layout.runner_log), false);
   if (!g.ok) {
     set_up(h.name, false);
-    return {"failed", "rolled back to .prev but it is not serving: " + g.detail};
+    return {DeployResult::failed, "rolled back to .prev but it is not serving: " + g.detail};
   }
   w.report->after_version = g.version;
-  return {"rolled-back", "rolled back; serving " + g.version + " again"};
+  return {DeployResult::rolled_back, "rolled back; serving " + g.version + " again"};
 }
 
 void Deployer::deploy_host(Work& w, int wave) {
@@ -598,25 +631,26 @@ void Deployer::deploy_host(Work& w, int wave) {
   std::unique_ptr<RemoteHost> r;
   PhaseClock ph;
   ph.rep = &rep;
-  auto finish = [&](std::string result, std::string detail, bool ok) {
+  auto finish = [&](DeployResult result, std::string detail, bool ok) {
     ph.close();
-    rep.result = std::move(result);
+    for (auto& warning : w.warnings) detail += "; WARNING: " + warning;
+    rep.result = result;
     rep.detail = std::move(detail);
     rep.ok = ok;
     rep.seconds = secs_since(t);
-    if (!ok && rep.result != "interrupted") ++failures_;
-    note(h.name, fmt::format("{}: {} ({:.1f} s; {})", rep.result, rep.detail, rep.seconds, format_phases(rep)));
+    if (!ok && rep.result != DeployResult::interrupted) ++failures_;
+    note(h.name, fmt::format("{}: {} ({:.1f} s; {})", to_string(rep.result), rep.detail, rep.seconds, format_phases(rep)));
   };
   try {
-    note(h.name, rep.action + " (wave " + std::to_string(wave) + "): connecting");
-    ph.next("connect");
+    note(h.name, std::string(to_string(rep.action)) + " (wave " + std::to_string(wave) + "): connecting");
+    ph.next(DeployPhase::connect);
     r = connect(h);
     if (w.journal.unfinished()) {
-      ph.next("rollback");
-      note(h.name, "unfinished run " + w.journal.run + " found (phase " + w.journal.phase + "): rolling it back first");
+      ph.next(DeployPhase::rollback);
+      note(h.name, "unfinished run " + w.journal.run + " found (phase " + w.journal.phase_text + "): rolling it back first");
       stage = Stage::switched;
       auto [res, det] = rollback(*r, w, "");
-      note(h.name, "earlier run: " + res + ": " + det);
+      note(h.name, "earlier run: " + std::string(to_string(res)) + ": " + det);
       stage = Stage::before_switch;
       previous = rep.after_version;  // what serves now
       rep.after_version.clear();
@@ -634,7 +668,7 @@ void Deployer::deploy_host(Work& w, int wave) {
       dirs += " && mkdir -p " + shell_quote(fs::path(f.remote_path).parent_path().string()) + " && rm -f " + shell_quote(f.remote_path + ".new");
       if (f.changed() || o_.force) changed.push_back(&f);
     }
-    ph.next("upload");
+    ph.next(DeployPhase::upload);
     auto mk = r->exec(dirs, o_.command_timeout);
     if (mk.exit_code != 0) throw std::runtime_error("preparing " + w.layout.root + ": " + one_line(mk.err));
     bool units_changed = false;
@@ -649,22 +683,25 @@ void Deployer::deploy_host(Work& w, int wave) {
       note(h.name, fmt::format("{} ({} MB, sha256 {}): {} ({:.2f} s)", f->key, (f->size + 500000) / 1000000,
                                f->sha256.substr(0, 12), how, secs_since(t_up)));
     }
-    ph.next("stage");
+    ph.next(DeployPhase::stage);
     if (!small.empty() || !artefacts.empty()) stage_files(*r, w, small, artefacts);
     if (interrupted()) {
-      r->exec("rm -f" + [&] {
-        std::string files;
-        for (auto* f : changed) files += " " + shell_quote(f->remote_path + ".new");
-        return files;
-      }(), o_.command_timeout);
-      finish("interrupted", "interrupted before install: nothing changed", false);
+      std::string staged;
+      for (auto* f : changed) staged += " " + shell_quote(f->remote_path + ".new");
+      auto rm = r->exec("rm -f" + staged, o_.command_timeout);
+      if (rm.exit_code != 0) warn(w, "removing the staged .new files failed: " + one_line(rm.err));
+      finish(DeployResult::interrupted, "interrupted before install: nothing changed", false);
       return;
     }
-    ph.next("switch");
+    ph.next(DeployPhase::switch_files);
+    // The token before and after: a change means the node made a new one
+    // (its data_dir moved). Absent before a first install; anything else is logged.
     std::string token_before;
     try {
       token_before = r->read_file(w.layout.token, 4096);
-    } catch (const RemoteError&) {
+    } catch (const RemoteError& e) {
+      if (rep.action != DeployAction::install)
+        note(h.name, std::string("api-token not readable before the install, a token change cannot be seen: ") + e.what());
     }
     note(h.name, fmt::format("installing {} file(s) (.prev kept)", changed.size()));
     stage = Stage::switching;
@@ -675,33 +712,37 @@ void Deployer::deploy_host(Work& w, int wave) {
       throw std::runtime_error("install script failed: " + one_line(sw.err + " " + sw.out));
     }
     stage = Stage::switched;
-    ph.next("restart");
+    ph.next(DeployPhase::restart);
     w.sm->prepare(*r, units_changed);
     long runner_offset = runner_managed() ? file_size(*r, w.layout.runner_log) : 0;
     note(h.name, "restarting (" + w.sm->kind() + ")");
     if (runner_managed()) w.sm->stop(*r, Service::runner);
     w.sm->restart(*r, Service::node);
-    ph.next("gate");
+    ph.next(DeployPhase::gate);
     bool need_peers = others_up(h.name);
     note(h.name, std::string("health gate: version ") + expected + (need_peers ? ", peers >= 1" : " (no other host up: peers not required)") +
                      (runner_managed() ? ", runner ready" : ""));
     auto g = gate(*r, w, expected, need_peers, runner_managed(), runner_offset, true);
     if (g.ok) {
-      r->exec(set_phase_cmd(w.layout.state_file, "done"), o_.command_timeout);
+      auto done = r->exec(set_phase_cmd(w.layout.state_file, JournalPhase::done), o_.command_timeout);
+      if (done.exit_code != 0)
+        warn(w, w.layout.state_file + " could not be marked done (exit " + std::to_string(done.exit_code) + ": " +
+                    one_line(done.err + " " + done.out, 200) + "); the next run will roll this host back first");
       std::string token_after;
       try {
         token_after = r->read_file(w.layout.token, 4096);
-      } catch (const RemoteError&) {
+      } catch (const RemoteError& e) {
+        warn(w, std::string("api-token not readable after the install: ") + e.what());
       }
-      std::string warn;
-      if (!token_before.empty() && token_after != token_before) warn = "; WARNING: api-token changed (did the data root move?)";
+      if (!token_before.empty() && !token_after.empty() && token_after != token_before)
+        warn(w, "api-token changed (did the data root move?)");
       rep.after_version = g.version;
       set_up(h.name, true);
-      finish("healthy", g.detail + warn, true);
+      finish(DeployResult::healthy, g.detail, true);
       return;
     }
     note(h.name, "health gate failed: " + g.detail);
-    ph.next("rollback");
+    ph.next(DeployPhase::rollback);
     auto [res, det] = rollback(*r, w, previous);
     finish(res, g.detail + "; " + det, false);
     return;
@@ -709,12 +750,12 @@ void Deployer::deploy_host(Work& w, int wave) {
     bool transport = dynamic_cast<const RemoteError*>(&e) != nullptr;
     std::string why = e.what();
     if (stage == Stage::before_switch) {
-      finish("failed", (transport ? "connection lost before install, nothing changed: " : "before install, nothing changed: ") + why,
+      finish(DeployResult::failed, (transport ? "connection lost before install, nothing changed: " : "before install, nothing changed: ") + why,
              false);
       return;
     }
     note(h.name, "failed after install began: " + why);
-    ph.next("rollback");
+    ph.next(DeployPhase::rollback);
     // Roll back: on the same connection if it still works, else on a new one.
     for (int attempt = 0; attempt < 2; ++attempt) {
       try {
@@ -727,7 +768,7 @@ void Deployer::deploy_host(Work& w, int wave) {
         return;
       } catch (const std::exception& e2) {
         if (attempt == 1) {
-          finish("unknown",
+          finish(DeployResult::unknown,
                  "connection lost after install began (" + one_line(why, 160) + "); reconnect failed (" + one_line(e2.what(), 160) +
                      "): state unknown, the next run rolls it back first",
                  false);
@@ -790,9 +831,13 @@ DeployReport Deployer::run() {
     auto& w = work_[i];
     w.host = targets[i];
     w.layout = HostLayout::for_host(*w.host);
-    w.sm = make_service_manager(*w.host, w.layout, o_.service);
-    w.files = managed_files(fleet_, *w.host, w.layout, *w.sm, rep_.binary, rep_.runner, template_text_, template_name,
-                            o_.log_level);
+    try {
+      w.sm = make_service_manager(*w.host, w.layout, o_.service);
+      w.files = managed_files(fleet_, *w.host, w.layout, *w.sm, rep_.binary, rep_.runner, template_text_, template_name,
+                              o_.log_level);
+    } catch (const std::invalid_argument& e) {
+      throw DeployUsageError(fleet_.path.string() + ":" + std::to_string(w.host->line) + ": host (" + w.host->name + "): " + e.what());
+    }
     w.report = &rep_.hosts[i];
     w.report->name = w.host->name;
     auto expected_token = (fs::path(w.layout.data_dir) / "api-token").string();
@@ -825,8 +870,8 @@ DeployReport Deployer::run() {
     auto& rep = *w.report;
     if (!w.plan_error.empty()) {
       ++plan_errors;
-      rep.action = "-";
-      rep.result = "failed";
+      rep.action = DeployAction::none;
+      rep.result = DeployResult::failed;
       rep.detail = "preflight: " + w.plan_error;
       continue;
     }
@@ -840,22 +885,22 @@ DeployReport Deployer::run() {
     else if (!w.serving) why_restart = "node not answering /health";
     else if (rep.before_version != rep_.binary.version) why_restart = "running " + rep.before_version;
     else if (runner_managed() && !w.runner_running) why_restart = "runner not running";
-    if (!installed) rep.action = "install";
-    else if (!changes.empty()) rep.action = "upgrade";
-    else if (w.journal.unfinished()) rep.action = "upgrade";
-    else if (!why_restart.empty() || o_.force) rep.action = "restart";
-    else rep.action = "skip";
+    if (!installed) rep.action = DeployAction::install;
+    else if (!changes.empty()) rep.action = DeployAction::upgrade;
+    else if (w.journal.unfinished()) rep.action = DeployAction::upgrade;
+    else if (!why_restart.empty() || o_.force) rep.action = DeployAction::restart;
+    else rep.action = DeployAction::skip;
     if (w.journal.unfinished()) rep.changes += "; unfinished run " + w.journal.run + " will be rolled back first";
-    if (rep.action == "restart") rep.changes += o_.force && why_restart.empty() ? " (--force)" : " (" + why_restart + ")";
-    note(w.host->name, "plan: " + rep.action + ": " + rep.changes +
+    if (rep.action == DeployAction::restart) rep.changes += o_.force && why_restart.empty() ? " (--force)" : " (" + why_restart + ")";
+    note(w.host->name, "plan: " + std::string(to_string(rep.action)) + ": " + rep.changes +
                         (rep.before_version.empty() ? std::string() : ", running " + rep.before_version));
-    if (rep.action == "skip") {
-      rep.result = "unchanged";
+    if (rep.action == DeployAction::skip) {
+      rep.result = DeployResult::unchanged;
       rep.ok = true;
       rep.after_version = rep.before_version;
       rep.detail = "already at " + rep.before_version + " and serving";
     } else {
-      rep.result = o_.dry_run ? "planned" : "not-attempted";
+      rep.result = o_.dry_run ? DeployResult::planned : DeployResult::not_attempted;
       to_deploy.push_back(&w);
     }
   }
@@ -894,7 +939,7 @@ DeployReport Deployer::run() {
     });
     if (interrupted()) break;
     if (failures_ > o_.max_fail) {
-      rep_.stopped = k < to_deploy.size() || std::any_of(wave.begin(), wave.end(), [](Work* w) { return w->report->result == "not-attempted"; });
+      rep_.stopped = k < to_deploy.size() || std::any_of(wave.begin(), wave.end(), [](Work* w) { return w->report->result == DeployResult::not_attempted; });
       rep_.stop_reason = fmt::format("{} failure(s) in wave {} > --max-fail {}: rollout stopped", failures_.load(), wi + 1, o_.max_fail);
       note("", rep_.stop_reason);
       break;
@@ -902,14 +947,14 @@ DeployReport Deployer::run() {
   }
   if (interrupted()) {
     int not_started = 0;
-    for (auto& h : rep_.hosts) not_started += h.result == "not-attempted" || h.result == "interrupted";
+    for (auto& h : rep_.hosts) not_started += h.result == DeployResult::not_attempted || h.result == DeployResult::interrupted;
     rep_.interrupted = rep_.stopped = true;
     rep_.stop_reason = fmt::format("interrupted: {} host(s) not started or stopped before install; the hosts in flight finished or rolled back",
                                    not_started);
     note("", rep_.stop_reason);
   }
   for (auto& h : rep_.hosts)
-    if (h.result == "not-attempted") h.detail = rep_.interrupted ? "interrupted before this host started" : "rollout stopped before this host";
+    if (h.result == DeployResult::not_attempted) h.detail = rep_.interrupted ? "interrupted before this host started" : "rollout stopped before this host";
   rep_.uploads = uploads_;
   rep_.seconds = secs_since(t0_);
   note("", fmt::format("done in {:.1f} s: {}", rep_.seconds, rep_.passed() ? "all targeted hosts healthy at " + rep_.binary.version : "FAILED"));
@@ -919,11 +964,48 @@ DeployReport Deployer::run() {
 
 }  // namespace
 
+namespace {
+
+constexpr std::pair<DeployAction, std::string_view> kActions[] = {
+    {DeployAction::none, "-"},           {DeployAction::install, "install"}, {DeployAction::upgrade, "upgrade"},
+    {DeployAction::restart, "restart"}, {DeployAction::skip, "skip"}};
+constexpr std::pair<DeployResult, std::string_view> kResults[] = {
+    {DeployResult::planned, "planned"},   {DeployResult::not_attempted, "not-attempted"}, {DeployResult::healthy, "healthy"},
+    {DeployResult::unchanged, "unchanged"}, {DeployResult::failed, "failed"},             {DeployResult::rolled_back, "rolled-back"},
+    {DeployResult::cleaned, "cleaned"},   {DeployResult::unknown, "unknown"},             {DeployResult::interrupted, "interrupted"}};
+constexpr std::pair<DeployPhase, std::string_view> kPhases[] = {
+    {DeployPhase::probe, "probe"},   {DeployPhase::connect, "connect"}, {DeployPhase::upload, "upload"},
+    {DeployPhase::stage, "stage"},   {DeployPhase::switch_files, "switch"}, {DeployPhase::restart, "restart"},
+    {DeployPhase::gate, "gate"},     {DeployPhase::rollback, "rollback"}};
+
+template <class E, std::size_t N>
+std::string_view name_of(const std::pair<E, std::string_view> (&table)[N], E v) {
+  for (auto& [e, s] : table)
+    if (e == v) return s;
+  return "?";
+}
+
+template <class E, std::size_t N>
+std::optional<E> value_of(const std::pair<E, std::string_view> (&table)[N], std::string_view s) {
+  for (auto& [e, name] : table)
+    if (name == s) return e;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(DeployAction a) { return name_of(kActions, a); }
+std::string_view to_string(DeployResult r) { return name_of(kResults, r); }
+std::string_view to_string(DeployPhase p) { return name_of(kPhases, p); }
+std::optional<DeployAction> deploy_action_from_string(std::string_view s) { return value_of(kActions, s); }
+std::optional<DeployResult> deploy_result_from_string(std::string_view s) { return value_of(kResults, s); }
+std::optional<DeployPhase> deploy_phase_from_string(std::string_view s) { return value_of(kPhases, s); }
+
 bool DeployReport::passed() const {
   if (stopped && !dry_run) return false;
   for (auto& h : hosts) {
     if (dry_run) {
-      if (h.result == "failed") return false;
+      if (h.result == DeployResult::failed) return false;
     } else if (!h.ok) {
       return false;
     }
@@ -940,8 +1022,8 @@ json DeployReport::to_json() const {
   json hosts_j = json::array();
   for (auto& h : hosts) {
     json phases = json::object();
-    for (auto& [name, secs] : h.phases) phases[name] = std::round(secs * 100) / 100;
-    hosts_j.push_back({{"name", h.name}, {"wave", h.wave}, {"action", h.action}, {"changes", h.changes}, {"result", h.result},
+    for (auto& [phase, secs] : h.phases) phases[std::string(to_string(phase))] = std::round(secs * 100) / 100;
+    hosts_j.push_back({{"name", h.name}, {"wave", h.wave}, {"action", to_string(h.action)}, {"changes", h.changes}, {"result", to_string(h.result)},
                        {"detail", h.detail}, {"seconds", std::round(h.seconds * 100) / 100}, {"before_version", h.before_version},
                        {"after_version", h.after_version}, {"ok", h.ok}, {"phases", phases}});
   }
@@ -969,8 +1051,8 @@ std::string format_plan(const DeployReport& p) {
   for (auto& h : p.hosts) w = std::max(w, h.name.size());
   out += fmt::format("  {:<{}}  {:>4}  {:<8}  {:<12}  {}\n", "host", w, "wave", "action", "running", "changes");
   for (auto& h : p.hosts)
-    out += fmt::format("  {:<{}}  {:>4}  {:<8}  {:<12}  {}\n", h.name, w, h.wave ? std::to_string(h.wave) : "-", h.action,
-                       h.before_version.empty() ? "-" : h.before_version, h.result == "failed" ? h.detail : h.changes);
+    out += fmt::format("  {:<{}}  {:>4}  {:<8}  {:<12}  {}\n", h.name, w, h.wave ? std::to_string(h.wave) : "-", to_string(h.action),
+                       h.before_version.empty() ? "-" : h.before_version, h.result == DeployResult::failed ? h.detail : h.changes);
   for (std::size_t i = 0; i < p.waves.size(); ++i) {
     std::string names;
     for (auto& n : p.waves[i]) names += (names.empty() ? "" : ", ") + n;
@@ -985,8 +1067,8 @@ std::string format_results(const DeployReport& r) {
   for (auto& h : r.hosts) w = std::max(w, h.name.size());
   std::string out = fmt::format("{:<{}}  {:>4}  {:<8}  {:<13}  {:>6}  {}\n", "host", w, "wave", "action", "result", "secs", "detail");
   for (auto& h : r.hosts)
-    out += fmt::format("{:<{}}  {:>4}  {:<8}  {:<13}  {:>6.1f}  {}\n", h.name, w, h.wave ? std::to_string(h.wave) : "-", h.action,
-                       h.result, h.seconds, h.detail);
+    out += fmt::format("{:<{}}  {:>4}  {:<8}  {:<13}  {:>6.1f}  {}\n", h.name, w, h.wave ? std::to_string(h.wave) : "-", to_string(h.action),
+                       to_string(h.result), h.seconds, h.detail);
   int ok = 0;
   for (auto& h : r.hosts) ok += h.ok;
   out += fmt::format("{}/{} hosts healthy at {}{} in {:.1f} s, {} artefact upload(s){}\n", ok, r.hosts.size(), r.binary.version,

@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -76,19 +77,53 @@ struct DeployReport;
 // Called once the plan is known, before any host is changed (not on a dry run).
 using DeployPlanHook = std::function<void(const DeployReport& plan)>;
 
+// What the plan decided for a host. Strings ("install", …, "-") only at the
+// edge: JSON, the tables, the log.
+enum class DeployAction {
+  none,     // "-": the plan failed for this host
+  install,  // nothing installed yet
+  upgrade,  // files differ (or an unfinished run is rolled back first)
+  restart,  // same files, but not serving / not at the version / --force
+  skip,     // already at the target and serving
+};
+
+// How a host ended (or, in a plan, stands).
+enum class DeployResult {
+  planned,        // dry run: would be deployed
+  not_attempted,  // the rollout stopped before this host
+  healthy,        // at the target version, gate passed
+  unchanged,      // skipped: already at the target
+  failed,
+  rolled_back,    // gate failed; the previous install serves again
+  cleaned,        // gate failed on a fresh host: stopped and removed
+  unknown,        // connection lost after the switch; the next run rolls it back
+  interrupted,    // interrupted before its switch: nothing changed
+};
+
+// Where a host's time went, in order, each once at most.
+enum class DeployPhase { probe, connect, upload, stage, switch_files, restart, gate, rollback };
+
+std::string_view to_string(DeployAction a);  // install | upgrade | restart | skip | -
+std::string_view to_string(DeployResult r);  // healthy | unchanged | failed | rolled-back | cleaned | unknown | not-attempted | planned | interrupted
+std::string_view to_string(DeployPhase p);   // probe | connect | upload | stage | switch | restart | gate | rollback
+std::optional<DeployAction> deploy_action_from_string(std::string_view s);
+std::optional<DeployResult> deploy_result_from_string(std::string_view s);
+std::optional<DeployPhase> deploy_phase_from_string(std::string_view s);
+
 struct HostReport {
   std::string name;
   int wave = 0;              // 1-based; 0: not in any wave (skipped, or the plan failed)
-  std::string action;        // install | upgrade | restart | skip | - (plan failed)
+  DeployAction action = DeployAction::none;
   std::string changes;       // "node, config" or "unchanged"
-  std::string result;        // healthy | unchanged | failed | rolled-back | cleaned | unknown | not-attempted | planned
-  std::string detail;        // one line: why
+  DeployResult result = DeployResult::not_attempted;
+  // One line: why. Problems that did not decide the result but must not go
+  // unseen (the journal not marked done, a service that would not stop
+  // during a rollback) are appended as "; WARNING: …" (and logged).
+  std::string detail;
   double seconds = 0;
   std::string before_version, after_version;
   bool ok = false;           // healthy at the target version (or unchanged and healthy)
-  // Where the seconds went: connect, upload (incl. waiting for a shared one),
-  // stage, switch, restart, gate, rollback — in order, each once at most.
-  std::vector<std::pair<std::string, double>> phases;
+  std::vector<std::pair<DeployPhase, double>> phases;
 };
 
 struct DeployReport {

@@ -1,21 +1,17 @@
 #include "orchestrator/lifecycle/deploy_plan.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
-#include <toml++/toml.h>
-
 #include "core/encoding.h"
+#include "core/process.h"
 #include "core/sha256.h"
 #include "core/socket_addr.h"
-#include "core/toml_text.h"
+#include "orchestrator/control/ssh_remote.h"
+#include "orchestrator/lifecycle/node_config_toml.h"
 
 namespace x0x::orchestrator {
 
@@ -23,58 +19,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Runs argv (no shell) with a deadline; returns {exit status, stdout}.
+// Runs argv (no shell) with a deadline; returns {exit code, stdout}.
 std::pair<int, std::string> run_program(std::vector<std::string> args, std::chrono::milliseconds limit) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw DeployUsageError("pipe: " + std::string(std::strerror(errno)));
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    throw DeployUsageError("fork: " + std::string(std::strerror(errno)));
+  ProcessSpec spec;
+  spec.argv = args;
+  spec.in = Stdio::null();
+  spec.out = Stdio::pipe();
+  spec.err = Stdio::null();
+  ProcessResult r;
+  try {
+    r = run_process(spec, limit, 65536);
+  } catch (const ProcessError&) {
+    return {127, ""};  // as a shell would say: not found / cannot run
   }
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 2);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  std::string out;
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  bool timed_out = false;
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      timed_out = r == 0;
-      break;
-    }
-    char buf[4096];
-    auto n = ::read(fds[0], buf, sizeof buf);
-    if (n <= 0) break;
-    if (out.size() < 65536) out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) throw DeployUsageError(args[0] + " " + args[1] + ": no answer within " + std::to_string(limit.count() / 1000) + " s");
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  if (r.timed_out) throw DeployUsageError(args[0] + " " + args[1] + ": no answer within " + std::to_string(limit.count() / 1000) + " s");
+  return {r.exit_code(), r.out};
 }
 
 std::string unspecified_to(const SocketAddr& a, const std::string& replacement) {
@@ -204,54 +163,26 @@ std::string render_node_config(const Fleet& fleet, const Host& host, const HostL
   if (host.gossip_addr.empty())
     throw DeployUsageError(fleet.path.string() + ":" + std::to_string(host.line) + ": host (" + host.name +
                            ").gossip_addr: required for deploy (the node's mesh bind address)");
-  toml::table rest;
-  std::string level = log_level;
-  if (!template_text.empty()) {
-    try {
-      rest = toml::parse(std::string_view(template_text), std::string_view(template_name));
-    } catch (const toml::parse_error& e) {
-      throw DeployUsageError(template_name + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-    }
-    if (level.empty())
-      if (auto v = rest["log_level"].value<std::string>()) level = *v;
-    for (auto key : {"api_address", "bind_address", "data_dir", "instance_name", "log_level", "bootstrap_peers"})
-      rest.erase(key);
-  }
-  if (level.empty()) level = "info";
-  std::ostringstream o;
-  o << "# Rendered by x0xctl deploy for host " << host.name;
-  if (!template_text.empty()) o << " from " << fs::path(template_name).filename().string();
-  o << "; the next deploy overwrites it.\n"
-    << "api_address = " << toml_quote(host.api_addr) << "\n"
-    << "bind_address = " << toml_quote(host.gossip_addr) << "\n"
-    << "data_dir = " << toml_quote(layout.data_dir) << "\n"
-    << "instance_name = " << toml_quote(host.name) << "\n"
-    << "log_level = " << toml_quote(level) << "\n"
-    << "bootstrap_peers = [";
-  auto peers = bootstrap_peers_for(fleet, host);
-  for (std::size_t i = 0; i < peers.size(); ++i) o << (i ? ", " : "") << toml_quote(peers[i]);
-  o << "]\n";
-  if (!rest.empty()) o << "\n" << rest << "\n";
-  auto text = o.str();
-  // The keys we set must stay top-level keys (before any [section]).
+  NodeConfigKeys keys{host.api_addr, host.gossip_addr, layout.data_dir, host.name, log_level, bootstrap_peers_for(fleet, host)};
+  std::string header = "Rendered by x0xctl deploy for host " + host.name;
+  if (!template_text.empty()) header += " from " + fs::path(template_name).filename().string();
+  header += "; the next deploy overwrites it.";
   try {
-    toml::table check = toml::parse(std::string_view(text), std::string_view("rendered config"));
-    if (check["api_address"].value<std::string>() != host.api_addr ||
-        check["data_dir"].value<std::string>() != layout.data_dir)
-      throw DeployUsageError(host.name + ": rendered config lost a top-level key");
-  } catch (const toml::parse_error& e) {
-    throw DeployUsageError(host.name + ": rendered config is not valid TOML: " + std::string(e.description()));
+    return render_node_config_toml(keys, template_text, template_name, header);
+  } catch (const NodeConfigError& e) {
+    throw DeployUsageError(e.what());
   }
-  return text;
 }
 
 std::string render_runner_env(const Host& host, const HostLayout& layout, const std::string& log_level) {
   auto [h, port] = api_target(host);
   auto base = "http://" + SocketAddr{h, port}.to_string();
+  // Single-quoted as sh wants it ('\'' for a quote), which systemd's
+  // EnvironmentFile= reads the same way; only a line break cannot be carried.
   auto line = [&](const std::string& k, const std::string& v) {
-    if (v.find_first_of("'\n\\\"$`") != std::string::npos)
-      throw DeployUsageError(host.name + ": " + k + " value \"" + v + "\" has a character the env file cannot carry");
-    return k + "='" + v + "'\n";
+    if (v.find_first_of("\n\r") != std::string::npos)
+      throw DeployUsageError(host.name + ": " + k + " value \"" + v + "\" has a line break the env file cannot carry");
+    return k + "=" + shell_quote(v) + "\n";
   };
   std::string level = log_level.empty() ? "INFO" : log_level;
   for (auto& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -1,23 +1,20 @@
 #include "orchestrator/lifecycle/local_fleet.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
+#include "core/process.h"
 #include "orchestrator/control/inventory.h"
 #include "orchestrator/lifecycle/local_mesh.h"
+#include "orchestrator/lifecycle/node_config_toml.h"
 #include "probes/rest_client.h"
 
 namespace x0x::orchestrator {
@@ -33,7 +30,7 @@ namespace {
 // A recorded PID is ours only if it still runs our binary from the node's
 // folder: a recycled PID fails this check and is never signalled.
 bool is_ours(int pid, const std::string& exe, const std::string& cwd) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  if (!process_alive(pid)) return false;
   std::error_code ec1, ec2;
   auto e = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec1);
   auto c = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec2);
@@ -57,15 +54,24 @@ bool any_alive(const json& state) {
   return false;
 }
 
+// The PIDs were checked with is_ours just before. Stopped means gone from
+// the process table, so a caller that checks the PID right after sees it
+// gone: reaped here when it is our child (a node an earlier restart in this
+// process started), else by whoever adopted it (the x0xctl that started it
+// has exited).
 void stop_pids(std::vector<int> pids) {
-  for (int p : pids) ::kill(p, SIGTERM);
+  for (int p : pids) send_signal(p, SIGTERM);
+  auto gone = [](int p) {
+    try_reap(p);  // -1 (not our child) or nullopt (running) change nothing
+    return !send_signal(p, 0);
+  };
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (std::chrono::steady_clock::now() < deadline) {
-    std::erase_if(pids, [](int p) { return ::kill(p, 0) != 0; });
+    std::erase_if(pids, gone);
     if (pids.empty()) return;
     std::this_thread::sleep_for(20ms);
   }
-  for (int p : pids) ::kill(p, SIGKILL);
+  for (int p : pids) send_signal(p, SIGKILL);
 }
 
 }  // namespace
@@ -138,6 +144,7 @@ std::vector<LocalProcessState> local_status(const fs::path& dir) {
         auto h = probes::RestClient("http://" + s.api_addr, {}, 2s).get_json("/health");
         s.peers = h.value("peers", -1);
       } catch (const std::exception&) {
+        // peers stays -1: unknown, shown as "-" (the node is up but not answering).
       }
     }
     out.push_back(s);
@@ -152,36 +159,30 @@ namespace {
 void pin_addresses(const fs::path& config, const std::string& api_addr, const std::string& mesh_addr) {
   std::ifstream in(config);
   if (!in) throw std::runtime_error("local fleet: cannot read " + config.string());
-  std::string text, line;
-  while (std::getline(in, line)) {
-    if (line.rfind("api_address = ", 0) == 0) line = "api_address = \"" + api_addr + "\"";
-    else if (line.rfind("bind_address = ", 0) == 0) line = "bind_address = \"" + mesh_addr + "\"";
-    text += line + "\n";
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    write_file_atomically(config, pin_node_config_addresses(text.str(), config.string(), api_addr, mesh_addr));
+  } catch (const NodeConfigError& e) {
+    throw std::runtime_error(std::string("local fleet: ") + e.what());
   }
-  write_file_atomically(config, text);
 }
 
 // Starts the node detached (own session, stdin /dev/null, output appended to
 // its log), as `local up` did; returns its PID.
 int spawn_node(const std::string& exe, const fs::path& dir) {
-  const auto config = (dir / "config.toml").string(), log = (dir / "node.log").string();
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(std::string("local fleet: fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::setsid();
-    int in = ::open("/dev/null", O_RDONLY), out = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-    if (in < 0 || out < 0 || ::chdir(dir.c_str()) != 0) ::_exit(127);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    ::close_range(3, ~0U, 0);
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execl(exe.c_str(), exe.c_str(), "--config", config.c_str(), "--no-hard-coded-bootstrap", static_cast<char*>(nullptr));
-    ::_exit(127);
+  ProcessSpec spec;
+  spec.argv = {exe, "--config", (dir / "config.toml").string(), "--no-hard-coded-bootstrap"};
+  spec.cwd = dir;
+  spec.in = Stdio::null();
+  spec.out = Stdio::append_to(dir / "node.log");
+  spec.err = Stdio::same_as_stdout();
+  spec.new_session = true;
+  try {
+    return spawn_process(spec).pid;
+  } catch (const ProcessError& e) {
+    throw std::runtime_error(std::string("local fleet: ") + e.what());
   }
-  return pid;
 }
 
 }  // namespace
@@ -204,9 +205,8 @@ void local_restart_node(const fs::path& dir, const std::string& name, std::chron
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string why = "no answer";
   while (std::chrono::steady_clock::now() < deadline) {
-    int st = 0;
-    if (::waitpid(pid, &st, WNOHANG) == pid) {
-      why = "it exited (status " + std::to_string(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)) + ")";
+    if (auto st = try_reap(pid)) {
+      why = "it " + describe_wait_status(*st);
       break;
     }
     try {

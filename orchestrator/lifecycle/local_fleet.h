@@ -18,7 +18,7 @@ struct LocalFleetOptions {
   std::filesystem::path dir = "x0x-local";
   int nodes = 6;
   std::filesystem::path node_binary, runner_binary;
-  std::string extra_toml;  // appended to every node config (tests)
+  std::string extra_toml;  // merged into every node config (tests), see LocalMesh::Options
 };
 
 struct LocalProcessState {

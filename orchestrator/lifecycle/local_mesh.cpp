@@ -1,13 +1,9 @@
 #include "orchestrator/lifecycle/local_mesh.h"
 
 #include "core/atomic_file.h"
-#include "core/toml_text.h"
+#include "core/process.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,23 +20,14 @@
 #include <system_error>
 #include <thread>
 
-#include <boost/process/args.hpp>
-#include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
-#include <boost/process/exe.hpp>
-#include <boost/process/extend.hpp>
-#include <boost/process/io.hpp>
-#include <boost/process/search_path.hpp>
-#include <boost/process/start_dir.hpp>
 #include <nlohmann/json.hpp>
 
+#include "orchestrator/lifecycle/node_config_toml.h"
 #include "probes/rest_client.h"
 
 namespace x0x::orchestrator {
 
 namespace fs = std::filesystem;
-namespace bp = boost::process;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -66,8 +53,6 @@ std::optional<std::string> read_trimmed(const fs::path& p) {
   return trim(ss.str());
 }
 
-std::string toml_str(std::string_view s) { return x0x::toml_quote(s); }
-
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -91,16 +76,6 @@ std::optional<std::string> api_base_from(std::string s) {
   return "http://" + host + ":" + port;
 }
 
-std::string describe_status(int st) {
-  if (st == -1) return "(status unknown)";
-  if (WIFEXITED(st)) return "with status " + std::to_string(WEXITSTATUS(st));
-  if (WIFSIGNALED(st)) {
-    const char* name = ::strsignal(WTERMSIG(st));
-    return "killed by signal " + std::to_string(WTERMSIG(st)) + (name ? std::string(" (") + name + ")" : "");
-  }
-  return "(wait status " + std::to_string(st) + ")";
-}
-
 std::string now_text() {
   const std::time_t t = std::time(nullptr);
   char buf[64];
@@ -109,49 +84,6 @@ std::string now_text() {
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
 }
-
-// Runs in the forked child, between fork and execve: async-signal-safe calls only.
-struct ChildSetup {
-  bool pdeathsig = true;
-  bool new_session = false;
-  pid_t parent = 0;
-  int fd_limit = 1024;
-
-  template <class Executor>
-  void operator()(Executor&) const {
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the spawning thread's mask is inherited
-    ::signal(SIGPIPE, SIG_DFL);                  // an ignored disposition survives execve
-    ::signal(SIGTERM, SIG_DFL);
-    if (new_session) ::setsid();  // detached: no terminal hang-up reaches it
-    if (pdeathsig) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(1);  // parent already gone
-    }
-    // Don't leak the parent's descriptors (test sockets, other nodes' logs)
-    // into the node. CLOEXEC rather than close: the exec-error pipe of
-    // Boost.Process must stay open until execve.
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-      for (int fd = 3; fd < fd_limit; ++fd) {
-        const int flags = ::fcntl(fd, F_GETFD);
-        if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-      }
-    }
-  }
-};
-
-// Reaps a child whose execve failed (Boost.Process leaves it as a zombie).
-struct ReapOnError {
-  template <class Executor>
-  void operator()(Executor& exec, const std::error_code&) const {
-    if (exec.pid > 0) {
-      int st = 0;
-      while (::waitpid(exec.pid, &st, 0) == -1 && errno == EINTR) {
-      }
-    }
-  }
-};
 
 void sleep_until_or(Clock::time_point deadline, std::chrono::milliseconds step) {
   const auto now = Clock::now();
@@ -177,7 +109,7 @@ LocalMesh::LocalMesh(Options opts) : opts_(std::move(opts)) {
 
   // Resolve the binary once: nodes run with their own folder as cwd.
   if (!opts_.node_binary.has_parent_path()) {
-    const auto found = bp::search_path(opts_.node_binary.string());
+    const auto found = find_program(opts_.node_binary.string());
     if (found.empty())
       throw std::runtime_error("local mesh: node binary '" + opts_.node_binary.string() + "' not found in PATH");
     opts_.node_binary = found.string();
@@ -248,15 +180,11 @@ bool LocalMesh::refresh(std::size_t i) {
     n.running = false;
     return false;
   }
-  int st = 0;
-  pid_t r;
-  do {
-    r = ::waitpid(n.pid, &st, WNOHANG);
-  } while (r == -1 && errno == EINTR);
-  if (r == 0) return true;
-  // Reaped now, or not our child any more (ECHILD: e.g. SIGCHLD ignored): the
+  const auto st = try_reap(n.pid);
+  if (!st) return true;
+  // Reaped now, or not our child any more (-1, e.g. SIGCHLD ignored): the
   // PID may be recycled from here on, so forget it.
-  exit_status_[i] = r == n.pid ? st : -1;
+  exit_status_[i] = *st;
   n.running = false;
   n.pid = -1;
   return false;
@@ -265,21 +193,14 @@ bool LocalMesh::refresh(std::size_t i) {
 void LocalMesh::write_config(std::size_t i, const std::vector<std::string>& bootstrap, const std::string& api_addr,
                              const std::string& bind_addr) const {
   const LocalNode& n = nodes_[i];
-  std::ostringstream o;
-  o << "# Written by x0x LocalMesh for node " << n.name << ".\n"
-    << "api_address = " << toml_str(api_addr) << "\n"
-    << "bind_address = " << toml_str(bind_addr) << "\n"
-    << "data_dir = " << toml_str(n.data_dir.string()) << "\n"
-    << "instance_name = " << toml_str(n.name) << "\n"
-    << "log_level = " << toml_str(opts_.log_level) << "\n"
-    << "bootstrap_peers = [";
-  for (std::size_t k = 0; k < bootstrap.size(); ++k) o << (k ? ", " : "") << toml_str(bootstrap[k]);
-  o << "]\n";
-  if (!opts_.extra_toml.empty()) {
-    o << "\n" << opts_.extra_toml;
-    if (opts_.extra_toml.back() != '\n') o << "\n";
+  NodeConfigKeys keys{api_addr, bind_addr, n.data_dir.string(), n.name, opts_.log_level, bootstrap};
+  std::string text;
+  try {
+    text = render_node_config_toml(keys, opts_.extra_toml, "local mesh extra_toml", "Written by x0x LocalMesh for node " + n.name + ".");
+  } catch (const NodeConfigError& e) {
+    throw std::invalid_argument(std::string("local mesh: ") + e.what());
   }
-  write_file_atomically(n.config_path, o.str());
+  write_file_atomically(n.config_path, text);
 }
 
 void LocalMesh::spawn(std::size_t i) {
@@ -311,29 +232,22 @@ void LocalMesh::spawn(std::size_t i) {
 int LocalMesh::spawn_child(const std::string& exe, const std::vector<std::string>& args,
                            const std::vector<std::pair<std::string, std::string>>& env, const LocalNode& n,
                            const fs::path& log_path, const std::string& what) {
-  std::unique_ptr<FILE, int (*)(FILE*)> log(std::fopen(log_path.c_str(), "ae"), &std::fclose);
-  if (!log) throw std::runtime_error("local mesh: cannot open " + log_path.string() + ": " + std::strerror(errno));
-  ChildSetup setup;
-  setup.pdeathsig = opts_.kill_on_parent_exit && !opts_.detached;
-  setup.new_session = opts_.detached;
-  setup.parent = ::getpid();
-  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-    setup.fd_limit = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
-  auto environment = boost::this_process::environment();
-  bp::environment child_env = environment;
-  for (auto& [k, v] : env) child_env[k] = v;
-
-  std::error_code spawn_ec;
-  bp::child child(bp::exe = exe, bp::args = args, bp::env = child_env, bp::start_dir = n.dir.string(),
-                  bp::std_in < bp::null, bp::std_out > log.get(), bp::std_err > log.get(),
-                  bp::extend::on_exec_setup = setup, bp::extend::on_error = ReapOnError{}, spawn_ec);
-  if (spawn_ec || child.id() <= 0)
-    throw std::runtime_error("local mesh: cannot start " + what + " for '" + n.name + "' (" + exe +
-                             "): " + (spawn_ec ? spawn_ec.message() : std::string("no pid")));
-  const int pid = static_cast<int>(child.id());
-  // From here on the PID is ours to manage (waitpid); ~child must not touch it.
-  child.detach();
-  return pid;
+  ProcessSpec spec;
+  spec.argv.push_back(exe);
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env = env;
+  spec.cwd = n.dir;
+  spec.in = Stdio::null();
+  spec.out = Stdio::append_to(log_path);
+  spec.err = Stdio::same_as_stdout();
+  spec.new_session = opts_.detached;  // detached: no terminal hang-up reaches it
+  spec.die_with_parent = opts_.kill_on_parent_exit && !opts_.detached;
+  try {
+    // From here on the PID is ours to manage (waitpid).
+    return spawn_process(spec).pid;
+  } catch (const ProcessError& e) {
+    throw std::runtime_error("local mesh: cannot start " + what + " for '" + n.name + "': " + e.what());
+  }
 }
 
 std::string LocalMesh::log_tail(std::size_t i, std::size_t max_bytes) const {
@@ -381,7 +295,7 @@ void LocalMesh::wait_ready(const std::vector<std::size_t>& which, std::chrono::m
     for (auto it = pending.begin(); it != pending.end();) {
       LocalNode& n = nodes_[it->i];
       if (!refresh(it->i))
-        fail(it->i, "(pid " + std::to_string(it->pid) + ") exited " + describe_status(exit_status_[it->i]) +
+        fail(it->i, "(pid " + std::to_string(it->pid) + ") " + describe_wait_status(exit_status_[it->i]) +
                         " before serving its API");
       const auto port = read_trimmed(n.data_dir / "api.port");
       if (!port) {
@@ -454,6 +368,7 @@ void LocalMesh::start() {
     try {
       stop_all();
     } catch (...) {
+      // The start failure is what the caller must see; the destructor stops what is left.
     }
     throw;
   }
@@ -475,6 +390,7 @@ void LocalMesh::restart_node(std::size_t i) {
     try {
       terminate({i}, kStopGrace);
     } catch (...) {
+      // As in start(): the readiness failure is the error to report.
     }
     throw;
   }
@@ -484,7 +400,7 @@ void LocalMesh::terminate(const std::vector<std::size_t>& which, std::chrono::mi
   std::vector<std::size_t> live;
   for (std::size_t i : which)
     if (refresh(i)) {
-      ::kill(nodes_[i].pid, SIGTERM);  // an un-reaped child of ours: the PID can't be recycled
+      send_signal(nodes_[i].pid, SIGTERM);  // an un-reaped child of ours: the PID can't be recycled
       live.push_back(i);
     }
   const auto deadline = Clock::now() + grace;
@@ -499,13 +415,8 @@ void LocalMesh::terminate(const std::vector<std::size_t>& which, std::chrono::mi
 void LocalMesh::kill_and_reap(std::size_t i) noexcept {
   if (!refresh(i)) return;
   LocalNode& n = nodes_[i];
-  ::kill(n.pid, SIGKILL);
-  int st = 0;
-  pid_t r;
-  do {
-    r = ::waitpid(n.pid, &st, 0);
-  } while (r == -1 && errno == EINTR);
-  exit_status_[i] = r == n.pid ? st : -1;
+  send_signal(n.pid, SIGKILL);
+  exit_status_[i] = reap(n.pid);
   n.running = false;
   n.pid = -1;
 }
@@ -513,12 +424,7 @@ void LocalMesh::kill_and_reap(std::size_t i) noexcept {
 bool LocalMesh::refresh_runner(std::size_t i) {
   LocalNode& n = nodes_[i];
   if (!n.runner_running || n.runner_pid <= 0) return n.runner_running = false;
-  int st = 0;
-  pid_t r;
-  do {
-    r = ::waitpid(n.runner_pid, &st, WNOHANG);
-  } while (r == -1 && errno == EINTR);
-  if (r == 0) return true;
+  if (!try_reap(n.runner_pid)) return true;
   n.runner_running = false;
   n.runner_pid = -1;
   return false;
@@ -541,7 +447,7 @@ void LocalMesh::start_runner(std::size_t i) {
 void LocalMesh::stop_runner(std::size_t i) {
   LocalNode& n = at(i);
   if (!refresh_runner(i)) return;
-  ::kill(n.runner_pid, SIGTERM);
+  send_signal(n.runner_pid, SIGTERM);
   const auto deadline = Clock::now() + kStopGrace;
   while (refresh_runner(i) && Clock::now() < deadline) sleep_until_or(deadline, 10ms);
   kill_runner(i);
@@ -550,10 +456,8 @@ void LocalMesh::stop_runner(std::size_t i) {
 void LocalMesh::kill_runner(std::size_t i) {
   LocalNode& n = at(i);
   if (!refresh_runner(i)) return;
-  ::kill(n.runner_pid, SIGKILL);
-  int st = 0;
-  while (::waitpid(n.runner_pid, &st, 0) == -1 && errno == EINTR) {
-  }
+  send_signal(n.runner_pid, SIGKILL);
+  reap(n.runner_pid);
   n.runner_running = false;
   n.runner_pid = -1;
 }

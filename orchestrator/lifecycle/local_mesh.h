@@ -41,7 +41,9 @@ class LocalMesh {
     // helsinki, nuremberg, singapore, sydney, then node-7, node-8, ...
     std::vector<std::string> names;
     std::string log_level = "info";
-    std::string extra_toml;  // appended verbatim to every config.toml
+    // Merged into every config.toml: its keys and sections are kept, the
+    // node's own (addresses, data_dir, name, log_level, peers) set over it.
+    std::string extra_toml;
     std::chrono::milliseconds start_timeout{20000};
     // Children get PR_SET_PDEATHSIG=SIGTERM so they die with this process even
     // when it crashes. Linux ties that to the *thread* that spawned them: turn it

@@ -3,6 +3,8 @@
 #include "orchestrator/control/ssh_remote.h"
 
 #include <filesystem>
+#include <functional>
+#include <string_view>
 
 namespace x0x::orchestrator {
 
@@ -15,6 +17,36 @@ ExecResult run_checked(RemoteHost& host, const std::string& what, const std::str
     throw ServiceError(host.name() + ": " + what + " failed (exit " + std::to_string(r.exit_code) +
                        "): " + one_line(r.err.empty() ? r.out : r.err + " " + r.out, 400));
   return r;
+}
+
+// systemd's own quoting, for unit files (not a shell): `%` starts a
+// specifier in every setting, `$` a variable in ExecStart=.
+std::string systemd_escape_percent(std::string_view s) {
+  std::string out;
+  for (char c : s) out += c == '%' ? std::string("%%") : std::string(1, c);
+  return out;
+}
+
+// One word of an ExecStart= command line, double-quoted.
+std::string systemd_exec_word(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '$') out += '$';
+    out += c;
+  }
+  return systemd_escape_percent(out + "\"");
+}
+
+// systemd refuses to start a program whose path has a quote, a backslash or
+// a control character ("Executable name contains special characters"); say
+// so at plan time rather than after a switch.
+void check_systemd_path(const Host& host, const std::string& root) {
+  for (unsigned char c : root)
+    if (c == '\'' || c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
+      throw std::invalid_argument("install_root \"" + root + "\" has a character systemd cannot start a program from "
+                                  "(a quote, a backslash or a control character); choose another install_root, or "
+                                  "service_manager = \"supervisor\" for host " + host.name);
 }
 
 const char kSupervisorScript[] = R"SH(#!/bin/sh
@@ -195,7 +227,7 @@ class SupervisorManager final : public ServiceManager {
 
  private:
   std::string cmd(const char* action, Service s, bool tolerate_missing = false) const {
-    auto c = "/bin/sh " + shell_quote(l_.supervisor) + " " + action + " " + service_name(s);
+    auto c = "/bin/sh " + shell_quote(l_.supervisor) + " " + shell_quote(action) + " " + shell_quote(service_name(s));
     if (tolerate_missing) c = "if [ -f " + shell_quote(l_.supervisor) + " ]; then " + c + "; else echo 'not installed'; exit 3; fi";
     return c;
   }
@@ -212,7 +244,9 @@ class SupervisorManager final : public ServiceManager {
 class SystemdManager final : public ServiceManager {
  public:
   SystemdManager(Host host, HostLayout layout, ServiceManagerOptions opts)
-      : h_(std::move(host)), l_(std::move(layout)), o_(std::move(opts)) {}
+      : h_(std::move(host)), l_(std::move(layout)), o_(std::move(opts)) {
+    check_systemd_path(h_, l_.root);
+  }
   std::string kind() const override { return "systemd"; }
   std::vector<RenderedFile> files() const override {
     return {{"unit:node", unit_path(Service::node), render_systemd_unit(h_, l_, Service::node), 0644},
@@ -227,8 +261,11 @@ class SystemdManager final : public ServiceManager {
     run_checked(h, "systemctl start " + unit(s), sc() + " start " + shell_quote(unit(s)), o_.command_timeout);
   }
   void stop(RemoteHost& h, Service s) override {
-    // A unit that is not loaded is not running: fine.
-    h.exec(sc() + " stop " + shell_quote(unit(s)), o_.command_timeout);
+    // A unit that is not loaded (exit 5) is not running: fine. Anything else is an error.
+    auto r = h.exec(sc() + " stop " + shell_quote(unit(s)), o_.command_timeout);
+    if (r.exit_code != 0 && r.exit_code != 5)
+      throw ServiceError(h.name() + ": systemctl stop " + unit(s) + " failed (exit " + std::to_string(r.exit_code) +
+                         "): " + one_line(r.err.empty() ? r.out : r.err + " " + r.out, 400));
   }
   void restart(RemoteHost& h, Service s) override {
     run_checked(h, "systemctl restart " + unit(s), sc() + " restart " + shell_quote(unit(s)), o_.command_timeout);
@@ -238,12 +275,25 @@ class SystemdManager final : public ServiceManager {
     auto d = one_line(r.out.empty() ? r.err : r.out, 400);
     return {r.exit_code == 0 && d == "active", d};
   }
+  // Every step is tried; what failed is thrown together at the end.
   void remove(RemoteHost& h) override {
-    stop(h, Service::runner);
-    stop(h, Service::node);
-    h.exec(sc() + " disable --quiet " + shell_quote(unit(Service::node)) + " " + shell_quote(unit(Service::runner)), o_.command_timeout);
+    std::string failed;
+    auto attempt = [&](const std::function<void()>& step) {
+      try {
+        step();
+      } catch (const ServiceError& e) {
+        failed += (failed.empty() ? "" : "; ") + std::string(e.what());
+      }
+    };
+    attempt([&] { stop(h, Service::runner); });
+    attempt([&] { stop(h, Service::node); });
+    attempt([&] {
+      run_checked(h, "systemctl disable",
+                  sc() + " disable --quiet " + shell_quote(unit(Service::node)) + " " + shell_quote(unit(Service::runner)), o_.command_timeout);
+    });
+    if (!failed.empty()) throw ServiceError(failed);
   }
-  void after_remove(RemoteHost& h) override { h.exec(sc() + " daemon-reload", o_.command_timeout); }
+  void after_remove(RemoteHost& h) override { run_checked(h, "systemctl daemon-reload", sc() + " daemon-reload", o_.command_timeout); }
   std::string unit(Service s) const override { return systemd_unit_name(h_, s); }
 
  private:
@@ -297,19 +347,22 @@ std::string systemd_unit_name(const Host& host, Service s) {
 }
 
 std::string render_systemd_unit(const Host& host, const HostLayout& l, Service s) {
+  check_systemd_path(host, l.root);
+  auto path = [](const std::string& p) { return systemd_escape_percent(p); };
+  auto name = systemd_escape_percent(host.name);
   std::string u = "# Rendered by x0xctl deploy for host " + host.name + "; do not edit (the next deploy overwrites it).\n";
   if (s == Service::node) {
-    u += "[Unit]\nDescription=x0x node " + host.name + "\nAfter=network-online.target\nWants=network-online.target\n\n";
-    u += "[Service]\nType=simple\nWorkingDirectory=" + l.root + "\n";
-    u += "ExecStart=" + l.node_binary + " --config " + l.config + " --no-hard-coded-bootstrap\n";
+    u += "[Unit]\nDescription=x0x node " + name + "\nAfter=network-online.target\nWants=network-online.target\n\n";
+    u += "[Service]\nType=simple\nWorkingDirectory=" + path(l.root) + "\n";
+    u += "ExecStart=" + systemd_exec_word(l.node_binary) + " --config " + systemd_exec_word(l.config) + " --no-hard-coded-bootstrap\n";
     u += "Restart=on-failure\nRestartSec=2\nLimitNOFILE=65536\n";
-    u += "StandardOutput=append:" + l.node_log + "\nStandardError=append:" + l.node_log + "\n";
+    u += "StandardOutput=append:" + path(l.node_log) + "\nStandardError=append:" + path(l.node_log) + "\n";
   } else {
     auto node_unit = systemd_unit_name(host, Service::node);
-    u += "[Unit]\nDescription=x0x mesh test runner for node " + host.name + "\nAfter=" + node_unit + "\nWants=" + node_unit + "\n\n";
-    u += "[Service]\nType=simple\nWorkingDirectory=" + l.root + "\nEnvironmentFile=" + l.runner_env + "\n";
-    u += "ExecStart=" + l.runner_binary + "\nRestart=on-failure\nRestartSec=2\n";
-    u += "StandardOutput=append:" + l.runner_log + "\nStandardError=append:" + l.runner_log + "\n";
+    u += "[Unit]\nDescription=x0x mesh test runner for node " + name + "\nAfter=" + node_unit + "\nWants=" + node_unit + "\n\n";
+    u += "[Service]\nType=simple\nWorkingDirectory=" + path(l.root) + "\nEnvironmentFile=" + path(l.runner_env) + "\n";
+    u += "ExecStart=" + systemd_exec_word(l.runner_binary) + "\nRestart=on-failure\nRestartSec=2\n";
+    u += "StandardOutput=append:" + path(l.runner_log) + "\nStandardError=append:" + path(l.runner_log) + "\n";
   }
   u += "\n[Install]\nWantedBy=multi-user.target\n";
   return u;

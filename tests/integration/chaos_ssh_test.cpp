@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,14 +18,13 @@
 #include <sstream>
 
 #include "core/encoding.h"
+#include "core/process.h"
 #include "orchestrator/faults/fault_injector.h"
 #include "orchestrator/control/inventory.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/fleet_fixture.h"
 #include "tests/support/sshd_fixture.h"
 #include "tests/support/source_dir.h"
-
-extern char** environ;
 
 using namespace x0x;
 using namespace x0x::orchestrator;
@@ -152,15 +150,14 @@ const std::string kSeededTbf = "qdisc tbf 8001: root refcnt 2 rate 1Mbit burst 3
 
 // A child we own that plays the node for SIGSTOP/SIGCONT.
 struct FakeNode {
-  pid_t pid = -1;
+  int pid = -1;
   FakeNode() {
-    char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("300"), nullptr};
-    REQUIRE(::posix_spawn(&pid, "/bin/sleep", nullptr, nullptr, argv, environ) == 0);
+    ProcessSpec spec;
+    spec.argv = {"/bin/sleep", "300"};
+    pid = spawn_process(spec).pid;
   }
   ~FakeNode() {
-    if (pid <= 0) return;  // never kill(-1, …)
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
+    if (send_signal(pid, SIGKILL)) reap(pid);  // never kill(-1, …): send_signal refuses pid <= 0
   }
   char state() const {
     auto s = slurp("/proc/" + std::to_string(pid) + "/stat");
@@ -314,7 +311,7 @@ TEST_CASE("chaos over SSH: dry run records state but changes nothing", "[faults]
   auto would = f.revert_plan["would_run"];
   REQUIRE(would.size() == 5);  // the arming script, then four inserts
   CHECK_THAT(would[0].get<std::string>(), Catch::Contains("setsid sh -c"));
-  CHECK_THAT(would[1].get<std::string>(), Catch::StartsWith("iptables -I INPUT 1 -s 127.0.0.1"));
+  CHECK_THAT(would[1].get<std::string>(), Catch::StartsWith("iptables -I INPUT 1 -s '127.0.0.1'"));
   for (auto& l : hosts.calls()) CHECK_THAT(l, !Catch::Contains("-I") && !Catch::Contains("setsid"));
   CHECK(hosts.marker_count() == 0);
 }
@@ -335,45 +332,29 @@ TEST_CASE("chaos helper: apply a delay from the environment and block", "[.chaos
 
 TEST_CASE("chaos over SSH: when the orchestrator is SIGKILLed, the host's dead-man reverts at expiry", "[faults][chaos]") {
   FakeHosts hosts;
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_addclose(&fa, out[0]);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
-  env_s.push_back("X0X_CHAOS_HELPER_FLEET=" + hosts.toml().string());
-  std::vector<char*> envp;
-  for (auto& s : env_s) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string self = fs::read_symlink("/proc/self/exe").string();
-  std::vector<char*> argv = {self.data(), const_cast<char*>(kHelperTest), nullptr};
-  pid_t child = -1;
-  REQUIRE(::posix_spawn(&child, self.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
+  ProcessSpec spec;
+  spec.argv = {fs::read_symlink("/proc/self/exe").string(), kHelperTest};
+  spec.env = {{"X0X_CHAOS_HELPER_FLEET", hosts.toml().string()}};
+  spec.out = Stdio::pipe();
+  auto helper = spawn_process(spec);
+  const int child = helper.pid;
   REQUIRE(child > 0);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(out[1]);
   struct Reap {
-    pid_t pid;
-    int fd;
+    int pid;
     ~Reap() {
-      if (pid > 0) {  // 0 once reaped; never kill(-1, …) or kill(0, …)
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-      ::close(fd);
+      if (send_signal(pid, SIGKILL)) reap(pid);  // 0 once reaped: nothing is signalled
     }
-  } reap{child, out[0]};
+  } reap_guard{child};
+  const int out_fd = helper.out.get();
 
   // Wait for "applied <id>", with a deadline.
   std::string said;
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (said.find('\n', said.find("applied ")) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out[0], POLLIN, 0};
+    pollfd p{out_fd, POLLIN, 0};
     if (::poll(&p, 1, 200) > 0) {
       char buf[512];
-      auto n = ::read(out[0], buf, sizeof buf);
+      auto n = ::read(out_fd, buf, sizeof buf);
       if (n <= 0) break;
       said.append(buf, static_cast<std::size_t>(n));
     }
@@ -385,12 +366,10 @@ TEST_CASE("chaos over SSH: when the orchestrator is SIGKILLed, the host's dead-m
   REQUIRE(hosts.marker_count() == 1);
   CHECK_THAT(slurp(hosts.state("qdisc.lo")), Catch::Contains("netem"));
 
-  REQUIRE(child > 0);
-  ::kill(child, SIGKILL);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(send_signal(child, SIGKILL));
+  const int status = reap(child);
   CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
-  reap.pid = 0;  // reaped: nothing left to kill
+  reap_guard.pid = 0;  // reaped: nothing left to kill
 
   // Nobody is left to revert: the host's sleeper does, after the 3 s lease.
   CHECK(testing::eventually([&] { return hosts.marker_count() == 0 && !fs::exists(hosts.state("qdisc.lo")); }, 20s));

@@ -22,7 +22,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "core/process.h"
 #include "core/sha256.h"
+#include "core/toml_text.h"
 #include "harness/phase_a.h"
 #include "orchestrator/control/api_access.h"
 #include "orchestrator/lifecycle/deploy.h"
@@ -33,6 +35,12 @@
 #include "tests/support/cli_runner.h"
 #include "tests/support/files.h"
 #include "tests/support/sshd_fixture.h"
+
+// Catch prints deploy states by their name.
+namespace x0x::orchestrator {
+inline std::ostream& operator<<(std::ostream& o, DeployResult r) { return o << to_string(r); }
+inline std::ostream& operator<<(std::ostream& o, DeployAction a) { return o << to_string(a); }
+}  // namespace x0x::orchestrator
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -66,11 +74,11 @@ std::vector<int> free_ports(int n) {
 
 // The 4-host inventory on the fixture's sshd; every supervised process is
 // stopped (through the uploaded supervisor) when it goes away, also when the
-// test failed.
+// test failed. Install roots are <dir>/<roots_in>/<host name>.
 class DeployFleet {
  public:
   DeployFleet(const testing::SshdFixture& sshd, int n = 4, std::string known_hosts = {},
-              std::string service_manager = "supervisor")
+              std::string service_manager = "supervisor", std::string roots_in = {})
       : dir_(fs::temp_directory_path() / ("x0x-deploy-test-" + random_hex(4))) {
     fs::create_directories(dir_);
     auto ports = free_ports(2 * n);
@@ -80,10 +88,10 @@ class DeployFleet {
       << (known_hosts.empty() ? sshd.known_hosts().string() : known_hosts) << "\"\nservice_manager = \"" << service_manager << "\"\n";
     for (int i = 0; i < n; ++i) {
       auto name = "h" + std::to_string(i);
-      auto root = dir_ / name;
+      auto root = roots_in.empty() ? dir_ / name : dir_ / roots_in / name;
       t << "\n[[host]]\nname = \"" << name << "\"\naddress = \"127.0.0.1\"\ntransport = \"ssh\"\napi_addr = \"127.0.0.1:"
-        << ports[2 * i] << "\"\ngossip_addr = \"127.0.0.1:" << ports[2 * i + 1] << "\"\ninstall_root = \"" << root.string()
-        << "\"\ntoken_path = \"" << (root / "data" / "api-token").string() << "\"\n";
+        << ports[2 * i] << "\"\ngossip_addr = \"127.0.0.1:" << ports[2 * i + 1] << "\"\ninstall_root = " << toml_quote(root.string())
+        << "\ntoken_path = " << toml_quote((root / "data" / "api-token").string()) << "\n";
       if (i == 0) t << "roles = [\"bootstrap\"]\n";
     }
     write_file(dir_ / "fleet.toml", t.str());
@@ -92,10 +100,13 @@ class DeployFleet {
   ~DeployFleet() {
     for (auto& h : fleet_.hosts) {
       auto sup = fs::path(h.install_root) / "bin" / "x0x-supervise";
-      if (fs::exists(sup)) {
-        std::system(("/bin/sh " + sup.string() + " stop runner >/dev/null 2>&1").c_str());
-        std::system(("/bin/sh " + sup.string() + " stop node >/dev/null 2>&1").c_str());
-      }
+      if (fs::exists(sup))
+        for (auto* svc : {"runner", "node"}) {
+          ProcessSpec stop;
+          stop.argv = {"/bin/sh", sup.string(), "stop", svc};
+          stop.out = stop.err = Stdio::null();
+          run_process(stop, 60s);
+        }
     }
     std::error_code ec;
     if (std::getenv("X0X_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir_, ec);
@@ -186,10 +197,10 @@ TEST_CASE("deploy: config rendering and systemd units follow the inventory") {
                                  "tpl.toml", "");
   CHECK_THAT(text, Contains("api_address = \"127.0.0.1:12600\"") && Contains("bind_address = \"0.0.0.0:5483\"") &&
                        Contains("data_dir = \"/opt/x0x/data\"") && Contains("instance_name = \"sfo\"") &&
-                       Contains("log_level = \"debug\"") && Contains("bootstrap_peers = [\"203.0.113.10:5483\"]") &&
-                       Contains("dispatch_workers = 2"));
+                       Contains("log_level = \"debug\"") && Contains("dispatch_workers = 2"));
   CHECK(text.find("1.2.3.4") == std::string::npos);
   CHECK(text.find("bootstrap_peers") < text.find("[gossip]"));
+  CHECK_THAT(text, Contains("\"203.0.113.10:5483\""));  // what the node reads back: tests/unit/node_config_toml_test.cpp
   // The bootstrap host does not list itself.
   CHECK_THAT(render_node_config(f, a, HostLayout::for_host(a), "", "", ""), Contains("bootstrap_peers = []"));
   auto env = render_runner_env(b, lb, "info");
@@ -199,7 +210,7 @@ TEST_CASE("deploy: config rendering and systemd units follow the inventory") {
   CHECK_THAT(runner_unit, Contains("After=x0x-node-sfo.service") && Contains("Wants=x0x-node-sfo.service") &&
                               Contains("EnvironmentFile=/opt/x0x/etc/runner.env"));
   CHECK_THAT(render_systemd_unit(b, lb, Service::node),
-             Contains("ExecStart=/opt/x0x/bin/x0x-node --config /opt/x0x/etc/config.toml --no-hard-coded-bootstrap"));
+             Contains("ExecStart=\"/opt/x0x/bin/x0x-node\" --config \"/opt/x0x/etc/config.toml\" --no-hard-coded-bootstrap"));
   // A network (or the host) names the node's unit; the runner's follows it.
   Host c = b;
   c.service = "x0xd-testnet";
@@ -209,6 +220,51 @@ TEST_CASE("deploy: config rendering and systemd units follow the inventory") {
   c.service = "x0xd@test.service";
   CHECK(systemd_unit_name(c, Service::node) == "x0xd@test.service");
   CHECK(lb.cache_dir == "/opt/.x0x-cache");
+}
+
+TEST_CASE("deploy: rendered files carry an install root with a quote, a space and a percent sign") {
+  Fleet f;
+  f.path = "fleet.toml";
+  Host h;
+  h.name = "nyc";
+  h.address = "127.0.0.1";
+  h.api_addr = "127.0.0.1:12600";
+  h.gossip_addr = "127.0.0.1:5483";
+  h.install_root = "/srv/o'brien x0x/100%\"ok\"";
+  f.hosts = {h};
+  auto l = HostLayout::for_host(h);
+  // (The node config reads it back exactly: tests/unit/node_config_toml_test.cpp.)
+  // The runner's env file, sourced by sh as the supervisor does.
+  testing::TempDir tmp;
+  write_file(tmp.path / "runner.env", render_runner_env(h, l, "info"));
+  ProcessSpec sh;
+  sh.argv = {"/bin/sh", "-c", "set -a; . \"$1\"; printf '%s' \"$X0X_API_TOKEN\"", "sh", (tmp.path / "runner.env").string()};
+  sh.out = Stdio::pipe();
+  CHECK(run_process(sh, 10s).out == h.install_root + "/data/api-token");
+  // systemd cannot start a program from a path with a quote: refused, naming the host.
+  CHECK_THROWS_WITH(render_systemd_unit(h, l, Service::node), Contains("install_root") && Contains("nyc"));
+  h.service_manager = "systemd";
+  CHECK_THROWS_AS(make_service_manager(h, l), std::invalid_argument);
+  // A space and a percent sign are fine, quoted the systemd way; systemd-analyze agrees.
+  h.install_root = (tmp.path / "x0x nodes" / "100%").string();
+  l = HostLayout::for_host(h);
+  auto unit = render_systemd_unit(h, l, Service::node);
+  CHECK_THAT(unit, Contains("ExecStart=\"" + tmp.path.string() + "/x0x nodes/100%%/bin/x0x-node\" --config \"") &&
+                       Contains("WorkingDirectory=" + tmp.path.string() + "/x0x nodes/100%%\n"));
+  auto analyze = find_program("systemd-analyze");
+  if (!analyze.empty()) {
+    fs::create_directories(l.bin_dir);
+    write_file(l.node_binary, "#!/bin/sh\n", fs::perms::owner_all);
+    write_file(tmp.path / systemd_unit_name(h, Service::node), unit);
+    ProcessSpec verify;
+    verify.argv = {analyze.string(), "verify", "--man=no", (tmp.path / systemd_unit_name(h, Service::node)).string()};
+    verify.out = Stdio::pipe();
+    verify.err = Stdio::same_as_stdout();
+    auto v = run_process(verify, 60s);
+    INFO(unit << v.out);
+    CHECK(v.exit_code() == 0);
+    CHECK(v.out.find("special characters") == std::string::npos);
+  }
 }
 
 TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build again changes nothing") {
@@ -229,8 +285,8 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build
   for (std::size_t i = 0; i < 4; ++i) {
     INFO("host h" << i);
     auto& hr = rep.hosts[i];
-    CHECK(hr.action == "install");
-    CHECK(hr.result == "healthy");
+    CHECK(hr.action == DeployAction::install);
+    CHECK(hr.result == DeployResult::healthy);
     CHECK(hr.after_version == X0X_TOOLKIT_VERSION);
     auto h = f.health(i);
     CHECK(h["version"] == X0X_TOOLKIT_VERSION);
@@ -244,7 +300,7 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build
     // One verified upload per machine: every host's binary is a hard link of the cache entry.
     CHECK(fs::equivalent(f.root(i) / "bin" / "x0x-node", f.dir() / ".x0x-cache" / lean_sha));
     std::vector<std::string> phases;
-    for (auto& [name, secs] : hr.phases) phases.push_back(name);
+    for (auto& [phase, secs] : hr.phases) phases.emplace_back(to_string(phase));
     CHECK(phases == std::vector<std::string>{"probe", "connect", "upload", "stage", "switch", "restart", "gate"});
   }
   CHECK(rep.uploads == 2);  // node and runner, once for the one machine
@@ -268,8 +324,8 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build
   CHECK(again.passed());
   CHECK(again.waves.empty());
   for (std::size_t i = 0; i < 4; ++i) {
-    CHECK(again.hosts[i].action == "skip");
-    CHECK(again.hosts[i].result == "unchanged");
+    CHECK(again.hosts[i].action == DeployAction::skip);
+    CHECK(again.hosts[i].result == DeployResult::unchanged);
     CHECK(slurp(f.root(i) / "run" / "node.pid") == pids[i]);
   }
   CHECK_FALSE(fs::exists(f.root(0) / "bin" / "x0x-node.prev"));
@@ -322,8 +378,8 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build
   auto plan = run_deploy(f.fleet(), dry);
   CHECK(plan.passed());
   for (std::size_t i = 0; i < 4; ++i) {
-    CHECK(plan.hosts[i].action == "restart");
-    CHECK(plan.hosts[i].result == "planned");
+    CHECK(plan.hosts[i].action == DeployAction::restart);
+    CHECK(plan.hosts[i].result == DeployResult::planned);
     CHECK(slurp(f.root(i) / "run" / "node.pid") == pids[i]);
   }
 }
@@ -348,9 +404,9 @@ TEST_CASE("deploy: a build that fails its health gate stops after the canary and
   CHECK(rep.waves.size() == 2);
   auto& canary = host(rep, "h0");
   CHECK(canary.wave == 1);
-  CHECK(canary.result == "rolled-back");
+  CHECK(canary.result == DeployResult::rolled_back);
   CHECK_THAT(canary.detail, Contains("9.9.9-bad") && Contains("rolled back"));
-  for (auto name : {"h1", "h2", "h3"}) CHECK(host(rep, name).result == "not-attempted");
+  for (auto name : {"h1", "h2", "h3"}) CHECK(host(rep, name).result == DeployResult::not_attempted);
   // The canary serves the old build again, from the restored binary; .prev kept.
   CHECK(sha256_file(f.root(0) / "bin" / "x0x-node") == good_sha);
   CHECK(fs::exists(f.root(0) / "bin" / "x0x-node.prev"));
@@ -366,7 +422,7 @@ TEST_CASE("deploy: a build that fails its health gate stops after the canary and
 TEST_CASE("deploy: a host key mismatch is refused before anything changes") {
   testing::SshdFixture sshd;
   auto other = sshd.dir() / "other_host_key";
-  REQUIRE(std::system(("ssh-keygen -q -t ed25519 -N '' -f " + other.string()).c_str()) == 0);
+  testing::generate_ssh_key(other);
   std::istringstream pub(slurp(other.string() + ".pub"));
   std::string type, blob;
   pub >> type >> blob;
@@ -381,7 +437,7 @@ TEST_CASE("deploy: a host key mismatch is refused before anything changes") {
   CHECK(rep.stopped);
   CHECK_THAT(rep.stop_reason, Contains("nothing was changed"));
   for (std::size_t i = 0; i < 4; ++i) {
-    CHECK(rep.hosts[i].result == "failed");
+    CHECK(rep.hosts[i].result == DeployResult::failed);
     CHECK_THAT(rep.hosts[i].detail, Contains("host key"));
     CHECK_FALSE(fs::exists(f.root(i)));
   }
@@ -389,13 +445,19 @@ TEST_CASE("deploy: a host key mismatch is refused before anything changes") {
 
 namespace {
 
-// A host whose connection "drops" on the first command containing fail_on.
+// A host on which a command containing fail_on "drops" the connection
+// (drop), or fails (exit 1, a message on stderr) without running (refuse).
 class FlakyHost : public RemoteHost {
  public:
-  FlakyHost(std::unique_ptr<RemoteHost> inner, std::string fail_on) : inner_(std::move(inner)), fail_on_(std::move(fail_on)) {}
+  enum Mode { drop, refuse };
+  FlakyHost(std::unique_ptr<RemoteHost> inner, std::string fail_on, Mode mode = drop)
+      : inner_(std::move(inner)), fail_on_(std::move(fail_on)), mode_(mode) {}
   const std::string& name() const override { return inner_->name(); }
   ExecResult exec(const std::string& command, std::chrono::milliseconds timeout, std::string_view stdin_data) override {
-    if (command.find(fail_on_) != std::string::npos) throw RemoteError(name() + ": simulated: connection lost");
+    if (command.find(fail_on_) != std::string::npos) {
+      if (mode_ == drop) throw RemoteError(name() + ": simulated: connection lost");
+      return {1, "", "mv: cannot move: Read-only file system"};
+    }
     return inner_->exec(command, timeout, stdin_data);
   }
   void upload(const fs::path& local, const std::string& remote_path, unsigned mode) override {
@@ -411,10 +473,63 @@ class FlakyHost : public RemoteHost {
  private:
   std::unique_ptr<RemoteHost> inner_;
   std::string fail_on_;
+  Mode mode_;
 };
 
 
 }  // namespace
+
+TEST_CASE("deploy: an install root with a quote and a space deploys, passes its gate and rolls back") {
+  testing::SshdFixture sshd;
+  DeployFleet f(sshd, 2, {}, "supervisor", "o'brien x0x");
+  REQUIRE_THAT(f.root(0).string(), Contains("o'brien x0x/h0"));
+  auto o = options(f.dir() / "proofs-quote");
+  auto rep = run_deploy(f.fleet(), o);
+  {
+    INFO(results(rep) << slurp(f.dir() / "proofs-quote" / "deploy.log"));
+    REQUIRE(rep.passed());
+    for (std::size_t i = 0; i < 2; ++i) {
+      CHECK(rep.hosts[i].result == DeployResult::healthy);
+      CHECK(f.health(i)["version"] == X0X_TOOLKIT_VERSION);
+      CHECK(f.pid_alive(i, "runner.pid"));
+      CHECK_THAT(slurp(f.root(i) / "log" / "runner.log"), Contains("runner ready"));
+      CHECK_THAT(slurp(f.root(i) / "run" / "deploy.state"), Contains("phase=done"));
+      CHECK(fs::exists(f.root(i) / "data" / "api-token"));
+    }
+    CHECK(fs::is_directory(f.dir() / "o'brien x0x" / ".x0x-cache"));
+  }
+  // A build that fails its gate: the canary is rolled back from its .prev files.
+  auto bad = f.dir() / "x0x-lean-node-bad";
+  write_file(bad,
+             "#!/bin/sh\nif [ \"${1:-}\" = --version ]; then echo 'x0x-lean-node 9.9.9-bad'; exit 0; fi\nexec " +
+                 std::string(X0X_LEAN_NODE_BIN) + " \"$@\"\n",
+             fs::perms::owner_all);
+  auto ob = options(f.dir() / "proofs-quote-bad");
+  ob.binary = bad;
+  auto failed = run_deploy(f.fleet(), ob);
+  INFO(results(failed) << slurp(f.dir() / "proofs-quote-bad" / "deploy.log"));
+  CHECK(host(failed, "h0").result == DeployResult::rolled_back);
+  CHECK(sha256_file(f.root(0) / "bin" / "x0x-node") == sha256_file(X0X_LEAN_NODE_BIN));
+  CHECK(f.health(0)["version"] == X0X_TOOLKIT_VERSION);
+}
+
+TEST_CASE("deploy: a journal that cannot be marked done is a warning in the report and the log, with the host") {
+  testing::SshdFixture sshd;
+  DeployFleet f(sshd, 1);
+  auto o = options(f.dir() / "proofs-journal");
+  o.connect = [&](const Host& h, bool) -> std::unique_ptr<RemoteHost> {
+    return std::make_unique<FlakyHost>(ssh_connect(ssh_target_of(h, false)), "phase=done", FlakyHost::refuse);
+  };
+  auto rep = run_deploy(f.fleet(), o);
+  auto log = slurp(f.dir() / "proofs-journal" / "deploy.log");
+  INFO(results(rep) << log);
+  CHECK(host(rep, "h0").result == DeployResult::healthy);  // it is: only its journal is stale
+  CHECK_THAT(host(rep, "h0").detail, Contains("WARNING") && Contains("deploy.state could not be marked done") &&
+                                         Contains("Read-only file system") && Contains("the next run will roll this host back first"));
+  CHECK_THAT(log, Contains("h0: WARNING:") && Contains("could not be marked done"));
+  CHECK_THAT(rep.to_json().dump(), Contains("could not be marked done"));
+  CHECK_THAT(slurp(f.root(0) / "run" / "deploy.state"), Contains("phase=switched"));
+}
 
 TEST_CASE("deploy: a connection lost mid-host is reported as unknown, and the next run rolls it back first") {
   testing::SshdFixture sshd;
@@ -434,16 +549,16 @@ TEST_CASE("deploy: a connection lost mid-host is reported as unknown, and the ne
     if (h.name == "h0") {
       int n = ++h0_connects;
       if (n >= 3) throw RemoteError("h0: simulated: host unreachable");
-      if (n == 2) return std::make_unique<FlakyHost>(ssh_connect(ssh_target_of(h, false)), "restart node");
+      if (n == 2) return std::make_unique<FlakyHost>(ssh_connect(ssh_target_of(h, false)), "'restart' 'node'");
     }
     return ssh_connect(ssh_target_of(h, false));
   };
   auto rep = run_deploy(f.fleet(), o);
   INFO(results(rep) << slurp(f.dir() / "proofs-drop" / "deploy.log"));
   CHECK_FALSE(rep.passed());
-  CHECK(host(rep, "h0").result == "unknown");
+  CHECK(host(rep, "h0").result == DeployResult::unknown);
   CHECK_THAT(host(rep, "h0").detail, Contains("next run rolls it back"));
-  for (auto name : {"h1", "h2", "h3"}) CHECK(host(rep, name).result == "not-attempted");
+  for (auto name : {"h1", "h2", "h3"}) CHECK(host(rep, name).result == DeployResult::not_attempted);
   CHECK_THAT(slurp(f.root(0) / "run" / "deploy.state"), Contains("phase=switched"));
   CHECK(sha256_file(f.root(0) / "bin" / "x0x-node") == build_sha);  // switched, never gated
 
@@ -456,7 +571,7 @@ TEST_CASE("deploy: a connection lost mid-host is reported as unknown, and the ne
   CHECK(rep2.passed());
   CHECK_THAT(log2, Contains("unfinished run " + rep.run_id) && Contains("rolling back to .prev"));
   for (std::size_t i = 0; i < 4; ++i) {
-    CHECK(rep2.hosts[i].result == "healthy");
+    CHECK(rep2.hosts[i].result == DeployResult::healthy);
     CHECK(sha256_file(f.root(i) / "bin" / "x0x-node") == build_sha);
     CHECK(sha256_file(f.root(i) / "bin" / "x0x-node.prev") == lean_sha);
   }
@@ -510,8 +625,12 @@ esac
   ~FakeSystemctl() {
     std::error_code ec;
     for (auto& e : fs::directory_iterator(dir_ / "state", ec))
-      if (e.path().extension() == ".pid")
-        std::system((path().string() + " stop " + e.path().stem().string() + " >/dev/null 2>&1").c_str());
+      if (e.path().extension() == ".pid") {
+        ProcessSpec stop;
+        stop.argv = {path().string(), "stop", e.path().stem().string()};
+        stop.out = stop.err = Stdio::null();
+        run_process(stop, 60s);
+      }
   }
   fs::path path() const { return dir_ / "systemctl"; }
   fs::path unit_dir() const { return dir_ / "units"; }
@@ -534,16 +653,27 @@ TEST_CASE("deploy: systemd hosts get rendered units and are driven through syste
              "#!/bin/sh\nif [ \"${1:-}\" = --version ]; then echo 'x0x-lean-node 9.9.9-bad'; exit 0; fi\nexec " +
                  std::string(X0X_LEAN_NODE_BIN) + " \"$@\"\n",
              fs::perms::owner_all);
+  // This systemctl also refuses the `disable` of that clean-up (after doing
+  // it): the clean-up goes on, and the refusal is in the report and the log.
+  auto refusing = f.dir() / "systemctl-refusing-disable";
+  write_file(refusing,
+             "#!/bin/sh\n" + sc.path().string() + " \"$@\"; rc=$?\n"
+             "if [ \"$1\" = disable ]; then echo 'Failed to disable unit: Access denied' >&2; exit 1; fi\nexit $rc\n",
+             fs::perms::owner_all);
   auto ob = options(f.dir() / "proofs-systemd-bad");
   ob.binary = bad;
-  ob.service.systemctl = sc.path().string();
+  ob.service.systemctl = refusing.string();
   ob.service.systemd_unit_dir = sc.unit_dir().string();
   auto failed = run_deploy(f.fleet(), ob);
   {
-    INFO(results(failed) << slurp(f.dir() / "proofs-systemd-bad" / "deploy.log") << sc.calls());
+    auto log = slurp(f.dir() / "proofs-systemd-bad" / "deploy.log");
+    INFO(results(failed) << log << sc.calls());
     CHECK_FALSE(failed.passed());
-    CHECK(host(failed, "h0").result == "cleaned");
-    CHECK(host(failed, "h1").result == "not-attempted");
+    CHECK(host(failed, "h0").result == DeployResult::cleaned);
+    CHECK_THAT(host(failed, "h0").detail, Contains("WARNING: removing the services during the rollback failed") &&
+                                              Contains("systemctl disable failed") && Contains("Access denied"));
+    CHECK_THAT(log, Contains("h0: WARNING: removing the services during the rollback failed"));
+    CHECK(host(failed, "h1").result == DeployResult::not_attempted);
     CHECK_THAT(sc.calls(), Contains("disable --quiet x0x-node-h0.service x0x-runner-h0.service"));
     CHECK_FALSE(fs::exists(sc.unit_dir() / "x0x-node-h0.service"));
     CHECK_FALSE(fs::exists(f.root(0) / "bin" / "x0x-node"));
@@ -583,10 +713,10 @@ TEST_CASE("deploy: interrupted, no new host starts and none is left half-install
     INFO(results(early) << slurp(f.dir() / "proofs-int-1" / "deploy.log"));
     CHECK_FALSE(early.passed());
     CHECK(early.interrupted);
-    CHECK(host(early, "h0").result == "interrupted");
+    CHECK(host(early, "h0").result == DeployResult::interrupted);
     CHECK_THAT(host(early, "h0").detail, Contains("nothing changed"));
     for (auto n : {"h1", "h2", "h3"}) {
-      CHECK(host(early, n).result == "not-attempted");
+      CHECK(host(early, n).result == DeployResult::not_attempted);
       CHECK(host(early, n).detail == "interrupted before this host started");
     }
     for (std::size_t i = 0; i < 4; ++i) {
@@ -608,10 +738,10 @@ TEST_CASE("deploy: interrupted, no new host starts and none is left half-install
   CHECK_FALSE(rep.passed());
   CHECK(rep.interrupted);
   CHECK_THAT(rep.stop_reason, Contains("interrupted"));
-  CHECK(host(rep, "h0").result == "healthy");
+  CHECK(host(rep, "h0").result == DeployResult::healthy);
   CHECK(f.health(0)["version"] == X0X_TOOLKIT_VERSION);
   CHECK_THAT(slurp(f.root(0) / "run" / "deploy.state"), Contains("phase=done"));
-  for (auto n : {"h1", "h2", "h3"}) CHECK(host(rep, n).result == "not-attempted");
+  for (auto n : {"h1", "h2", "h3"}) CHECK(host(rep, n).result == DeployResult::not_attempted);
   CHECK_FALSE(fs::exists(f.root(1) / "bin" / "x0x-node"));
   // --strip deploys a smaller copy and says what it was made from; the operator's file is untouched.
   CHECK(rep.binary.source == fs::path(X0X_LEAN_NODE_BIN));

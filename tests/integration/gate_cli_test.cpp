@@ -265,30 +265,29 @@ TEST_CASE("gate interrupted by SIGTERM while a fault is active reverts it, write
   GateFleet g(4);
   auto log = g.tmp.path / "gate.out";
   const std::string target = g.tf.mesh().nodes()[3].name;
-  auto cmd = x0xctl_bin().string() + " gate --fleet " + g.inventory.string() + " --scenarios stale_peer,baseline --allow-peer-faults --target-node " +
-             target + " --peer-fault-secs 300 --discover-secs 5 --settle-secs 5 --proof-dir " + g.bundle.string() + " > " +
-             log.string() + " 2>&1";
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  ProcessSpec spec;
+  spec.argv = {x0xctl_bin().string(), "gate", "--fleet", g.inventory.string(), "--scenarios", "stale_peer,baseline",
+               "--allow-peer-faults", "--target-node", target, "--peer-fault-secs", "300", "--discover-secs", "5",
+               "--settle-secs", "5", "--proof-dir", g.bundle.string()};
+  spec.out = Stdio::write_to(log);
+  spec.err = Stdio::same_as_stdout();
+  const int pid = spawn_process(spec).pid;
   struct Reap {  // never leave the child behind, also when a REQUIRE fails
-    pid_t pid;
+    int pid;
     ~Reap() {
-      if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
+      if (pid > 0 && !try_reap(pid)) {
+        send_signal(pid, SIGKILL);
+        reap(pid);
       }
     }
-  } reap{pid};
+  } reap_guard{pid};
   // Wait until the fault is on the node, then stop the orchestrator.
   REQUIRE(eventually([&] { return g.tf.get(3, "/lean/faults").value("any", false); }, 60s));
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  REQUIRE(eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 60s));
-  reap.pid = -1;
+  REQUIRE(send_signal(pid, SIGTERM));
+  auto ended = reap_within(pid, 60s);
+  REQUIRE(ended);
+  reap_guard.pid = -1;
+  const int status = *ended;
   INFO(read_all(log));
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);

@@ -630,7 +630,7 @@ TEST_CASE("ssh: an unknown host key is refused, and accept_new records it and th
 TEST_CASE("ssh: a CHANGED host key is refused, even with accept_new") {
   SshdFixture sshd;
   const fs::path other = sshd.dir() / "other_host_key";
-  REQUIRE(std::system(("ssh-keygen -q -t ed25519 -N '' -f " + other.string()).c_str()) == 0);
+  x0x::testing::generate_ssh_key(other);
   std::istringstream pub(slurp(other.string() + ".pub"));
   std::string type, blob;
   pub >> type >> blob;
@@ -700,7 +700,7 @@ TEST_CASE("ssh: authentication and connection failures are RemoteErrors naming t
 
   SECTION("a key the server does not know") {
     const fs::path stranger = sshd.dir() / "stranger";
-    REQUIRE(std::system(("ssh-keygen -q -t ed25519 -N '' -f " + stranger.string()).c_str()) == 0);
+    x0x::testing::generate_ssh_key(stranger);
     target.identity = stranger.string();
     try {
       ssh_connect(target);

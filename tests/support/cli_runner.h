@@ -1,13 +1,12 @@
 // Running the x0xctl binary from tests, as an operator would: its path in the
 // build tree, a temporary working directory, and its exit code and output.
 #pragma once
-#include <sys/wait.h>
-
-#include <cstdio>
+#include <chrono>
 #include <filesystem>
 #include <string>
 
 #include "core/encoding.h"
+#include "core/process.h"
 
 namespace x0x::testing {
 
@@ -25,23 +24,31 @@ struct CliResult {
   bool started = false;  // false: the shell could not be started at all
 };
 
-// Runs `cmd` with /bin/sh and captures its stdout.
-inline CliResult run_shell(const std::string& cmd) {
+// Runs the command line `cmd` with /bin/sh (in cwd when given) and captures
+// its stdout; killed, with its process group, after `limit`.
+inline CliResult run_shell(const std::string& cmd, const std::filesystem::path& cwd = {},
+                           std::chrono::seconds limit = std::chrono::seconds(900)) {
   CliResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  r.started = true;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", cmd};
+  spec.cwd = cwd;
+  spec.out = Stdio::pipe();
+  spec.new_process_group = true;
+  try {
+    auto res = run_process(spec, limit, 64u << 20);
+    r.started = true;
+    r.out = std::move(res.out);
+    r.rc = res.exit_code();
+  } catch (const ProcessError&) {
+    // started stays false
+  }
   return r;
 }
 
-// Runs `x0xctl <args>` in cwd, stdout and stderr together; `timeout 900`
-// bounds a hung run.
+// Runs `x0xctl <args>` (a command line: quote paths as a shell wants) in cwd,
+// stdout and stderr together.
 inline CliResult run_x0xctl(const std::string& args, const std::filesystem::path& cwd) {
-  return run_shell("cd '" + cwd.string() + "' && timeout -s KILL 900 " + x0xctl_bin().string() + " " + args + " 2>&1");
+  return run_shell("exec " + x0xctl_bin().string() + " " + args + " 2>&1", cwd);
 }
 
 // A temporary directory removed with everything in it when the test ends.

@@ -3,9 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,9 +18,8 @@
 #include <thread>
 
 #include "core/encoding.h"
+#include "core/process.h"
 #include "tests/support/files.h"
-
-extern char** environ;
 
 namespace x0x::testing {
 
@@ -31,18 +28,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs argv to completion; the exit status (or -1 if it could not start).
+// Runs argv to completion (stdio inherited, 60 s at most); the exit code, or
+// -1 if it could not start or was killed.
 int run(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
+  ProcessSpec spec;
+  spec.argv = argv;
+  spec.in = Stdio::inherit();
+  try {
+    return run_process(spec, 60s).exit_code();
+  } catch (const ProcessError&) {
+    return -1;
   }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 using x0x::testing::slurp;
@@ -74,16 +70,6 @@ bool port_accepts(int port) {
   return ok;
 }
 
-// Running, and not a zombie waiting for a parent that does not reap.
-bool alive(int pid) {
-  if (::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  std::getline(stat, text);
-  auto close_paren = text.rfind(')');
-  return close_paren == std::string::npos || close_paren + 2 >= text.size() || text[close_paren + 2] != 'Z';
-}
-
 int read_pid(const fs::path& pidfile) {
   std::ifstream in(pidfile);
   int pid = -1;
@@ -93,17 +79,18 @@ int read_pid(const fs::path& pidfile) {
 
 }  // namespace
 
+void generate_ssh_key(const fs::path& file, const std::string& comment) {
+  if (run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file.string()}) != 0)
+    throw std::runtime_error("ssh-keygen failed for " + file.string());
+}
+
 SshdFixture::SshdFixture() : SshdFixture(std::vector<std::string>{}) {}
 
 SshdFixture::SshdFixture(std::vector<std::string> extra_config) {
   dir_ = fs::temp_directory_path() / ("x0x-sshd-" + random_hex(6));
   fs::create_directories(dir_);
   try {
-    for (const char* key : {"host_key", "client_key"}) {
-      if (run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", std::string("x0x-test-") + key, "-f",
-               (dir_ / key).string()}) != 0)
-        throw std::runtime_error("sshd fixture: ssh-keygen failed for " + std::string(key));
-    }
+    for (const char* key : {"host_key", "client_key"}) generate_ssh_key(dir_ / key, std::string("x0x-test-") + key);
     fs::copy_file(dir_ / "client_key.pub", dir_ / "authorized_keys");
     fs::create_directories("/run/sshd");  // sshd's privilege separation directory
 
@@ -180,11 +167,11 @@ void SshdFixture::stop() {
   // its connections end: one accepted just before would re-execute sshd after
   // the directory is gone, fail to read the host key and recreate sshd.log in
   // a directory being removed.
-  ::kill(pid_, SIGSTOP);
+  send_signal(pid_, SIGSTOP);
   drop_connections();
-  ::kill(pid_, SIGKILL);
+  send_signal(pid_, SIGKILL);
   auto until = std::chrono::steady_clock::now() + 5s;
-  while (std::chrono::steady_clock::now() < until && alive(pid_)) std::this_thread::sleep_for(10ms);
+  while (std::chrono::steady_clock::now() < until && process_alive(pid_)) std::this_thread::sleep_for(10ms);
   pid_ = -1;
 }
 
@@ -215,7 +202,7 @@ void SshdFixture::drop_connections() {
       }
     }
   }
-  for (int pid : victims) ::kill(pid, SIGKILL);
+  for (int pid : victims) send_signal(pid, SIGKILL);
 }
 
 std::string SshdFixture::known_hosts_name() const { return "[127.0.0.1]:" + std::to_string(port_); }

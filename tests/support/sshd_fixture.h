@@ -12,6 +12,10 @@
 
 namespace x0x::testing {
 
+// A new ed25519 key pair (no passphrase) at `file` and `file`.pub; throws if
+// ssh-keygen fails.
+void generate_ssh_key(const std::filesystem::path& file, const std::string& comment = "x0x-test");
+
 class SshdFixture {
  public:
   // Throws with the tail of sshd.log if sshd does not come up within 10 s.
