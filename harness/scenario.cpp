@@ -24,6 +24,10 @@ bool ScenarioContext::wait(std::chrono::duration<double> d) const {
   return !stop_requested();
 }
 
+bool phase_a_asked(const ScenarioContext& ctx, const gates::ScenarioRun& run) {
+  return ctx.profile.phase_a_scenarios.count(run.name) > 0;
+}
+
 void run_phase_a_into(ScenarioContext& ctx, gates::ScenarioRun& run) {
   const auto& anchor = api_of(ctx.apis, ctx.anchor);
   PhaseAOptions po;

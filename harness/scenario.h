@@ -66,6 +66,8 @@ struct ScenarioContext {
 // Sets run.status errored with the reason on failure; never leaves a fault behind.
 void run_scenario_body(void (*body)(ScenarioContext&, gates::ScenarioRun&), ScenarioContext& ctx, gates::ScenarioRun& run);
 
+// The profile asks for Phase A in this scenario ([phase_a] scenarios).
+bool phase_a_asked(const ScenarioContext& ctx, const gates::ScenarioRun& run);
 // Phase A over the whole fleet through the anchor, stored in run.phase_a.
 void run_phase_a_into(ScenarioContext& ctx, gates::ScenarioRun& run);
 

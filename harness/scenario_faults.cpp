@@ -117,7 +117,7 @@ double wait_rejoined(ScenarioContext& ctx, const std::string& node, std::size_t 
 // slow_peer and stale_peer: the fault on the target for the window, Phase A in
 // the middle of it (when the gate asks), then heal and wait for the target to
 // be back in the mesh.
-void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string& scenario, const std::string& kind) {
+void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string& kind) {
   const auto& o = ctx.opts;
   auto target = target_of(run);
   auto peers_before = peer_ids_of(ctx, target).size();
@@ -130,7 +130,7 @@ void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string
     req.lease = lease_for(o.peer_fault_secs + o.discover.count() / 1000.0 + o.settle.count() / 1000.0);
     guard.apply(req);
     auto t0 = Clock::now();
-    if (ctx.wait(std::chrono::duration<double>(o.peer_fault_secs / 2)) && ctx.profile.phase_a_scenarios.count(scenario))
+    if (ctx.wait(std::chrono::duration<double>(o.peer_fault_secs / 2)) && phase_a_asked(ctx, run))
       run_phase_a_into(ctx, run);
     ctx.wait(std::chrono::duration<double>(std::max(0.0, o.peer_fault_secs - secs_since(t0))));
     if (!guard.revert_all()) {
@@ -149,8 +149,8 @@ void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string
 
 }  // namespace
 
-void slow_peer(ScenarioContext& ctx, gates::ScenarioRun& run) { peer_fault(ctx, run, "slow_peer", "slow"); }
-void stale_peer(ScenarioContext& ctx, gates::ScenarioRun& run) { peer_fault(ctx, run, "stale_peer", "stale"); }
+void slow_peer(ScenarioContext& ctx, gates::ScenarioRun& run) { peer_fault(ctx, run, "slow"); }
+void stale_peer(ScenarioContext& ctx, gates::ScenarioRun& run) { peer_fault(ctx, run, "stale"); }
 
 void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
   const auto& o = ctx.opts;
@@ -351,7 +351,7 @@ void partition_recovery(ScenarioContext& ctx, gates::ScenarioRun& run) {
     }
     return;
   }
-  if (ctx.profile.phase_a_scenarios.count("partition_recovery")) run_phase_a_into(ctx, run);
+  if (phase_a_asked(ctx, run)) run_phase_a_into(ctx, run);
 }
 
 }  // namespace x0x::harness::detail

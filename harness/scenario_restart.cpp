@@ -96,7 +96,7 @@ void restart_storm(ScenarioContext& ctx, gates::ScenarioRun& run) {
     run.reason = fmt::format("one or more nodes failed to recover within {:.0f}s", o.recovery_limit_secs);
     return;
   }
-  if (ctx.profile.phase_a_scenarios.count("restart_storm")) run_phase_a_into(ctx, run);
+  if (phase_a_asked(ctx, run)) run_phase_a_into(ctx, run);
 }
 
 }  // namespace x0x::harness::detail

@@ -16,7 +16,7 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 void baseline(ScenarioContext& ctx, gates::ScenarioRun& run) {
-  if (ctx.profile.phase_a_scenarios.count("baseline")) run_phase_a_into(ctx, run);
+  if (phase_a_asked(ctx, run)) run_phase_a_into(ctx, run);
 }
 
 void fanout_burst(ScenarioContext& ctx, gates::ScenarioRun& run) {

@@ -7,11 +7,6 @@
 #include <catch2/catch.hpp>
 
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <chrono>
@@ -20,11 +15,11 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "core/process.h"
 #include "proofs/renderers.h"
 #include "tests/support/source_dir.h"
 
@@ -51,14 +46,8 @@ std::string slurp(const fs::path& p) {
 }
 
 fs::path find_chromium() {
-  for (auto name : {"chromium", "chromium-browser"}) {
-    std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
-    std::stringstream dirs(path);
-    for (std::string dir; std::getline(dirs, dir, ':');) {
-      auto candidate = fs::path(dir) / name;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-  }
+  for (auto name : {"chromium", "chromium-browser"})
+    if (auto p = x0x::find_program(name); !p.empty()) return p;
   return {};
 }
 
@@ -67,44 +56,19 @@ struct RunResult {
   int exit_status = -1;
 };
 
-// Runs argv with stdout/stderr to files; kills its process group at the deadline.
-RunResult run_with_deadline(const std::vector<std::string>& argv, const std::vector<std::string>& env, const fs::path& out,
-                            const fs::path& err, std::chrono::seconds limit) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);  // its own group: Chromium's helpers are killed with it
-  std::vector<char*> args, envp;
-  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  for (auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &fa, &attr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  REQUIRE(rc == 0);
-  RunResult r;
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (true) {
-    pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      r.timed_out = true;
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the child's exit against the deadline
-  }
-  ::kill(-pid, SIGKILL);  // helpers left behind in the group (ESRCH when none)
-  r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+// Runs argv with stdout/stderr to files, in its own process group (Chromium's
+// helpers are killed with it at the deadline) and only `env` for environment.
+RunResult run_with_deadline(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& env,
+                            const fs::path& out, const fs::path& err, std::chrono::seconds limit) {
+  x0x::ProcessSpec spec;
+  spec.argv = argv;
+  spec.env = env;
+  spec.clear_env = true;
+  spec.out = x0x::Stdio::write_to(out);
+  spec.err = x0x::Stdio::write_to(err);
+  spec.new_process_group = true;
+  auto r = x0x::run_process(spec, std::chrono::duration_cast<std::chrono::milliseconds>(limit));
+  return {r.timed_out, r.exited() ? r.exit_code() : 128};
 }
 
 // zlib is loaded at run time: the test binary's link line is not ours to change.
@@ -205,8 +169,11 @@ TEST_CASE("report.html renders in headless Chromium: verdict, nodes and colours 
   auto verdict = nlohmann::json::parse(slurp(x0x::testing::test_data("verdicts/nogo_stale_peer.json")));
   auto html_path = t.path / "report.html";
   std::ofstream(html_path, std::ios::binary) << x0x::proofs::render_report_html(verdict);
-  std::vector<std::string> env = {"HOME=" + t.path.string(), "XDG_CONFIG_HOME=" + (t.path / "config").string(),
-                                  "XDG_CACHE_HOME=" + (t.path / "cache").string(), "PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
+  std::vector<std::pair<std::string, std::string>> env = {{"HOME", t.path.string()},
+                                                          {"XDG_CONFIG_HOME", (t.path / "config").string()},
+                                                          {"XDG_CACHE_HOME", (t.path / "cache").string()},
+                                                          {"PATH", "/usr/bin:/bin"},
+                                                          {"LANG", "C.UTF-8"}};
   auto url = "file://" + html_path.string();
 
   auto png_path = t.path / "shot.png";
