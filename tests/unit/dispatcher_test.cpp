@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -100,6 +101,18 @@ TEST_CASE("dispatcher: a handler stuck past its watchdog is counted timed_out wh
     returned++;
   }, setup, stall);
   d.start();
+  auto release_handler = [&] {
+    {
+      std::lock_guard lk(mu);
+      release = true;
+    }
+    cv.notify_all();
+  };
+  // Released on every way out, so a failed REQUIRE cannot leave d's worker stuck.
+  struct Guard {
+    std::function<void()> f;
+    ~Guard() { f(); }
+  } guard{release_handler};
   InboundFrame stuck = pub();
   stuck.body = "stuck";
   pump.push(stuck);
@@ -111,11 +124,7 @@ TEST_CASE("dispatcher: a handler stuck past its watchdog is counted timed_out wh
   CHECK(returned == 0);
   CHECK(c.received == 1);
   CHECK(c.completed == 0);
-  {
-    std::lock_guard lk(mu);
-    release = true;
-  }
-  cv.notify_all();
+  release_handler();
   REQUIRE(eventually([&] { return returned.load() == 1; }));
   pump.push(pub());  // the worker is free again; this one completes
   REQUIRE(eventually([&] { return c.completed.load() == 1; }));
