@@ -38,6 +38,8 @@ constexpr LeanKey kLeanKeys[] = {
     {"bulk_queue_capacity", &LeanTuning::bulk_queue_capacity},
     {"io_threads", &LeanTuning::io_threads},
     {"dm_ack_timeout_ms", &LeanTuning::dm_ack_timeout_ms},
+    {"lazy_flush_ms", &LeanTuning::lazy_flush_ms},
+    {"graft_timeout_ms", &LeanTuning::graft_timeout_ms},
 };
 constexpr std::string_view kGossipKeys[] = {"active_view_size", "passive_view_size",
                                             "dispatch_workers"};

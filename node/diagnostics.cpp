@@ -24,15 +24,29 @@ json LeanNode::gossip_diagnostics() {
                 {"decode_to_delivery_drops", static_cast<std::int64_t>(decoded) - static_cast<std::int64_t>(delivered) -
                                                  static_cast<std::int64_t>(closed)}};
   std::size_t agents = mesh_->known_agents().size();
+  // Quiescence readers check recv_pump.<stream>.latest_depth == 0 and
+  // dispatcher.<stream>.received == completed + timed_out. The queues are read
+  // first: a frame still queued then shows as depth, one dequeued before shows
+  // in `received` (counted with the dequeue) until its outcome is counted.
+  auto recv_pump = pump_.to_json();
+  auto dispatcher = dispatcher_->to_json();
   return {{"stats", stats},
           {"pubsub_stages", gossip_->stages_json()},
-          {"dispatcher", dispatcher_->to_json()},
-          {"recv_pump", pump_.to_json()},
+          {"dispatcher", std::move(dispatcher)},
+          {"recv_pump", std::move(recv_pump)},
           {"discovery_cache_entries", {{"agents", agents}, {"machines", agents}, {"users", 0}}}};
 }
 
 json LeanNode::connectivity_diagnostics() const {
+  // data_tx_depth: frames queued to or being written to peers right now, on
+  // every connection, plus the sends gossip holds outside the mesh (IHAVE
+  // batches before their lazy flush, announced messages awaiting GRAFT+IWANT
+  // or its answer; see Gossip::pending_sends). 0 means no send is pending.
+  // Gossip is read first: a batch flushed after that read is in the mesh's
+  // queues when they are read.
+  auto held_by_gossip = gossip_->pending_sends();
   auto j = mesh_->connectivity_json();
+  j["data_tx"]["data_tx_depth"] = j["data_tx"]["data_tx_depth"].get<std::uint64_t>() + held_by_gossip;
   j["uptime_s"] = uptime_secs();
   return j;
 }

@@ -1,5 +1,8 @@
 #include "node/gossip.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "core/blake3.h"
@@ -9,9 +12,19 @@ namespace x0x::node {
 
 using wire::FrameType;
 
-Gossip::Gossip(Mesh& mesh, const Identity& id, GossipTuning tuning, Deliver deliver)
-    : mesh_(mesh), id_(id), tuning_(tuning), deliver_(std::move(deliver)),
+Gossip::Gossip(GossipSend send, const Identity& id, GossipTuning tuning, Deliver deliver)
+    : send_(std::move(send)), id_(id), tuning_(tuning), deliver_(std::move(deliver)),
       tree_(tuning.eager_target), cooling_(tuning.cooling) {}
+
+bool Gossip::plan_locked(Clock::time_point due) {
+  if (due >= planned_) return false;
+  planned_ = due;
+  return true;
+}
+
+void Gossip::wake(Clock::time_point due) {
+  if (wake_) wake_(due);
+}
 
 std::unique_lock<std::mutex> Gossip::lock_timed(std::mutex& m, StageTimer& t) {
   StageScope s(t);
@@ -52,10 +65,18 @@ void Gossip::fan_out(const wire::MsgId& id, const std::string& topic, const std:
   }
   std::size_t ok = 0;
   for (auto& p : eager)
-    if (mesh_.send(p, FrameType::pub, body, SendMeta{topic, true})) ++ok;
+    if (send_(p, FrameType::pub, body, SendMeta{{topic}, true})) ++ok;
   if (!lazy.empty()) {
-    std::lock_guard lk(mu_);
-    for (auto& p : lazy) lazy_queue_[p].push_back({id, topic});
+    std::optional<Clock::time_point> wake_at;
+    {
+      std::lock_guard lk(mu_);
+      if (lazy_queue_.empty()) {
+        lazy_due_ = Clock::now() + tuning_.lazy_flush;
+        if (plan_locked(lazy_due_)) wake_at = lazy_due_;
+      }
+      for (auto& p : lazy) lazy_queue_[p].push_back({id, topic});
+    }
+    if (wake_at) wake(*wake_at);
   }
   if (local_publish) {
     if (eager.empty() && lazy.empty()) {
@@ -69,7 +90,7 @@ void Gossip::fan_out(const wire::MsgId& id, const std::string& topic, const std:
 }
 
 void Gossip::send_control(const std::string& peer, FrameType t, std::string body) {
-  mesh_.send(peer, t, std::move(body));
+  send_(peer, t, std::move(body), {});
 }
 
 void Gossip::handle(const InboundFrame& f) {
@@ -85,12 +106,17 @@ void Gossip::handle(const InboundFrame& f) {
         entries = wire::decode_ihave(f.body);
       }
       auto now = Clock::now();
-      std::lock_guard lk(mu_);
-      for (auto& e : entries) {
-        if (cache_.seen(e.id)) continue;
-        auto [it, fresh] = missing_.try_emplace(e.id, Missing{e.topic, {}, now + tuning_.graft_timeout});
-        it->second.announcers.push_back(f.peer_machine_id);
+      bool wake_now = false;
+      {
+        std::lock_guard lk(mu_);
+        for (auto& e : entries) {
+          if (cache_.seen(e.id)) continue;
+          auto [it, fresh] = missing_.try_emplace(e.id, Missing{e.topic, {}, now + tuning_.graft_timeout});
+          it->second.announcers.push_back(f.peer_machine_id);
+          if (fresh) wake_now |= plan_locked(it->second.deadline);
+        }
       }
+      if (wake_now) wake(now + tuning_.graft_timeout);
       return;
     }
     case FrameType::iwant: {
@@ -102,7 +128,7 @@ void Gossip::handle(const InboundFrame& f) {
         for (auto& id : ids)
           if (auto b = cache_.body(id)) bodies.push_back(*b);
       }
-      for (auto& b : bodies) mesh_.send(f.peer_machine_id, FrameType::pub, std::move(b));
+      for (auto& b : bodies) send_(f.peer_machine_id, FrameType::pub, std::move(b), {});
       return;
     }
     case FrameType::prune: {
@@ -224,20 +250,23 @@ void Gossip::on_send_result(const std::string& machine_id, const std::string& to
   }
 }
 
-void Gossip::tick(Clock::time_point now) {
+Clock::time_point Gossip::tick(Clock::time_point now) {
   std::map<std::string, std::vector<wire::IHaveEntry>> flush;
   std::vector<std::tuple<std::string, std::string, wire::MsgId>> grafts;  // peer, topic, id
   std::string ae_peer;
   std::vector<wire::MsgId> digest;
+  Clock::time_point next = now + tuning_.housekeeping;
   {
     std::lock_guard lk(mu_);
-    if (now - last_flush_ >= tuning_.lazy_flush) {
-      last_flush_ = now;
+    if (now >= lazy_due_) {
+      lazy_due_ = Clock::time_point::max();
       flush.swap(lazy_queue_);
     }
+    if (!lazy_queue_.empty()) next = std::min(next, lazy_due_);
     for (auto it = missing_.begin(); it != missing_.end();) {
       auto& m = it->second;
       if (now < m.deadline) {
+        next = std::min(next, m.deadline);
         ++it;
         continue;
       }
@@ -252,6 +281,7 @@ void Gossip::tick(Clock::time_point now) {
       tree_.on_graft(m.topic, peer);
       grafts.emplace_back(peer, m.topic, it->first);
       m.deadline = now + tuning_.graft_timeout;
+      next = std::min(next, m.deadline);
       ++it;
     }
     if (now - last_anti_entropy_ >= tuning_.anti_entropy_interval && !tree_.peers().empty()) {
@@ -262,11 +292,17 @@ void Gossip::tick(Clock::time_point now) {
       ae_peer = *it;
       digest = cache_.recent_ids(tuning_.digest_window, tuning_.digest_max_ids, now);
     }
+    // Without peers the digest is not due; housekeeping looks again.
+    if (auto ae_due = last_anti_entropy_ + tuning_.anti_entropy_interval; ae_due > now) next = std::min(next, ae_due);
     cache_.evict(now);
+    planned_ = next;
   }
   for (auto& [peer, entries] : flush) {
-    auto topic = entries.front().topic;
-    mesh_.send(peer, FrameType::ihave, wire::encode_ihave(entries), SendMeta{topic, true});
+    // Every topic in the batch is charged if the batch is late, not just the first.
+    SendMeta meta{{}, true};
+    for (auto& e : entries)
+      if (std::find(meta.topics.begin(), meta.topics.end(), e.topic) == meta.topics.end()) meta.topics.push_back(e.topic);
+    send_(peer, FrameType::ihave, wire::encode_ihave(entries), std::move(meta));
   }
   for (auto& [peer, topic, id] : grafts) {
     {
@@ -277,8 +313,16 @@ void Gossip::tick(Clock::time_point now) {
     send_control(peer, FrameType::iwant, wire::encode_ids({id}));
   }
   if (!ae_peer.empty()) send_control(ae_peer, FrameType::digest, wire::encode_ids(digest));
-  std::lock_guard lk(cooling_mu_);
-  cooling_.tick(now);
+  {
+    std::lock_guard lk(cooling_mu_);
+    cooling_.tick(now);
+  }
+  return next;
+}
+
+std::size_t Gossip::pending_sends() {
+  std::lock_guard lk(mu_);
+  return lazy_queue_.size() + missing_.size();
 }
 
 nlohmann::json Gossip::stages_json() {

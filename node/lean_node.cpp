@@ -125,7 +125,14 @@ void LeanNode::start() {
   GossipTuning gt;
   gt.eager_target = cfg_.active_view_size;
   gt.anti_entropy_interval = std::chrono::milliseconds(cfg_.lean.anti_entropy_interval_ms);
-  gossip_ = std::make_unique<Gossip>(*mesh_, id_, gt, [this](const wire::Pub& m, const std::string& s) { deliver_pub(m, s); });
+  gt.lazy_flush = std::chrono::milliseconds(cfg_.lean.lazy_flush_ms);
+  gt.graft_timeout = std::chrono::milliseconds(cfg_.lean.graft_timeout_ms);
+  auto send = [mesh = mesh_.get()](const std::string& peer, wire::FrameType t, std::string body, SendMeta meta) {
+    return mesh->send(peer, t, std::move(body), std::move(meta));
+  };
+  gossip_ = std::make_unique<Gossip>(send, id_, gt, [this](const wire::Pub& m, const std::string& s) { deliver_pub(m, s); });
+  gossip_timer_ = std::make_unique<DeadlineTimer>(*io_, [g = gossip_.get()](Clock::time_point now) { return g->tick(now); });
+  gossip_->set_wake([t = gossip_timer_.get()](Clock::time_point due) { t->run_by(due); });
 
   DirectTuning dt;
   dt.ack_timeout = std::chrono::milliseconds(cfg_.lean.dm_ack_timeout_ms);
@@ -149,6 +156,7 @@ void LeanNode::start() {
   tick_timer_ = std::make_shared<TickTimer>(*io_);
   watch_signals();
   tick();
+  gossip_timer_->run_by(Clock::now());
   write_state_file("api.port", api_addr_, false);
   spdlog::info("API server listening on {} (port file: {}), mesh on {}", api_addr_,
                (cfg_.data_dir / "api.port").string(), mesh_->listen_addr());
@@ -167,6 +175,7 @@ void LeanNode::stop() {
   spdlog::info("shutting down");
   if (direct_) direct_->fail_all("node is shutting down");
   if (http_) http_->stop();
+  if (gossip_timer_) gossip_timer_->stop();
   if (mesh_) mesh_->stop();
   pump_.close();
   stall_.release_all();
@@ -195,8 +204,7 @@ void LeanNode::tick() {
   auto now = Clock::now();
   if (faults_.expire(now)) spdlog::info("fault lease expired; faults now {}", faults_.to_json()["active"].dump());
   stall_.set(faults_.stall_dispatcher());
-  gossip_->tick(now);
-  direct_->tick(now);
+  direct_->tick(now);  // gossip has its own deadline timer
   tick_timer_->timer.expires_after(200ms);  // at rest a 50-node mesh must stay cheap
   tick_timer_->timer.async_wait([this](auto ec) {
     if (!ec) tick();

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/config.h"
+#include "node/deadline_timer.h"
 #include "node/direct.h"
 #include "node/dispatcher.h"
 #include "node/faults.h"
@@ -100,6 +101,7 @@ class LeanNode : public RequestHandler {
   RecvPump pump_;
   std::unique_ptr<Mesh> mesh_;
   std::unique_ptr<Gossip> gossip_;
+  std::unique_ptr<DeadlineTimer> gossip_timer_;  // drives gossip_->tick() at its deadlines
   std::unique_ptr<Direct> direct_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<HttpServer> http_;

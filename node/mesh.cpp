@@ -42,6 +42,9 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   RecvPump& pump;
   Faults& faults;
   MeshCallbacks cb;
+  // Serialises the acceptor and the tick timer: with [lean] io_threads > 1
+  // their handlers would otherwise run on any thread, concurrently with stop().
+  asio::strand<asio::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   asio::steady_timer tick_timer;
   std::string self_addr;
@@ -56,12 +59,17 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   std::uint64_t next_conn_id = 1;
   Clock::time_point last_heartbeat{}, last_redial{};
 
+  // tx_depth (data_tx.data_tx_depth): frames queued on every connection plus
+  // the frame each connection is writing right now. +1 when enqueued, -1 when
+  // its write completes (successfully or not) or when close() discards it
+  // unwritten; so it is 0 exactly when no frame waits for or is in a write.
   std::atomic<std::uint64_t> tx_depth{0}, tx_high_water{0}, establish_failures{0},
       budget_exhausted{0};
   std::atomic<bool> above_high_water{false};
 
   Impl(asio::io_context& io_, const Identity& id_, MeshOptions o, RecvPump& p, Faults& f, MeshCallbacks c)
-      : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), acceptor(io_), tick_timer(io_) {}
+      : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), strand(asio::make_strand(io_)),
+        acceptor(strand), tick_timer(strand) {}
 
   void accept_loop();
   void dial(const std::string& addr);
@@ -91,9 +99,13 @@ struct Conn : std::enable_shared_from_this<Conn> {
   std::string body_buf;
   std::optional<InboundFrame> pending;
 
-  std::mutex mu;  // guards q, writing, closed
+  std::mutex mu;  // guards q, inflight, writing, closed
   std::deque<OutFrame> q;
-  bool writing = false;
+  // The frame async_write is sending. It leaves q when its write starts and is
+  // owned by this pointer and by the write's completion handler, so close()
+  // can empty q without freeing a buffer the kernel is still reading from.
+  std::shared_ptr<OutFrame> inflight;
+  bool writing = false;  // a writer chain (release wait or write) is running
   bool closed = false;
 
   std::atomic<std::uint64_t> tx_frames{0}, rx_frames{0}, tx_bytes{0}, rx_bytes{0}, lost{0};
@@ -154,47 +166,54 @@ struct Conn : std::enable_shared_from_this<Conn> {
     if (kick) asio::post(strand, [self = shared_from_this()] { self->write_next(); });
   }
 
+  // On the strand.
   void write_next() {
-    OutFrame* front = nullptr;
+    std::shared_ptr<OutFrame> frame;
+    Clock::time_point hold_until{};
     {
       std::lock_guard lk(mu);
       if (closed || q.empty() || (!established && !q.front().handshake)) {
         writing = false;
         return;
       }
-      front = &q.front();
+      if (q.front().release_at > Clock::now()) {
+        hold_until = q.front().release_at;  // a delay fault holds it
+      } else {
+        frame = std::make_shared<OutFrame>(std::move(q.front()));
+        q.pop_front();
+        inflight = frame;
+      }
     }
-    auto now = Clock::now();
-    if (front->release_at > now) {
-      release_timer.expires_at(front->release_at);
+    if (!frame) {
+      release_timer.expires_at(hold_until);
       release_timer.async_wait(asio::bind_executor(strand, [self = shared_from_this()](auto ec) {
         if (!ec) self->write_next();
       }));
       return;
     }
-    asio::async_write(sock, asio::buffer(front->bytes),
-                      asio::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                        self->on_written(ec, n);
+    asio::async_write(sock, asio::buffer(frame->bytes),
+                      asio::bind_executor(strand, [self = shared_from_this(), frame](boost::system::error_code ec, std::size_t n) {
+                        self->on_written(*frame, ec, n);
                       }));
   }
 
-  void on_written(boost::system::error_code ec, std::size_t n) {
-    if (ec) return close("write: " + ec.message());
-    OutFrame done;
+  // On the strand; runs once for every write started, also after close().
+  void on_written(OutFrame& done, boost::system::error_code ec, std::size_t n) {
+    bool flagged;
     {
       std::lock_guard lk(mu);
-      if (closed || q.empty()) return;  // close() emptied the queue meanwhile
-      done = std::move(q.front());
-      q.pop_front();
+      inflight.reset();
+      flagged = done.flagged;  // check_send_timeouts writes it under mu
     }
     mesh->tx_depth--;
     mesh->note_tx_depth_change();
+    if (ec) return close_now("write: " + ec.message());
     tx_frames++;
     tx_bytes += n;
     last_tx_ns = steady_ns();
-    if (done.meta.track_timeout && !done.flagged && mesh->cb.on_send_result) {
+    if (done.meta.track_timeout && !flagged && mesh->cb.on_send_result) {
       bool late = Clock::now() - done.enqueued > mesh->opts.peer_send_timeout;
-      mesh->cb.on_send_result(info.machine_id, done.meta.topic, late);
+      for (auto& topic : done.meta.topics) mesh->cb.on_send_result(info.machine_id, topic, late);
     }
     write_next();
   }
@@ -205,13 +224,18 @@ struct Conn : std::enable_shared_from_this<Conn> {
     std::vector<std::string> topics;
     {
       std::lock_guard lk(mu);
-      for (auto& f : q) {
-        if (now - f.enqueued <= mesh->opts.peer_send_timeout) break;
+      auto late = [&](OutFrame& f) {
+        if (now - f.enqueued <= mesh->opts.peer_send_timeout) return false;
         if (f.meta.track_timeout && !f.flagged) {
           f.flagged = true;
-          topics.push_back(f.meta.topic);
+          topics.insert(topics.end(), f.meta.topics.begin(), f.meta.topics.end());
         }
-      }
+        return true;
+      };
+      // The frame being written is the oldest; the queue is in enqueue order.
+      if (!inflight || late(*inflight))
+        for (auto& f : q)
+          if (!late(f)) break;
     }
     if (mesh->cb.on_send_result)
       for (auto& t : topics) mesh->cb.on_send_result(info.machine_id, t, true);
@@ -298,9 +322,11 @@ struct Conn : std::enable_shared_from_this<Conn> {
     info.outbound = outbound;
     info.conn_id = id;
     if (info.machine_id == mesh->id.machine_id) {
-      std::lock_guard lk(mesh->mu);
-      mesh->addr_owner[h.listen_addr] = info.agent_id;  // our own address: never dial it again
-      return close("connected to self");
+      {
+        std::lock_guard lk(mesh->mu);
+        mesh->addr_owner[h.listen_addr] = info.agent_id;  // our own address: never dial it again
+      }
+      return close("connected to self");  // not under mesh->mu: on_closed takes it
     }
     if (mesh->faults.partitioned(info.agent_id, info.machine_id)) return close("partitioned");
     key = wire::derive_session_key(kx, h.kx_pk);
@@ -308,7 +334,14 @@ struct Conn : std::enable_shared_from_this<Conn> {
     mesh->on_established(shared_from_this());
   }
 
-  void close(const std::string& why) {
+  // Thread-safe: closes on the strand (at once when already running on it).
+  void close(std::string why) {
+    asio::dispatch(strand, [self = shared_from_this(), why = std::move(why)] { self->close_now(why); });
+  }
+
+  // On the strand. Queued frames are discarded; a frame being written stays
+  // alive (inflight) until its completion handler releases it.
+  void close_now(const std::string& why) {
     {
       std::lock_guard lk(mu);
       if (closed) return;
@@ -316,6 +349,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
       mesh->tx_depth -= q.size();
       q.clear();
     }
+    mesh->note_tx_depth_change();
     spdlog::debug("mesh: connection {} to {} closed: {}", id, info.name.empty() ? dial_addr : info.name, why);
     boost::system::error_code ec;
     sock.shutdown(tcp::socket::shutdown_both, ec);
@@ -324,9 +358,6 @@ struct Conn : std::enable_shared_from_this<Conn> {
     mesh->on_closed(*this);
   }
 
-  void close_async(std::string why) {
-    asio::post(strand, [self = shared_from_this(), why] { self->close(why); });
-  }
 };
 
 void Mesh::Impl::note_tx_depth_change() {
@@ -391,8 +422,11 @@ void Mesh::Impl::dial(const std::string& addr) {
     dialing.erase(addr);
     return;
   }
-  auto sock = std::make_shared<tcp::socket>(io);
-  auto timer = std::make_shared<asio::steady_timer>(io, 3s);
+  // One strand for the socket and its connect timeout: their handlers touch
+  // the same socket and may otherwise run at once on two I/O threads.
+  auto ex = asio::make_strand(io);
+  auto sock = std::make_shared<tcp::socket>(ex);
+  auto timer = std::make_shared<asio::steady_timer>(ex, 3s);
   timer->async_wait([sock](auto e) {
     if (!e) {
       boost::system::error_code ignored;
@@ -446,10 +480,10 @@ void Mesh::Impl::on_established(const std::shared_ptr<Conn>& c) {
       for (auto& [mid, p] : peers)
         if (p != c) others.push_back(p);
   }
-  if (rejected) return rejected->close_async("duplicate connection");
+  if (rejected) return rejected->close("duplicate connection");
   if (replaced) {
     replaced->established = false;  // its close must not report the peer down
-    replaced->close_async("replaced by the preferred duplicate");
+    replaced->close("replaced by the preferred duplicate");
   } else if (cb.on_peer_up) {
     cb.on_peer_up(c->info);
   }
@@ -508,7 +542,7 @@ void Mesh::Impl::tick() {
   for (auto& c : live) {
     if (!c->established) continue;
     if (faults.partitioned(c->info.agent_id, c->info.machine_id)) {
-      c->close_async("partitioned");
+      c->close("partitioned");
       continue;
     }
     c->check_send_timeouts(now);
@@ -548,7 +582,7 @@ void Mesh::start() {
 void Mesh::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
   auto im = impl_;
-  asio::post(im->io, [im] {
+  asio::post(im->strand, [im] {
     boost::system::error_code ec;
     im->acceptor.close(ec);
     im->tick_timer.cancel();
@@ -558,7 +592,7 @@ void Mesh::stop() {
       for (auto& [_, w] : im->conns)
         if (auto c = w.lock()) all.push_back(c);
     }
-    for (auto& c : all) c->close_async("shutdown");
+    for (auto& c : all) c->close("shutdown");
   });
 }
 
@@ -644,7 +678,7 @@ void Mesh::enforce_faults() {
         if (auto c = w.lock()) all.push_back(c);
     }
     for (auto& c : all)
-      if (c->established && im->faults.partitioned(c->info.agent_id, c->info.machine_id)) c->close_async("partitioned");
+      if (c->established && im->faults.partitioned(c->info.agent_id, c->info.machine_id)) c->close("partitioned");
   });
 }
 

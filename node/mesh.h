@@ -41,9 +41,10 @@ struct KnownAgent {
 
 // Attached to an outbound frame: PubSub EAGER/IHAVE sends are tracked against
 // the per-peer send timeout per topic (feeds cooling and
-// republish_per_peer_timeout).
+// republish_per_peer_timeout). An IHAVE batch announcing several topics names
+// each of them once, so a late batch is charged to every topic it carried.
 struct SendMeta {
-  std::string topic;
+  std::vector<std::string> topics;
   bool track_timeout = false;
 };
 
@@ -87,6 +88,8 @@ class Mesh {
   void enforce_faults();
 
   nlohmann::json connectivity_json() const;
+  // data_tx.data_tx_depth counts the frames queued to every connection plus
+  // the one each connection is writing right now (see Mesh::Impl::tx_depth).
   nlohmann::json data_tx_json() const;
   std::uint64_t establish_failures() const;
 

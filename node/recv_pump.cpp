@@ -43,7 +43,7 @@ RecvQueue::Push RecvQueue::push(InboundFrame& f, std::function<void()> on_space)
   return Push::enqueued;
 }
 
-std::optional<InboundFrame> RecvQueue::pop(std::chrono::milliseconds wait) {
+std::optional<InboundFrame> RecvQueue::pop(std::chrono::milliseconds wait, std::atomic<std::uint64_t>* dequeued) {
   std::vector<std::function<void()>> wake;
   std::optional<InboundFrame> out;
   {
@@ -53,7 +53,7 @@ std::optional<InboundFrame> RecvQueue::pop(std::chrono::milliseconds wait) {
     out = std::move(q_.front());
     q_.pop_front();
     ++c_.dequeued;
-    depth_at_last_dequeue_ = q_.size();
+    if (dequeued) dequeued->fetch_add(1);
     auto dwell = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - out->enqueued_at)
             .count());
@@ -92,7 +92,7 @@ nlohmann::json RecvQueue::to_json(double uptime) const {
           {"dropped_full", c_.dropped_full},
           {"shed_priority", c_.shed_priority},
           {"dropped_closed", c_.dropped_closed},
-          {"latest_depth", q_.size()},
+          {"latest_depth", q_.size()},  // now, not at the last dequeue
           {"max_depth", c_.max_depth},
           {"capacity", capacity_},
           {"max_dwell_ms", c_.max_dwell_ms},
@@ -103,7 +103,7 @@ nlohmann::json RecvQueue::to_json(double uptime) const {
 
 nlohmann::json RecvQueue::depth_json() const {
   std::lock_guard lk(mu_);
-  return {{"latest", depth_at_last_dequeue_}, {"max", c_.max_depth}, {"capacity", capacity_}};
+  return {{"latest", q_.size()}, {"max", c_.max_depth}, {"capacity", capacity_}};
 }
 
 RecvPump::RecvPump(std::size_t p, std::size_t m, std::size_t b) {

@@ -4,6 +4,7 @@
 // producer waits for space instead (its connection stops reading).
 #pragma once
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -45,14 +46,20 @@ class RecvQueue {
   Push push(InboundFrame& f, std::function<void()> on_space = {});
   Push push(InboundFrame&& f, std::function<void()> on_space = {}) { return push(f, std::move(on_space)); }
   // Blocks up to `wait`; nullopt on timeout or when closed and drained.
-  std::optional<InboundFrame> pop(std::chrono::milliseconds wait);
+  // `dequeued`, when given, is incremented under the queue's lock together
+  // with the removal, so a reader that sees the depth drop also sees the
+  // frame counted (the dispatcher's `received`).
+  std::optional<InboundFrame> pop(std::chrono::milliseconds wait, std::atomic<std::uint64_t>* dequeued = nullptr);
   void close();
 
   wire::Stream stream() const { return stream_; }
   std::size_t capacity() const { return capacity_; }
-  std::size_t depth() const;
+  std::size_t depth() const;  // frames in the queue now
   nlohmann::json to_json(double uptime_secs) const;
-  nlohmann::json depth_json() const;  // {latest, max, capacity} for dispatcher.recv_depth
+  // {latest, max, capacity} for dispatcher.recv_depth; latest is the current
+  // depth, as recv_pump.<stream>.latest_depth, not a value kept from the last
+  // dequeue (that would miss frames queued behind a stalled worker).
+  nlohmann::json depth_json() const;
 
   struct Counters {
     std::uint64_t produced = 0, enqueued = 0, dequeued = 0, dropped_full = 0, shed_priority = 0,
@@ -69,7 +76,6 @@ class RecvQueue {
   std::vector<std::function<void()>> waiters_;
   bool closed_ = false;
   Counters c_;
-  std::size_t depth_at_last_dequeue_ = 0;
 };
 
 // The three queues plus per-peer production counts.

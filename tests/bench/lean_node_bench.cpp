@@ -39,7 +39,10 @@ static int bench_dispatcher(std::size_t workers, std::size_t frames, std::size_t
   mo.bind = SocketAddr{"127.0.0.1", 0};
   Mesh mesh(io, id, mo, pump, faults, {});
   std::atomic<std::size_t> delivered{0};
-  Gossip gossip(mesh, id, {}, [&](const wire::Pub&, const std::string&) { delivered++; });
+  auto send = [&mesh](const std::string& peer, wire::FrameType t, std::string body, SendMeta meta) {
+    return mesh.send(peer, t, std::move(body), std::move(meta));
+  };
+  Gossip gossip(send, id, {}, [&](const wire::Pub&, const std::string&) { delivered++; });
 
   // Pre-sign every frame so only the receive side is measured.
   auto origin = KeyPair::generate();

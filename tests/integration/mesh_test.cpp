@@ -162,18 +162,43 @@ TEST_CASE("mesh: a partition stops direct traffic between the pair, gossip still
 }
 
 TEST_CASE("mesh: faults are validated, inspectable and lapse with their lease") {
-  TestFleet fleet(2);
+  // A DM budget well inside the stale lease: the DM below must time out while
+  // node 0 is still stale.
+  TestFleet fleet(2, "[lean]\ndm_ack_timeout_ms = 2500\n");
   auto bad = fleet.post_raw(0, "/lean/faults", {{"loss", 2}});
   CHECK(bad.status == 400);
   CHECK(bad.json()["error"].get<std::string>().rfind("loss:", 0) == 0);
-  fleet.post(0, "/lean/faults", {{"stale", true}, {"lease_secs", 1}});
+  auto& inbox0 = fleet.stream(0, "/direct/events");
+  auto rx_from_1 = [&] {
+    auto conn = fleet.get(0, "/diagnostics/connectivity");
+    for (auto& row : conn["per_peer_transport"])
+      if (row["peer_id"] == fleet.machine_id(1)) return row["tcp_rx_bytes"].get<std::uint64_t>();
+    return std::uint64_t{0};
+  };
+  auto rx_before = rx_from_1();
+  REQUIRE(rx_before > 0);  // the HELLO at least
+  fleet.post(0, "/lean/faults", {{"stale", true}, {"lease_secs", 8}});
   CHECK(fleet.get(0, "/lean/faults")["active"].contains("stale"));
-  // A stale node keeps its API up and its connections open but answers nothing.
-  auto dm = fleet.post_raw(1, "/direct/send", {{"agent_id", fleet.agent_id(0)}, {"payload", "aGk="}});
-  (void)dm;
-  REQUIRE(eventually([&] { return fleet.get(0, "/lean/faults")["any"] == false; }, 10s));
-  auto ok = fleet.post(1, "/direct/send", {{"agent_id", fleet.agent_id(0)}, {"payload", "aGk="}});
+  // A stale node keeps its API up and its connections open but answers
+  // nothing: no acknowledgement, so the sender gives up with 504 "timeout".
+  auto dm = fleet.post_raw(1, "/direct/send", {{"agent_id", fleet.agent_id(0)}, {"payload", base64_encode("while stale")}});
+  CHECK(dm.status == 504);
+  CHECK(dm.json()["error"] == "timeout");
+  REQUIRE(fleet.get(0, "/lean/faults")["active"].contains("stale"));  // the timeout came while it was stale
+  CHECK(fleet.peers(1) == 1);  // the connection stayed open
+  CHECK(rx_from_1() > rx_before);  // the DM (and its retry) reached node 0 ...
+  CHECK(fleet.get(0, "/diagnostics/dm")["stats"]["incoming_envelopes_total"] == 0);  // ... and was dropped unread
+  // The lease lapses by itself, and DMs flow again.
+  REQUIRE(eventually([&] { return fleet.get(0, "/lean/faults")["any"] == false; }, 15s));
+  auto after = base64_encode("after the lease");
+  auto ok = fleet.post(1, "/direct/send", {{"agent_id", fleet.agent_id(0)}, {"payload", after}});
   CHECK(ok["ok"] == true);
+  // Settled: the sender gave up on the first DM (no retries after its 504)
+  // and the second one has arrived, so the first can no longer turn up.
+  REQUIRE(inbox0.wait_for([&](auto& ev) { return !ev.empty(); }, 10s));
+  CHECK(inbox0.count() == 1);
+  CHECK(event_json(inbox0.snapshot().front())["payload"] == after);
+  CHECK(fleet.get(0, "/diagnostics/dm")["stats"]["incoming_envelopes_total"] == 1);
 }
 
 TEST_CASE("mesh: diagnostics counters move with the traffic and keep their identities") {

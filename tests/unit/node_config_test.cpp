@@ -155,6 +155,8 @@ membership_queue_capacity = 7
 bulk_queue_capacity = 8
 io_threads = 9
 dm_ack_timeout_ms = 4294967295
+lazy_flush_ms = 10
+graft_timeout_ms = 11
 )",
                                    "config.toml");
   CHECK(c.api_address == SocketAddr{"127.0.0.1", 8080});
@@ -177,6 +179,8 @@ dm_ack_timeout_ms = 4294967295
   CHECK(c.lean.bulk_queue_capacity == 8);
   CHECK(c.lean.io_threads == 9);
   CHECK(c.lean.dm_ack_timeout_ms == 4294967295u);
+  CHECK(c.lean.lazy_flush_ms == 10);
+  CHECK(c.lean.graft_timeout_ms == 11);
   CHECK(c.warnings.empty());
 
   for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
