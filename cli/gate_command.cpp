@@ -236,7 +236,8 @@ void register_gate(CLI::App& app, int& exit_code) {
   sub->add_option("--netem-jitter-ms", so.netem_jitter_ms, "high_rtt_peer jitter")->capture_default_str()->check(CLI::NonNegativeNumber);
   sub->add_option("--peer-fault-secs", so.peer_fault_secs, "slow_peer / stale_peer fault window")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--block-secs", so.block_secs, "partition_recovery block time")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--heal-secs", so.heal_secs, "recovery time limit after a heal")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--heal-secs", so.heal_secs, "partition_recovery, slow_peer, stale_peer: recovery time limit after a heal")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--netem-heal-secs", so.netem_heal_secs, "high_rtt_peer: how long the suppression may take to drain after the heal")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--recovery-limit-secs", so.recovery_limit_secs, "restart_storm: give up after this")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--poll-secs", so.poll_secs, "recovery polling interval")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--discover-secs", o->discover_secs, "Phase A discovery window")->capture_default_str()->check(CLI::PositiveNumber);

@@ -31,7 +31,9 @@ struct ScenarioOptions {
   double burst_settle_secs = 30;               // longest wait for every subscriber to get the burst
   double fault_secs = 180;                     // high_rtt_peer window (--netem-secs); slow/stale window
   double peer_fault_secs = 30;                 // slow_peer / stale_peer window
-  double heal_secs = 90;                       // partition / high_rtt heal limit
+  double heal_secs = 90;                       // partition_recovery, slow/stale rejoin: heal limit
+  double netem_heal_secs = 150;                // high_rtt_peer: heal limit (the reference's --netem-heal-secs;
+                                               // it must outlast a 120 s cooldown)
   double block_secs = 60;                      // partition_recovery block time
   double recovery_limit_secs = 120;            // restart_storm: give up after this
   int netem_delay_ms = 1500, netem_jitter_ms = 200;

@@ -77,7 +77,7 @@ class BackgroundTraffic {
     // Nothing may escape a thread body: an error ends up in the stats.
     thread_ = std::thread([this, anchor] {
       try {
-        stats_ = traffic_.publish(anchor, 1 << 30, kPayloadBytes, kGap, &stop_);
+        stats_ = traffic_.publish(anchor, 1 << 30, kPayloadBytes, kGap, &stop_, &paused_);
       } catch (const std::exception& e) {
         stats_.errors++;
         stats_.first_error = e.what();
@@ -85,6 +85,7 @@ class BackgroundTraffic {
     });
   }
   ~BackgroundTraffic() { finish(); }
+  void pause(bool p) { paused_ = p; }
   PublishStats finish() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
@@ -95,9 +96,9 @@ class BackgroundTraffic {
 
  private:
   static constexpr int kPayloadBytes = 1024;
-  static constexpr std::chrono::milliseconds kGap{50};  // 20 messages a second
+  static constexpr std::chrono::milliseconds kGap{100};  // 10 messages a second
   TopicTraffic traffic_;
-  std::atomic<bool> stop_{false};
+  std::atomic<bool> stop_{false}, paused_{false};
   PublishStats stats_;
   std::thread thread_;
 };
@@ -152,6 +153,23 @@ void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string
 void slow_peer(ScenarioContext& ctx, gates::ScenarioRun& run) { peer_fault(ctx, run, "slow"); }
 void stale_peer(ScenarioContext& ctx, gates::ScenarioRun& run) { peer_fault(ctx, run, "stale"); }
 
+// Cooling per observer between two samples: timeouts or cooling events
+// towards the target rose, or its first suppression appeared (spec §4.4 step 7).
+json cooling_between(const json& from, const json& to, const std::string& target, bool& any) {
+  json observers = json::object();
+  any = false;
+  for (auto& [node, s] : from["observers"].items()) {
+    if (node == target || s.contains("error") || !to["observers"].contains(node) || to["observers"][node].contains("error")) continue;
+    auto& m = to["observers"][node];
+    double dc = std::max(0.0, m.value("cooling_events", 0.0) - s.value("cooling_events", 0.0));
+    double dt = std::max(0.0, m.value("outbound_send_timeouts", 0.0) - s.value("outbound_send_timeouts", 0.0));
+    bool new_supp = s.value("suppressed_entries", 0L) == 0 && m.value("suppressed_entries", 0L) > 0;
+    observers[node] = {{"cooling_events_delta", dc}, {"outbound_send_timeouts_delta", dt}, {"new_suppression", new_supp}};
+    any = any || dc > 0 || dt > 0 || new_supp;
+  }
+  return observers;
+}
+
 void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
   const auto& o = ctx.opts;
   auto target = target_of(run);
@@ -160,20 +178,26 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
   peer = peer.substr(0, 16);
   json traj = {{"target_node", target}, {"target_peer_id", peer}, {"delay_ms", o.netem_delay_ms},
                {"jitter_ms", o.netem_jitter_ms}, {"distribution", "normal"}, {"window_secs", o.fault_secs},
-               {"heal_secs", o.heal_secs}, {"samples", json::array()}};
+               {"heal_secs", o.netem_heal_secs}, {"samples", json::array()}};
   auto save = [&] { ctx.artefact("scenarios/high_rtt_peer/peer-score-trajectory.json", traj); };
   run.metrics["netem_delay_ms"] = o.netem_delay_ms;
   run.metrics["netem_jitter_ms"] = o.netem_jitter_ms;
   run.metrics["netem_window_secs"] = o.fault_secs;
+  run.metrics["netem_heal_secs"] = o.netem_heal_secs;
   run.metrics["trajectory_path"] = "scenarios/high_rtt_peer/peer-score-trajectory.json";
 
+  // Traffic is what a slow link cools under, and what lets the observers'
+  // recovery probes succeed after the heal: it runs while the fault shows no
+  // cooling yet, pauses once it does (so the timeouts stay a signal, not a
+  // flood), and resumes for the heal.
+  BackgroundTraffic traffic(ctx, "high_rtt");
+  run.metrics["traffic_topic"] = traffic.topic();
   auto start = sample(ctx, "start", peer);
   traj["samples"].push_back(start);
   save();
   json mid;
+  bool cooling = false;
   {
-    BackgroundTraffic traffic(ctx, "high_rtt");
-    run.metrics["traffic_topic"] = traffic.topic();
     FaultGuard guard(ctx, run);
     orchestrator::FaultRequest req;
     req.kind = "delay";
@@ -182,15 +206,20 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
     req.jitter_ms = o.netem_jitter_ms;
     req.lease = lease_for(o.fault_secs);
     guard.apply(req);
-    ctx.wait(std::chrono::duration<double>(std::max(1.0, o.fault_secs / 2)));
+    auto t0 = Clock::now();
+    const double half = std::max(1.0, o.fault_secs / 2);
+    while (secs_since(t0) < half && !cooling && ctx.wait(std::chrono::duration<double>(std::min(o.poll_secs, 1.0))))
+      cooling_between(start, sample(ctx, "poll", peer), target, cooling);
+    if (cooling) {
+      traffic.pause(true);
+      run.metrics["cooling_after_secs"] = std::round(secs_since(t0) * 10) / 10;
+    }
+    ctx.wait(std::chrono::duration<double>(std::max(0.0, half - secs_since(t0))));
     mid = sample(ctx, "mid", peer);
     traj["samples"].push_back(mid);
     save();
-    ctx.wait(std::chrono::duration<double>(o.fault_secs / 2));
+    ctx.wait(std::chrono::duration<double>(std::max(0.0, o.fault_secs - secs_since(t0))));
     bool clean = guard.revert_all();
-    auto st = traffic.finish();
-    run.metrics["traffic_published"] = st.published;
-    run.metrics["traffic_publish_errors"] = st.errors;
     traj["cleanup"] = run.metrics["cleanup"];
     save();
     if (!clean) {
@@ -199,26 +228,19 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
       return;
     }
   }
-  // Cooling: any observer saw timeouts or cooling events towards the target rise, or a new suppression.
-  json observers = json::object();
-  bool cooling = false;
-  for (auto& [node, s] : start["observers"].items()) {
-    if (node == target || s.contains("error") || !mid["observers"].contains(node) || mid["observers"][node].contains("error")) continue;
-    auto& m = mid["observers"][node];
-    double dc = std::max(0.0, m.value("cooling_events", 0.0) - s.value("cooling_events", 0.0));
-    double dt = std::max(0.0, m.value("outbound_send_timeouts", 0.0) - s.value("outbound_send_timeouts", 0.0));
-    bool new_supp = s.value("suppressed_entries", 0L) == 0 && m.value("suppressed_entries", 0L) > 0;
-    observers[node] = {{"cooling_events_delta", dc}, {"outbound_send_timeouts_delta", dt}, {"new_suppression", new_supp}};
-    cooling = cooling || dc > 0 || dt > 0 || new_supp;
-  }
-  // Heal: poll until the observers' suppression of the target drains (not a fixed wait).
+  json observers = cooling_between(start, mid, target, cooling);
+  // Heal: poll, with traffic, until the observers' suppression of the target drains (not a fixed wait).
+  traffic.pause(false);
   long start_supp = sum_observers(start, target, "suppressed_entries");
   json end;
   auto heal0 = Clock::now();
   do {
     end = sample(ctx, "end", peer);
     if (sum_observers(end, target, "suppressed_entries") <= std::max(start_supp, 1L)) break;
-  } while (secs_since(heal0) < o.heal_secs && ctx.wait(std::chrono::duration<double>(o.poll_secs)));
+  } while (secs_since(heal0) < o.netem_heal_secs && ctx.wait(std::chrono::duration<double>(o.poll_secs)));
+  auto st = traffic.finish();
+  run.metrics["traffic_published"] = st.published;
+  run.metrics["traffic_publish_errors"] = st.errors;
   traj["samples"].push_back(end);
   bool recovered = sum_observers(end, target, "suppressed_entries") <= std::max(start_supp, 1L);
   traj["summary"] = {{"cooling_observed", cooling}, {"recovered", recovered}, {"observers", observers},
@@ -232,6 +254,9 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
   } else if (!recovered) {
     run.status = gates::RunStatus::errored;
     run.reason = "suppressed_peers for target peer did not drain after netem heal window";
+  } else if (st.errors > 0) {
+    run.status = gates::RunStatus::errored;
+    run.reason = fmt::format("background traffic: {} publishes failed (first: {})", st.errors, st.first_error);
   }
 }
 

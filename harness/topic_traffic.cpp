@@ -79,12 +79,17 @@ std::map<std::string, std::size_t> TopicTraffic::received() const {
 }
 
 PublishStats TopicTraffic::publish(const NodeApi& publisher, int count, int payload_bytes, std::chrono::milliseconds gap,
-                                   const std::atomic<bool>* stop) {
+                                   const std::atomic<bool>* stop, const std::atomic<bool>* paused) {
   PublishStats st;
   probes::RestClient pub(publisher.base_url, publisher.token, timeout_);
   auto body = json{{"topic", topic_}, {"payload", base64_encode(std::string(static_cast<std::size_t>(payload_bytes), 'X'))}}.dump();
   auto t0 = Clock::now();
   for (int i = 0; i < count && !(stop && stop->load()); ++i) {
+    if (paused && paused->load()) {
+      --i;
+      std::this_thread::sleep_for(gap.count() > 0 ? gap : std::chrono::milliseconds(50));
+      continue;
+    }
     try {
       auto r = pub.post("/publish", body);
       if (r.ok()) {

@@ -31,9 +31,10 @@ class TopicTraffic {
 
   const std::string& topic() const { return topic_; }
   // `count` publishes of `payload_bytes` from `publisher`, `gap` apart, until
-  // done or `stop` is set. Publishes that fail are counted, not thrown.
+  // done or `stop` is set; none while `paused` is set. Publishes that fail
+  // are counted, not thrown.
   PublishStats publish(const NodeApi& publisher, int count, int payload_bytes, std::chrono::milliseconds gap,
-                       const std::atomic<bool>* stop = nullptr);
+                       const std::atomic<bool>* stop = nullptr, const std::atomic<bool>* paused = nullptr);
   // Messages of this topic each subscriber has seen so far.
   std::map<std::string, std::size_t> received() const;
   // Stops counting; the counts stay readable.

@@ -248,6 +248,7 @@ HttpResponse LeanNode::faults(const HttpRequest& req) {
   if (req.method == "DELETE") {
     faults_.clear();
     stall_.set(false);
+    mesh_->enforce_faults();  // frames a delay was holding leave now
     spdlog::info("faults cleared");
     return json_response(200, faults_.to_json());
   }

@@ -40,6 +40,9 @@ constexpr LeanKey kLeanKeys[] = {
     {"dm_ack_timeout_ms", &LeanTuning::dm_ack_timeout_ms},
     {"lazy_flush_ms", &LeanTuning::lazy_flush_ms},
     {"graft_timeout_ms", &LeanTuning::graft_timeout_ms},
+    {"cooling_threshold", &LeanTuning::cooling_threshold},
+    {"cooling_window_ms", &LeanTuning::cooling_window_ms},
+    {"cooldown_ms", &LeanTuning::cooldown_ms},
 };
 constexpr std::string_view kGossipKeys[] = {"active_view_size", "passive_view_size",
                                             "dispatch_workers"};

@@ -20,7 +20,10 @@ struct LeanTuning {
                 peer_send_timeout_ms = 2500, anti_entropy_interval_ms = 1000,
                 heartbeat_interval_ms = 5000, pubsub_queue_capacity = 10000,
                 membership_queue_capacity = 4000, bulk_queue_capacity = 4000, io_threads = 1,
-                dm_ack_timeout_ms = 10000, lazy_flush_ms = 50, graft_timeout_ms = 250;
+                dm_ack_timeout_ms = 10000, lazy_flush_ms = 50, graft_timeout_ms = 250,
+                // cooling (saorsa-gossip's): this many per-peer send timeouts of one
+                // (peer, topic) within the window suppress it for the cooldown
+                cooling_threshold = 5, cooling_window_ms = 30000, cooldown_ms = 120000;
 };
 
 struct NodeConfig {

@@ -40,7 +40,7 @@ static bool get_bool(const json& body, const char* field) {
 
 json Faults::apply(const json& body) {
   if (!body.is_object()) throw FaultError("body: expected a JSON object");
-  static const std::set<std::string> known = {"delay_ms", "jitter_ms", "loss", "partition",
+  static const std::set<std::string> known = {"delay_ms", "jitter_ms", "window_frames", "loss", "partition",
                                               "stall_dispatcher", "stale", "lease_secs", "peers"};
   for (auto& [k, _] : body.items())
     if (!known.count(k)) throw FaultError(k + ": unknown fault field");
@@ -48,12 +48,14 @@ json Faults::apply(const json& body) {
   // Validate everything before changing anything.
   std::uint64_t lease = body.contains("lease_secs") ? get_uint(body, "lease_secs", 7 * 24 * 3600) : kDefaultLeaseSecs;
   if (lease == 0) throw FaultError("lease_secs: must be at least 1");
-  std::optional<std::uint64_t> delay, jitter;
+  std::optional<std::uint64_t> delay, jitter, window;
   std::optional<double> loss;
   std::optional<std::set<std::string>> partition, peers;
   std::optional<bool> stall, stale;
   if (body.contains("delay_ms")) delay = get_uint(body, "delay_ms", 600'000);
   if (body.contains("jitter_ms")) jitter = get_uint(body, "jitter_ms", 600'000);
+  if (body.contains("window_frames")) window = get_uint(body, "window_frames", 100'000);
+  if (window && !delay && !jitter) throw FaultError("window_frames: shapes a delay, so delay_ms is required");
   if (body.contains("loss")) {
     const auto& v = body.at("loss");
     if (!v.is_number() || v.get<double>() < 0.0 || v.get<double>() > 1.0)
@@ -73,6 +75,7 @@ json Faults::apply(const json& body) {
     if (delay || jitter) {
       delay_ms_ = delay.value_or(delay_ms_);
       jitter_ms_ = jitter.value_or(jitter_ms_);
+      window_frames_ = window.value_or(0);
       delay_peers_ = peers.value_or(std::set<std::string>{});
       delay_armed_ = (delay_ms_ || jitter_ms_) ? std::optional(armed) : std::nullopt;
     }
@@ -132,6 +135,7 @@ json Faults::to_json() const {
     auto j = lease(*delay_armed_);
     j["delay_ms"] = delay_ms_;
     j["jitter_ms"] = jitter_ms_;
+    j["window_frames"] = window_frames_;
     j["peers"] = peers_json(delay_peers_);
     active["delay"] = j;
   }
@@ -178,6 +182,18 @@ bool Faults::drop(const std::string& agent_id, const std::string& machine_id) {
   std::lock_guard lk(mu_);
   if (!live(loss_armed_) || !targets(loss_peers_, agent_id, machine_id)) return false;
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < loss_;
+}
+
+bool Faults::delaying(const std::string& agent_id, const std::string& machine_id) const {
+  if (!any()) return false;
+  std::lock_guard lk(mu_);
+  return live(delay_armed_) && targets(delay_peers_, agent_id, machine_id);
+}
+
+std::uint64_t Faults::window_frames(const std::string& agent_id, const std::string& machine_id) const {
+  if (!any()) return 0;
+  std::lock_guard lk(mu_);
+  return live(delay_armed_) && targets(delay_peers_, agent_id, machine_id) ? window_frames_ : 0;
 }
 
 std::chrono::milliseconds Faults::delay(const std::string& agent_id, const std::string& machine_id) {

@@ -42,6 +42,13 @@ class Faults {
   // the frame, and how long to hold it.
   bool drop(const std::string& agent_id, const std::string& machine_id);
   std::chrono::milliseconds delay(const std::string& agent_id, const std::string& machine_id);
+  // A delay fault is armed towards this peer.
+  bool delaying(const std::string& agent_id, const std::string& machine_id) const;
+  // Frames a delayed link carries per round trip (0 = no limit). A link with a
+  // high round-trip time is only as fast as its congestion window: at most
+  // `window_frames` frames leave per `delay_ms`, so sustained traffic queues
+  // and sends time out, as they do behind tc netem on a QUIC link.
+  std::uint64_t window_frames(const std::string& agent_id, const std::string& machine_id) const;
 
  private:
   struct Armed {
@@ -57,7 +64,7 @@ class Faults {
   std::atomic<bool> any_{false};
   std::mt19937_64 rng_{std::random_device{}()};
   std::optional<Armed> delay_armed_, loss_armed_, partition_armed_, stall_armed_, stale_armed_;
-  std::uint64_t delay_ms_ = 0, jitter_ms_ = 0;
+  std::uint64_t delay_ms_ = 0, jitter_ms_ = 0, window_frames_ = 0;
   double loss_ = 0;
   std::set<std::string> delay_peers_, loss_peers_, partition_;
 };

@@ -58,10 +58,17 @@ void Gossip::fan_out(const wire::MsgId& id, const std::string& topic, const std:
     std::lock_guard lk(mu_);
     t = tree_.targets(topic, exclude);
   }
-  std::vector<std::string> eager, lazy = std::move(t.lazy);
+  std::vector<std::string> eager, lazy;
   {
     auto lk = lock_timed(cooling_mu_, stages_.suppressed_peers_lock_wait);
     for (auto& p : t.eager) (cooling_.take_eager_slot(p, topic) ? eager : lazy).push_back(p);
+    // Cooling pruned a suppressed pair out of the eager tree, so a pair whose
+    // cooldown is over gets its recovery probe (one eager push) wherever the
+    // tree has it; without it the pair would stay suppressed for good.
+    for (auto& p : t.lazy) {
+      bool probe = cooling_.state(p, topic) == Cooling::State::recovery_ready && cooling_.take_eager_slot(p, topic);
+      (probe ? eager : lazy).push_back(p);
+    }
   }
   std::size_t ok = 0;
   for (auto& p : eager)

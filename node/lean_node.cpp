@@ -127,6 +127,9 @@ void LeanNode::start() {
   gt.anti_entropy_interval = std::chrono::milliseconds(cfg_.lean.anti_entropy_interval_ms);
   gt.lazy_flush = std::chrono::milliseconds(cfg_.lean.lazy_flush_ms);
   gt.graft_timeout = std::chrono::milliseconds(cfg_.lean.graft_timeout_ms);
+  gt.cooling.threshold = cfg_.lean.cooling_threshold;
+  gt.cooling.window = std::chrono::milliseconds(cfg_.lean.cooling_window_ms);
+  gt.cooling.cooldown = std::chrono::milliseconds(cfg_.lean.cooldown_ms);
   auto send = [mesh = mesh_.get()](const std::string& peer, wire::FrameType t, std::string body, SendMeta meta) {
     return mesh->send(peer, t, std::move(body), std::move(meta));
   };
@@ -202,7 +205,10 @@ void LeanNode::watch_signals() {
 void LeanNode::tick() {
   if (stopping_) return;
   auto now = Clock::now();
-  if (faults_.expire(now)) spdlog::info("fault lease expired; faults now {}", faults_.to_json()["active"].dump());
+  if (faults_.expire(now)) {
+    spdlog::info("fault lease expired; faults now {}", faults_.to_json()["active"].dump());
+    mesh_->enforce_faults();  // frames a lapsed delay was holding leave now
+  }
   stall_.set(faults_.stall_dispatcher());
   direct_->tick(now);  // gossip has its own deadline timer
   tick_timer_->timer.expires_after(200ms);  // at rest a 50-node mesh must stay cheap

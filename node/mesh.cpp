@@ -107,6 +107,10 @@ struct Conn : std::enable_shared_from_this<Conn> {
   std::shared_ptr<OutFrame> inflight;
   bool writing = false;  // a writer chain (release wait or write) is running
   bool closed = false;
+  // Release times of the last frames sent on a link whose delay fault has a
+  // window: a frame leaves no earlier than one round trip (the delay) after
+  // the frame `window` places before it, as if that frame's ack clocked it out.
+  std::deque<Clock::time_point> window_releases;
 
   std::atomic<std::uint64_t> tx_frames{0}, rx_frames{0}, tx_bytes{0}, rx_bytes{0}, lost{0};
   std::atomic<std::int64_t> rtt_us{-1}, last_rx_ns{0}, last_tx_ns{0};
@@ -138,6 +142,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
   bool enqueue(std::string bytes, SendMeta meta, bool handshake = false) {
     auto now = Clock::now();
     auto delay = mesh->faults.delay(info.agent_id, info.machine_id);
+    auto window = mesh->faults.window_frames(info.agent_id, info.machine_id);
     bool kick = false;
     {
       std::lock_guard lk(mu);
@@ -148,6 +153,13 @@ struct Conn : std::enable_shared_from_this<Conn> {
       }
       auto release = now + delay;
       if (!q.empty()) release = std::max(release, q.back().release_at);  // per-peer FIFO
+      if (window > 0) {
+        if (window_releases.size() >= window) release = std::max(release, window_releases[window_releases.size() - window] + delay);
+        window_releases.push_back(release);
+        while (window_releases.size() > window) window_releases.pop_front();
+      } else {
+        window_releases.clear();
+      }
       q.push_back(OutFrame{std::move(bytes), now, release, std::move(meta), handshake});
       mesh->tx_depth++;
       if (!writing && (established || handshake)) kick = writing = true;
@@ -166,12 +178,32 @@ struct Conn : std::enable_shared_from_this<Conn> {
     if (kick) asio::post(strand, [self = shared_from_this()] { self->write_next(); });
   }
 
+  // On the strand. When a delay fault is lifted, frames it was holding leave
+  // at once (as queued packets do when a netem qdisc is deleted).
+  void release_held() {
+    asio::post(strand, [self = shared_from_this()] {
+      bool waiting;
+      {
+        std::lock_guard lk(self->mu);
+        if (self->mesh->faults.delaying(self->info.agent_id, self->info.machine_id)) return;
+        auto now = Clock::now();
+        for (auto& f : self->q) f.release_at = std::min(f.release_at, now);
+        self->window_releases.clear();
+        waiting = self->writing && !self->inflight && !self->closed;
+      }
+      if (!waiting) return;
+      self->release_timer.cancel();  // its handler sees operation_aborted and leaves the chain to us
+      self->write_next();
+    });
+  }
+
   // On the strand.
   void write_next() {
     std::shared_ptr<OutFrame> frame;
     Clock::time_point hold_until{};
     {
       std::lock_guard lk(mu);
+      if (inflight) return;  // a write is under way; its completion continues the chain
       if (closed || q.empty() || (!established && !q.front().handshake)) {
         writing = false;
         return;
@@ -677,8 +709,10 @@ void Mesh::enforce_faults() {
       for (auto& [_, w] : im->conns)
         if (auto c = w.lock()) all.push_back(c);
     }
-    for (auto& c : all)
+    for (auto& c : all) {
       if (c->established && im->faults.partitioned(c->info.agent_id, c->info.machine_id)) c->close("partitioned");
+      else c->release_held();
+    }
   });
 }
 

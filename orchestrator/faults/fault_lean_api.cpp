@@ -21,6 +21,11 @@ std::string slot_of(const std::string& kind) {
   return kind;  // loss, partition, stale
 }
 
+// A high-RTT link in the lean node: at most this many frames per round trip
+// (QUIC's initial congestion window is 10 packets), so that traffic queues
+// behind the delay and sends time out as they do behind tc netem.
+constexpr int kHighRttWindowFrames = 10;
+
 json off_body(const std::string& slot) {
   if (slot == "delay") return {{"delay_ms", 0}, {"jitter_ms", 0}};
   if (slot == "loss") return {{"loss", 0.0}};
@@ -31,7 +36,7 @@ json off_body(const std::string& slot) {
 class LeanApiBackend : public FaultBackend {
  public:
   LeanApiBackend(const Fleet& fleet, const FaultInjectorOptions& opts)
-      : opts_(opts), access_(make_api_access(fleet, {opts.accept_new_host_keys})) {}
+      : opts_(opts), hosts_(fleet.hosts), access_(make_api_access(fleet, {opts.accept_new_host_keys})) {}
 
   AppliedFault apply(const FaultRequest& req, const Host& target, const std::vector<const Host*>& peers,
                      const std::string& id) override {
@@ -47,6 +52,7 @@ class LeanApiBackend : public FaultBackend {
     if (req.kind == "delay") {
       body["delay_ms"] = req.delay_ms;
       body["jitter_ms"] = req.jitter_ms;
+      body["window_frames"] = kHighRttWindowFrames;
     } else if (req.kind == "slow") {
       body["delay_ms"] = 300;
       body["jitter_ms"] = 50;
@@ -89,10 +95,26 @@ class LeanApiBackend : public FaultBackend {
     }
     if (state["active"][slot].contains("expires_at_unix_ms"))
       f.expires_unix = state["active"][slot]["expires_at_unix_ms"].get<double>() / 1000.0;
+    if (req.kind == "delay" && peers.empty()) delay_link_ends(f, req, target, body);
     return f;
   }
 
   json revert(const AppliedFault& f, const Host& target) override {
+    json out = revert_one(f, target);
+    // The other ends of a delayed node's links (delay_link_ends).
+    for (auto& name : f.revert_plan.value("link_ends", json::array())) {
+      const Host* h = find_host(name.get<std::string>());
+      json end = h ? revert_one(f, *h) : json{{"host", name}, {"clean", false}, {"error", "not a host of the fleet"}};
+      out["steps"].push_back({{"step", "link end " + name.get<std::string>()}, {"clean", end.value("clean", false)}});
+      if (!end.value("clean", false)) {
+        out["clean"] = false;
+        if (end.contains("error")) out["error"] = end["error"];
+      }
+    }
+    return out;
+  }
+
+  json revert_one(const AppliedFault& f, const Host& target) {
     json out = {{"id", f.id}, {"host", target.name}, {"before", f.before}, {"steps", json::array()}};
     auto slot = f.revert_plan.value("slot", slot_of(f.request.kind));
     auto off = f.revert_plan.value("off", off_body(slot));
@@ -154,6 +176,46 @@ class LeanApiBackend : public FaultBackend {
   }
 
  private:
+  // A delay on a node is a high round-trip time on all of its links: as tc
+  // netem on its interface delays the acks that clock its peers' sends, every
+  // other local node's frames towards it take the same delay and window.
+  // Applied after the target's own, reverted with it; a failure undoes all.
+  void delay_link_ends(AppliedFault& f, const FaultRequest& req, const Host& target, const json& body) {
+    json ids = json::array();
+    auto agent = get(target, "/agent");
+    for (const char* k : {"machine_id", "agent_id"})
+      if (agent.contains(k) && agent[k].is_string()) ids.push_back(agent[k]);
+    json ends = json::array();
+    f.revert_plan["link_ends"] = ends;
+    try {
+      if (ids.size() != 2) throw FaultError(target.name + ": GET /agent has no machine_id/agent_id; cannot delay its links");
+      json end_body = body;
+      end_body["peers"] = ids;
+      for (auto& h : hosts_) {
+        if (h.name == target.name || h.transport != "local") continue;
+        auto state = get(h, "/lean/faults");
+        if (state.value("active", json::object()).contains("delay"))
+          throw FaultError(h.name + ": a delay fault is already active; the link to " + target.name + " cannot be delayed");
+        if (opts_.dry_run) continue;
+        auto r = client(h).post("/lean/faults", end_body.dump());
+        if (!r.ok())
+          throw FaultError(h.name + ": POST /lean/faults " + end_body.dump() + " → HTTP " + std::to_string(r.status) + ": " +
+                           probes::detail::snippet(r.body));
+        ends.push_back(h.name);
+        f.revert_plan["link_ends"] = ends;
+      }
+    } catch (...) {
+      revert(f, target);
+      throw;
+    }
+  }
+
+  const Host* find_host(const std::string& name) const {
+    for (auto& h : hosts_)
+      if (h.name == name) return &h;
+    return nullptr;
+  }
+
   // A fresh client per call: the backend is used from several threads.
   probes::RestClient client(const Host& h) {
     if (h.transport == "local") return probes::RestClient("http://" + h.api_addr, read_token_file(h.token_path, h.name));
@@ -170,6 +232,7 @@ class LeanApiBackend : public FaultBackend {
   }
 
   FaultInjectorOptions opts_;
+  std::vector<Host> hosts_;  // the fleet's, for the other ends of a delayed node's links
   std::mutex mu_;  // guards access_ (its tunnels are shared)
   std::unique_ptr<ApiAccess> access_;
 };

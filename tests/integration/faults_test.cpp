@@ -2,6 +2,8 @@
 // dispatcher, and the counters say so.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "core/encoding.h"
 #include "tests/support/fleet_fixture.h"
 
@@ -66,4 +68,27 @@ TEST_CASE("faults: a stale node keeps its connections and API but answers nothin
   CHECK(fleet.get(1, "/lean/faults")["active"].contains("stale"));
   fleet.client(1).del("/lean/faults");
   CHECK(fleet.post(0, "/direct/send", {{"agent_id", fleet.agent_id(1)}, {"payload", "aGk="}})["ok"] == true);
+}
+
+TEST_CASE("faults: a delay with a window carries at most that many frames per round trip, and lifting it releases what it holds") {
+  TestFleet fleet(2, kShortBudgets);
+  fleet.post(1, "/subscribe", {{"topic", "w"}});
+  auto& ev = fleet.stream(1, "/events");
+  // Node 0's link to node 1: a 3 s round trip, 2 frames per round trip.
+  fleet.post(0, "/lean/faults", {{"delay_ms", 3000}, {"window_frames", 2}, {"peers", {fleet.agent_id(1)}}, {"lease_secs", 60}});
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) fleet.post(0, "/publish", {{"topic", "w"}, {"payload", base64_encode("m" + std::to_string(i))}});
+  // Without a window all six would leave at ~3 s; with two per round trip,
+  // frames 1-2 leave at 3 s, 3-4 at 6 s, 5-6 at 9 s. Frames are never early,
+  // so at 4.5 s at most two have arrived, whatever the machine's load.
+  REQUIRE(ev.wait_for([](auto& e) { return e.size() >= 1; }, 20s));
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(2900));
+  auto check_at = t0 + std::chrono::milliseconds(4500);
+  while (std::chrono::steady_clock::now() < check_at) std::this_thread::sleep_for(10ms);  // a point in time to check a bound at
+  CHECK(ev.count() <= 2);
+  CHECK(fleet.get(0, "/diagnostics/connectivity")["data_tx"]["data_tx_depth"].get<int>() >= 1);  // the rest is held
+  // Lifting the fault lets what it holds leave at once: long before 9 s.
+  fleet.client(0).del("/lean/faults");
+  CHECK(ev.wait_for([](auto& e) { return e.size() >= 6; }, 3s));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(8500));
 }

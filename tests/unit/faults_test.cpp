@@ -56,3 +56,21 @@ TEST_CASE("faults: loss and delay can be narrowed to some peers") {
   f.apply(json{{"loss", 0.0}});
   CHECK_FALSE(f.drop(A, "m"));
 }
+
+TEST_CASE("faults: window_frames shapes a delay, towards the delay's peers only") {
+  Faults f;
+  CHECK_THROWS_WITH(f.apply(json{{"window_frames", 10}}), Catch::StartsWith("window_frames:"));
+  CHECK_THROWS_WITH(f.apply(json{{"delay_ms", 100}, {"window_frames", -1}}), Catch::StartsWith("window_frames:"));
+  CHECK_FALSE(f.any());
+  auto state = f.apply(json{{"delay_ms", 1500}, {"window_frames", 10}, {"peers", {A}}});
+  CHECK(state["active"]["delay"]["window_frames"] == 10);
+  CHECK(f.window_frames(A, "m") == 10);
+  CHECK(f.window_frames(B, "m") == 0);
+  CHECK(f.delaying(A, "m"));
+  CHECK_FALSE(f.delaying(B, "m"));
+  // A new delay without a window has none.
+  f.apply(json{{"delay_ms", 200}});
+  CHECK(f.window_frames(A, "m") == 0);
+  f.clear();
+  CHECK_FALSE(f.delaying(A, "m"));
+}

@@ -246,3 +246,37 @@ TEST_CASE("gossip: driven by its deadline timer, IHAVE leaves within lazy_flush 
   io.stop();
   loop.join();
 }
+
+TEST_CASE("gossip: a cooled peer that the tree made lazy gets its recovery probe after the cooldown, and recovers") {
+  auto id = test_identity();
+  Recorder rec;
+  auto tuning = one_eager(50ms, 250ms);
+  tuning.cooling.cooldown = 100ms;
+  Gossip g(rec.sender(), id, tuning, [](auto&, auto&) {});
+  g.on_peer_up(kPeerA);
+  g.on_peer_up(kPeerB);
+  g.tick(Clock::now());
+  g.publish("t", "first");
+  auto pubs = rec.of(FrameType::pub);
+  REQUIRE(pubs.size() == 1);
+  const auto eager_peer = pubs[0].peer;
+  // Five late sends cool the eager peer for "t"; cooling prunes it to lazy.
+  for (int i = 0; i < 5; ++i) g.on_send_result(eager_peer, "t", true);
+  auto suppressed = [&] { return g.stages_json()["suppressed_peers"].size(); };
+  REQUIRE(suppressed() == 1);
+  // While it cools, nothing is pushed to it eagerly.
+  g.publish("t", "while cooling");
+  for (auto& s : rec.of(FrameType::pub))
+    if (s.body != pubs[0].body) CHECK(s.peer != eager_peer);
+  // After the cooldown the next message probes it eagerly; a timely send ends the episode.
+  g.tick(Clock::now() + 200ms);
+  auto before = rec.of(FrameType::pub).size();
+  g.publish("t", "probe");
+  auto after = rec.of(FrameType::pub);
+  REQUIRE(after.size() > before);
+  bool probed = false;
+  for (std::size_t i = before; i < after.size(); ++i) probed = probed || after[i].peer == eager_peer;
+  CHECK(probed);
+  g.on_send_result(eager_peer, "t", false);
+  CHECK(suppressed() == 0);
+}
