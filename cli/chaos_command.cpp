@@ -4,6 +4,7 @@
 // whatever we may have left and verifies; `status` lists what is active.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <ctime>
@@ -188,7 +189,13 @@ int run_status(const ChaosOptions& o, orchestrator::FaultInjector& inj) {
     }
     for (auto& f : h.value("faults", json::array())) {
       ++active;
-      fmt::print("{:<14} {:<10} {:<10} {}\n", host, f.value("kind", "?"), f.value("mechanism", "?"), expires_in(f));
+      std::string scope;
+      if (f.contains("peers") && !f["peers"].empty()) {
+        std::vector<std::string> names;
+        for (auto& p : f["peers"]) names.push_back(p.get<std::string>());
+        scope = fmt::format("  (links to {})", fmt::join(names, ", "));
+      }
+      fmt::print("{:<14} {:<10} {:<10} {}{}\n", host, f.value("kind", "?"), f.value("mechanism", "?"), expires_in(f), scope);
     }
     // Live leftovers that no marker explains are shown too.
     for (auto& r : h.value("rules", json::array())) {

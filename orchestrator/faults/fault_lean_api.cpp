@@ -2,6 +2,8 @@
 // each kind under its own lease and drops it by itself at expiry. A kind is
 // removed on its own by POSTing its "off" value (delay 0, loss 0, partition
 // [], stall/stale false), so reverting one fault leaves the others armed.
+#include <algorithm>
+#include <map>
 #include <mutex>
 
 #include "orchestrator/control/api_access.h"
@@ -145,6 +147,16 @@ class LeanApiBackend : public FaultBackend {
       for (auto& [kind, v] : active.items()) {
         json row = {{"kind", kind}, {"mechanism", "lean-api"}, {"detail", v}};
         if (v.contains("expires_at_unix_ms")) row["expires_unix"] = v["expires_at_unix_ms"].get<double>() / 1000.0;
+        // A fault scoped to some peers (a link end of a delayed node, a
+        // one-way loss) names them, so status says which links it is on.
+        if (v.contains("peers") && v["peers"].is_array()) {
+          json names = json::array();
+          for (auto& id : v["peers"])
+            if (id.is_string())
+              if (auto name = host_of_id(id.get<std::string>()); !name.empty() && std::find(names.begin(), names.end(), name) == names.end())
+                names.push_back(name);
+          row["peers"] = names;
+        }
         out["faults"].push_back(row);
       }
     } catch (const std::exception& e) {
@@ -210,6 +222,27 @@ class LeanApiBackend : public FaultBackend {
     }
   }
 
+  // The local host whose machine or agent id this is ("" if none); the ids
+  // are read once, on first use.
+  std::string host_of_id(const std::string& id) {
+    std::lock_guard lk(ids_mu_);
+    if (!ids_read_) {
+      ids_read_ = true;
+      for (auto& h : hosts_) {
+        if (h.transport != "local") continue;
+        try {
+          auto agent = client(h).get_json("/agent");
+          for (const char* k : {"machine_id", "agent_id"})
+            if (agent.contains(k) && agent[k].is_string()) host_of_id_[agent[k].get<std::string>()] = h.name;
+        } catch (const std::exception&) {
+          // An unreachable host's ids stay unnamed; its own status row says why.
+        }
+      }
+    }
+    auto it = host_of_id_.find(id);
+    return it == host_of_id_.end() ? std::string() : it->second;
+  }
+
   const Host* find_host(const std::string& name) const {
     for (auto& h : hosts_)
       if (h.name == name) return &h;
@@ -235,6 +268,9 @@ class LeanApiBackend : public FaultBackend {
   std::vector<Host> hosts_;  // the fleet's, for the other ends of a delayed node's links
   std::mutex mu_;  // guards access_ (its tunnels are shared)
   std::unique_ptr<ApiAccess> access_;
+  std::mutex ids_mu_;  // guards the id → host map status fills once
+  bool ids_read_ = false;
+  std::map<std::string, std::string> host_of_id_;
 };
 
 }  // namespace

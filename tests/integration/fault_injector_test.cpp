@@ -4,6 +4,8 @@
 // a target, clear leaves every node clean.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "core/encoding.h"
 #include "orchestrator/faults/fault_injector.h"
 #include "tests/support/fleet_fixture.h"
@@ -63,7 +65,15 @@ TEST_CASE("fault injector: a local delay is held by the node under the lease and
   CHECK(a["delay"]["delay_ms"] == 400);
   CHECK(a["delay"]["jitter_ms"] == 20);
   CHECK(a["delay"]["lease_secs"] == 60);
-  CHECK(active(tf, 2).empty());  // only the target
+  // The other ends of the target's links take the same delay, only towards
+  // the target (as netem on its interface delays the acks they wait for).
+  for (std::size_t i : {0, 2, 3}) {
+    auto end = active(tf, i);
+    REQUIRE(end.contains("delay"));
+    CHECK(end["delay"]["delay_ms"] == 400);
+    auto peers = end["delay"]["peers"].get<std::set<std::string>>();
+    CHECK(peers == std::set<std::string>{tf.agent_id(1), tf.get(1, "/agent")["machine_id"].get<std::string>()});
+  }
 
   // The same kind twice on one node would overwrite the first: refused.
   CHECK_THROWS_WITH(inj->apply(req), Catch::Contains("already active"));
@@ -71,7 +81,7 @@ TEST_CASE("fault injector: a local delay is held by the node under the lease and
   auto r = inj->revert(f);
   INFO(r.dump(2));
   CHECK(r["clean"] == true);
-  CHECK(active(tf, 1).empty());
+  for (std::size_t i = 0; i < tf.size(); ++i) CHECK(active(tf, i).empty());
   CHECK(inj->revert(f)["clean"] == true);  // idempotent
 }
 
