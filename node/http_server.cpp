@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <mutex>
+#include <vector>
 
 namespace x0x::node {
 
@@ -151,6 +152,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == http::error::end_of_stream || ec == asio::error::eof) return shutdown();
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
+      refused_body_ = true;
       return write({413, "{\"ok\":false,\"error\":\"request body exceeds 1 MiB\"}", "application/json"});
     }
     if (ec) return shutdown();
@@ -190,6 +192,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->body() = std::move(resp.body);
     res->prepare_payload();
     http::async_write(stream_, *res, asio::bind_executor(strand_, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (!ec && self->refused_body_) return self->linger();
       if (ec || !self->keep_alive_) return self->shutdown();
       self->read();
     }));
@@ -201,6 +204,27 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.close();
   }
 
+  // After refusing a body the client is still sending: closing with unread data
+  // would reset the connection, and the client would get a send error instead of
+  // the 413. So half-close and discard what still comes, until the client closes,
+  // kLingerBytes or kLingerTime.
+  static constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
+  static constexpr std::chrono::seconds kLingerTime{5};
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(kLingerTime);
+    discard();
+  }
+  void discard() {
+    auto chunk = std::make_shared<std::vector<char>>(64 * 1024);
+    stream_.async_read_some(asio::buffer(*chunk), asio::bind_executor(strand_, [self = shared_from_this(), chunk](beast::error_code ec, std::size_t n) {
+      self->discarded_ += n;
+      if (ec || self->discarded_ >= kLingerBytes) return self->stream_.close();
+      self->discard();
+    }));
+  }
+
   beast::tcp_stream stream_;
   asio::strand<asio::any_io_executor> strand_;
   RequestHandler& handler_;
@@ -208,6 +232,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
+  bool refused_body_ = false;
+  std::size_t discarded_ = 0;
   unsigned version_ = 11;
 };
 

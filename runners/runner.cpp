@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/encoding.h"
+#include "runners/retry_policy.h"
 
 namespace x0x::runners {
 
@@ -329,24 +330,26 @@ bool Runner::sleep_for(std::chrono::milliseconds d) {
 
 bool Runner::bootstrap() {
   probes::RestClient rest(cfg_.api_base, cfg_.token, std::min<std::chrono::milliseconds>(cfg_.rest_timeout, 5s));
-  const auto deadline = std::chrono::steady_clock::now() + cfg_.bootstrap_timeout;
-  auto backoff = 250ms;
+  const auto policy = daemon_ready_policy(cfg_.bootstrap_timeout);
   std::string last_error;
-  int attempt = 0;
-  while (true) {
-    ++attempt;
+  // One readiness check: /health says ok, then /agent names a 64-hex agent id.
+  auto check = [&](int attempt) {
+    AttemptOutcome outcome = AttemptOutcome::retry;
     try {
       auto h = rest.get("/health");
       json hb = body_json(h);
       if (!h.ok() || !hb.is_object() || !json_truthy(hb.value("ok", json(false)))) {
+        if (!h.ok()) outcome = classify_http_status(h.status);
         last_error = fmt::format("GET /health: HTTP {}: {}", h.status, probes::detail::snippet(h.body, 200));
       } else {
         auto a = rest.get("/agent");
-        if (a.status == 401 || a.status == 403)
-          throw ConfigError(fmt::format("GET /agent: HTTP {}: the daemon rejected the API token ({})", a.status,
-                                        cfg_.token_source));
         json ab = body_json(a);
-        if (!a.ok() || !ab.is_object()) {
+        if (a.status == 401 || a.status == 403) {
+          outcome = AttemptOutcome::final_failure;
+          last_error = fmt::format("GET /agent: HTTP {}: the daemon rejected the API token ({})", a.status,
+                                   cfg_.token_source);
+        } else if (!a.ok() || !ab.is_object()) {
+          if (!a.ok()) outcome = classify_http_status(a.status);
           last_error = fmt::format("GET /agent: HTTP {}: {}", a.status, probes::detail::snippet(a.body, 200));
         } else if (!ab.contains("agent_id") || !ab["agent_id"].is_string() ||
                    !is_agent_id(ab["agent_id"].get<std::string>())) {
@@ -357,24 +360,29 @@ bool Runner::bootstrap() {
           spdlog::info("daemon {} ok: version={} peers={} agent_id={} machine_id={}", cfg_.api_base,
                        hb.value("version", json("?")).dump(), hb.value("peers", json(nullptr)).dump(), agent_id_,
                        machine_id_);
-          return true;
+          return AttemptOutcome::success;
         }
       }
     } catch (const probes::ProbeError& e) {
       last_error = e.what();
     }
-    if (attempt == 1) spdlog::warn("daemon not ready yet ({}); retrying for up to {} s", last_error,
-                                   cfg_.bootstrap_timeout.count() / 1000);
-    else spdlog::debug("daemon not ready yet: {}", last_error);
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline)
-      throw ConfigError(fmt::format("daemon at {} not ready after {} attempts in {} s: {}", cfg_.api_base, attempt,
-                                    cfg_.bootstrap_timeout.count() / 1000, last_error));
-    if (!sleep_for(std::min<std::chrono::milliseconds>(
-            backoff, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + 1ms)))
-      return false;
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, 4s);
+    if (outcome != AttemptOutcome::retry) return outcome;
+    if (attempt == 1)
+      spdlog::warn("daemon not ready yet ({}); retrying for up to {} s", last_error,
+                   cfg_.bootstrap_timeout.count() / 1000);
+    else
+      spdlog::debug("daemon not ready yet: {}", last_error);
+    return outcome;
+  };
+  auto rep = policy.run(check, [this](std::chrono::milliseconds d) { return sleep_for(d); });
+  switch (rep.end) {
+    case RetryEnd::succeeded: return true;
+    case RetryEnd::interrupted: return false;
+    case RetryEnd::final_failure: throw ConfigError(fmt::format("daemon at {}: {}", cfg_.api_base, last_error));
+    case RetryEnd::exhausted: break;
   }
+  throw ConfigError(fmt::format("daemon at {} not ready after {} attempts in {} s: {}", cfg_.api_base, rep.attempts,
+                                cfg_.bootstrap_timeout.count() / 1000, last_error));
 }
 
 int Runner::run() {
@@ -770,36 +778,36 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
   if (param_truthy(p, "require_gossip")) body["require_gossip"] = true;
   const std::string text = dump_json(body);
 
-  constexpr int kMaxAttempts = 3;
+  const auto policy = daemon_request_policy(cfg_.retry_backoff);
   const auto t0 = std::chrono::steady_clock::now();
   json last_error;
   std::optional<int> last_status;
   json success;
-  int attempts = 0;
-  for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
-    attempts = attempt;
-    bool final_error = false;
+  auto send = [&](int attempt) {
     try {
       auto resp = rest.post("/direct/send", text);
       json b = body_json(resp);
       last_status = static_cast<int>(resp.status);
       if (resp.ok() && b.is_object() && json_truthy(b.value("ok", json(false)))) {
         success = std::move(b);
-        break;
+        return AttemptOutcome::success;
       }
       last_error = std::move(b);
-      final_error = resp.status == 400 || resp.status == 403 || resp.status == 404 || resp.status == 409;
+      // A 2xx without ok:true is retried like a server error (spec §8 weakness 11).
+      auto outcome = resp.ok() ? AttemptOutcome::retry : classify_http_status(resp.status);
       spdlog::warn("send_dm {} to {}: attempt {}/{}: HTTP {}: {}{}", rid, short_id(recipient), attempt,
-                   kMaxAttempts, resp.status, probes::detail::snippet(resp.body, 200),
-                   final_error ? " (final)" : "");
+                   policy.max_attempts, resp.status, probes::detail::snippet(resp.body, 200),
+                   outcome == AttemptOutcome::final_failure ? " (final)" : "");
+      return outcome;
     } catch (const probes::ProbeError& e) {
       last_status.reset();
       last_error = {{"error", e.what()}};
-      spdlog::warn("send_dm {} to {}: attempt {}/{}: {}", rid, short_id(recipient), attempt, kMaxAttempts, e.what());
+      spdlog::warn("send_dm {} to {}: attempt {}/{}: {}", rid, short_id(recipient), attempt, policy.max_attempts,
+                   e.what());
+      return AttemptOutcome::retry;
     }
-    if (final_error || attempt == kMaxAttempts) break;
-    if (!sleep_for(cfg_.retry_backoff * attempt)) break;
-  }
+  };
+  const int attempts = policy.run(send, [this](std::chrono::milliseconds d) { return sleep_for(d); }).attempts;
   const auto wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   if (!success.is_null()) {
@@ -855,7 +863,7 @@ void Runner::sender_loop() {
 void Runner::deliver(ResultQueue::Item& item, probes::RestClient& rest) {
   const Result& r = item.result;
   const std::string rid = r.request_id.value_or("-");
-  constexpr int kMaxAttempts = 3;
+  const auto policy = daemon_request_policy(cfg_.retry_backoff);
   if (!item.target_aid.empty()) {
     std::string frame;
     try {
@@ -871,25 +879,30 @@ void Runner::deliver(ResultQueue::Item& item, probes::RestClient& rest) {
     if (cfg_.result_raw_quic_ack_ms) body["raw_quic_receive_ack_ms"] = *cfg_.result_raw_quic_ack_ms;
     const std::string text = body.dump();
     std::string last;
-    for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
-      bool final_error = false;
+    auto send = [&](int attempt) {
+      auto outcome = AttemptOutcome::retry;
       try {
         auto resp = rest.post("/direct/send", text);
         json b = body_json(resp);
         if (resp.ok() && b.is_object() && json_truthy(b.value("ok", json(false)))) {
           spdlog::debug("result {} {} → {} by DM (path {})", r.kind, rid, short_id(item.target_aid),
                         b.value("path", json(nullptr)).dump());
-          return;
+          return AttemptOutcome::success;
         }
         last = fmt::format("HTTP {}: {}", resp.status, probes::detail::snippet(resp.body, 200));
-        final_error = resp.status == 404;
+        if (!resp.ok()) outcome = classify_http_status(resp.status);
       } catch (const probes::ProbeError& e) {
         last = e.what();
       }
       spdlog::warn("result {} {} DM to {}: attempt {}/{} failed: {}{}", r.kind, rid, short_id(item.target_aid),
-                   attempt, kMaxAttempts, last, final_error ? " (final)" : "");
-      if (final_error) break;
-      if (!sleep_for(cfg_.retry_backoff * attempt)) return;
+                   attempt, policy.max_attempts, last, outcome == AttemptOutcome::final_failure ? " (final)" : "");
+      return outcome;
+    };
+    switch (policy.run(send, [this](std::chrono::milliseconds d) { return sleep_for(d); }).end) {
+      case RetryEnd::succeeded:
+      case RetryEnd::interrupted: return;
+      case RetryEnd::final_failure:
+      case RetryEnd::exhausted: break;
     }
     if (pubsub_disabled_.load()) {
       spdlog::error("result {} {} dropped: DM to {} failed ({}) and PubSub after discover is disabled", r.kind, rid,
@@ -913,23 +926,26 @@ bool Runner::publish_result(const Result& r, probes::RestClient& rest) {
     return false;
   }
   const std::string body = json({{"topic", kResultsTopic}, {"payload", base64_encode(text)}}).dump();
-  constexpr int kMaxAttempts = 3;
-  for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
+  const auto policy = daemon_request_policy(cfg_.retry_backoff);
+  auto publish = [&](int attempt) {
     std::string last;
+    auto outcome = AttemptOutcome::retry;
     try {
       auto resp = rest.post("/publish", body);
       if (resp.ok()) {
         spdlog::debug("result {} published on {}", r.kind, kResultsTopic);
-        return true;
+        return AttemptOutcome::success;
       }
       last = fmt::format("HTTP {}: {}", resp.status, probes::detail::snippet(resp.body, 200));
+      outcome = classify_http_status(resp.status);
     } catch (const probes::ProbeError& e) {
       last = e.what();
     }
-    spdlog::warn("publish {} on {}: attempt {}/{} failed: {}", r.kind, kResultsTopic, attempt, kMaxAttempts, last);
-    if (!sleep_for(cfg_.retry_backoff * attempt)) return false;
-  }
-  return false;
+    spdlog::warn("publish {} on {}: attempt {}/{} failed: {}{}", r.kind, kResultsTopic, attempt, policy.max_attempts,
+                 last, outcome == AttemptOutcome::final_failure ? " (final)" : "");
+    return outcome;
+  };
+  return policy.run(publish, [this](std::chrono::milliseconds d) { return sleep_for(d); }).end == RetryEnd::succeeded;
 }
 
 }  // namespace x0x::runners

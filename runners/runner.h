@@ -9,8 +9,9 @@
 //  * several result sender threads, so one undeliverable result does not hold
 //    up the others (weakness 2);
 //  * repeated commands (same command_id) run once (weakness 8);
-//  * send_dm stops retrying at once on 400/403/404/409 and retries a 2xx with
-//    ok:false (weakness 11);
+//  * one retry policy for every request to the daemon (runners/retry_policy.h):
+//    400/401/403/404/409 are final, a 2xx with ok:false is retried, no sleep
+//    after the last attempt (weakness 11);
 //  * no_pubsub_after_discover is not a one-way door (weakness 7): the discover
 //    topic stays subscribed and discovers are still answered; only control-topic
 //    commands and the PubSub result fallback stop. A later discover without the
@@ -66,7 +67,7 @@ struct RunnerConfig {
   std::size_t senders = 3;
   std::size_t result_queue_max = 1024;
   std::chrono::milliseconds result_max_age{300'000};
-  std::chrono::milliseconds retry_backoff{1000};   // × attempt
+  std::chrono::milliseconds retry_backoff{1000};   // first wait between attempts, then doubled
   std::chrono::milliseconds bootstrap_timeout{30'000};
   std::chrono::milliseconds rest_timeout{15'000};
   std::size_t dedup_capacity = 4096;
