@@ -2,7 +2,7 @@
 # The sanitizer pass (CI runs it after the test suite). Usage: scripts/sanitize.sh [asan] [tsan]
 # (both when none is named).
 #   asan  AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan: the unit tests, the lean
-#         node and the node's integration tests (mesh, stress, faults, robustness), all run.
+#         node and the node's integration tests (mesh, churn, quiescence, stress, faults, robustness), all run.
 #   tsan  ThreadSanitizer, in build-tsan: the lean node and the node's integration tests, run.
 # Only those targets are built. Every report is fatal (halt_on_error, non-zero exit code), and every
 # sanitized process — the test binaries and the lean nodes they start, whose stderr goes to a log
