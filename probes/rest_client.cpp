@@ -1,4 +1,5 @@
 #include "probes/rest_client.h"
+#include "probes/curl_slist.h"
 
 #include <curl/curl.h>
 
@@ -49,10 +50,7 @@ std::size_t write_body(char* ptr, std::size_t size, std::size_t nmemb, void* use
   return size * nmemb;
 }
 
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+using Slist = CurlSlist;
 
 void append(Slist& list, const std::string& header) {
   curl_slist* next = curl_slist_append(list.get(), header.c_str());

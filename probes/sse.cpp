@@ -6,6 +6,7 @@
 #include <exception>
 #include <utility>
 
+#include "probes/curl_slist.h"
 #include "probes/rest_client.h"
 
 namespace x0x::probes {
@@ -102,10 +103,6 @@ void SseParser::reset() {
 // ---------------------------------------------------------------- SseStream
 
 namespace {
-
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 std::string what_of(std::exception_ptr p) {
   try {
@@ -288,7 +285,7 @@ bool SseStream::run_once() {
     }
   };
 
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  CurlSlist headers;
   auto add_header = [&](const std::string& h) {
     if (curl_slist* next = curl_slist_append(headers.get(), h.c_str())) {
       (void)headers.release();

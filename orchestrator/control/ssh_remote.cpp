@@ -2,6 +2,7 @@
 // RemoteHost owns one session used only by its caller's thread, and every
 // PortForward owns a second session used only by the forward's own thread.
 #include "orchestrator/control/ssh_remote.h"
+#include "core/text.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -105,11 +106,6 @@ std::string ssh_error(ssh_session s) {
 std::string command_head(const std::string& command) {
   if (command.size() <= 120) return command;
   return command.substr(0, 117) + "...";
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 std::string sftp_error_text(sftp_session sftp) {
@@ -556,9 +552,9 @@ class SshHost final : public RemoteHost {
       // round trip like SFTP's), then hashed on the host in the same command.
       auto sum = exec("umask 077 && { cat > " + shell_quote(tmp) + " || exit 90; } && sha256sum -- " + shell_quote(tmp), 600s, bytes);
       if (sum.exit_code == 90)
-        throw RemoteError(what + ": cannot create " + tmp + ": " + trim(sum.err));
+        throw RemoteError(what + ": cannot create " + tmp + ": " + trim_end(sum.err));
       if (sum.exit_code != 0)
-        throw RemoteError(what + ": sha256sum failed (exit " + std::to_string(sum.exit_code) + "): " + trim(sum.err));
+        throw RemoteError(what + ": sha256sum failed (exit " + std::to_string(sum.exit_code) + "): " + trim_end(sum.err));
       std::string remote_hex = sum.out.substr(0, std::min<std::size_t>(64, sum.out.size()));
       if (remote_hex != local_hex)
         throw RemoteError(what + ": sha256 mismatch (local " + local_hex + ", on the host " +
@@ -570,7 +566,7 @@ class SshHost final : public RemoteHost {
                          shell_quote(tmp) + " " + shell_quote(remote_path),
                      60s, {});
       if (mv.exit_code != 0)
-        throw RemoteError(what + ": install failed (exit " + std::to_string(mv.exit_code) + "): " + trim(mv.err));
+        throw RemoteError(what + ": install failed (exit " + std::to_string(mv.exit_code) + "): " + trim_end(mv.err));
     } catch (...) {
       remove_quietly(tmp);
       throw;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/socket_addr.h"
+#include "core/text.h"
 #include "orchestrator/control/api_access.h"
 #include "orchestrator/faults/fault_backend.h"
 #include "orchestrator/faults/fault_commands.h"
@@ -23,18 +24,13 @@ using nlohmann::json;
 
 namespace {
 
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
 
 // Lines with trailing blanks dropped: `tc qdisc show` ends lines with a space.
 std::string normalized(const std::string& text) {
   std::istringstream in(text);
   std::string out;
   for (std::string l; std::getline(in, l);) {
-    l = trimmed(l);
+    l = trim_end(l);
     if (!l.empty()) out += l + "\n";
   }
   return out;
@@ -44,7 +40,7 @@ std::set<std::string> line_set(const std::string& text) {
   std::set<std::string> out;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);)
-    if (!trimmed(l).empty()) out.insert(trimmed(l));
+    if (!trim_end(l).empty()) out.insert(trim_end(l));
   return out;
 }
 
@@ -157,7 +153,7 @@ class SshBackend : public FaultBackend {
       plan["rules"] = rules;
     } else if (req.kind == "stale") {
       int pid = node_pid(*conn, target);
-      auto state = trimmed(run(*conn, target, "read the node's process state", process_state_command(pid)).out);
+      auto state = trim_end(run(*conn, target, "read the node's process state", process_state_command(pid)).out);
       if (state.empty()) throw FaultError(target.name + ": node pid " + std::to_string(pid) + " is not running");
       if (state == "T" || state == "t") throw FaultError(target.name + ": the node (pid " + std::to_string(pid) + ") is already stopped");
       before["process_state"] = state;
@@ -312,7 +308,7 @@ class SshBackend : public FaultBackend {
       // the same machine, or to someone else: reported, never removed.
       for (auto& l : netem_lines(*conn, h)) out["notes"].push_back("qdisc " + l.get<std::string>() + " (no marker of this host recorded it: left alone)");
       for (int pid : stopped_pids) {
-        auto st = trimmed(run(*conn, h, "read a process state", process_state_command(pid)).out);
+        auto st = trim_end(run(*conn, h, "read a process state", process_state_command(pid)).out);
         if (st == "T" || st == "t") left.push_back("process " + std::to_string(pid) + " still stopped");
       }
       out["left"] = left;
@@ -336,7 +332,7 @@ class SshBackend : public FaultBackend {
     std::vector<std::string> out;
     std::istringstream in(text);
     for (std::string l; std::getline(in, l);)
-      if (!trimmed(l).empty()) out.push_back(trimmed(l));
+      if (!trim_end(l).empty()) out.push_back(trim_end(l));
     return out;
   }
 
@@ -374,7 +370,7 @@ class SshBackend : public FaultBackend {
       cmd = "cat " + shell_quote(HostLayout::for_host(h).run_dir + "/node.pid");
     else
       cmd = "systemctl show -p MainPID --value " + shell_quote(systemd_unit_name(h, Service::node));
-    auto out = trimmed(run(conn, h, "find the node's pid", cmd).out);
+    auto out = trim_end(run(conn, h, "find the node's pid", cmd).out);
     int pid = 0;
     try {
       pid = std::stoi(out);
@@ -402,7 +398,7 @@ class SshBackend : public FaultBackend {
       after["qdisc"] = run(conn, h, "read the qdisc", qdisc_show_command(plan.value("interface", ""))).out;
     if (f.before.contains("rules")) after["rules"] = run(conn, h, "list our firewall rules", our_rules_command()).out;
     if (f.before.contains("process_state"))
-      after["process_state"] = trimmed(run(conn, h, "read the node's process state",
+      after["process_state"] = trim_end(run(conn, h, "read the node's process state",
                                            process_state_command(plan.value("pid", 0))).out);
     return after;
   }

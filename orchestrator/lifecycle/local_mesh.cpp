@@ -1,5 +1,7 @@
 #include "orchestrator/lifecycle/local_mesh.h"
 
+#include "core/text.h"
+
 #include "core/atomic_file.h"
 #include "core/process.h"
 
@@ -36,13 +38,6 @@ namespace {
 constexpr std::string_view kRunMarker = "=== LocalMesh: start ";
 constexpr auto kStopGrace = 5s;
 constexpr auto kPollInterval = 50ms;
-
-std::string trim(std::string s) {
-  const auto ws = " \t\r\n\v\f";
-  s.erase(s.find_last_not_of(ws) + 1);
-  s.erase(0, std::min(s.size(), s.find_first_not_of(ws)));
-  return s;
-}
 
 // Trimmed file contents, nullopt when the file does not exist / can't be read.
 std::optional<std::string> read_trimmed(const fs::path& p) {

@@ -1,0 +1,20 @@
+#include "core/text.h"
+
+namespace x0x {
+
+namespace {
+constexpr std::string_view kWhitespace = " \t\r\n\v\f";
+}
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(kWhitespace);
+  if (b == std::string_view::npos) return {};
+  return std::string(s.substr(b, s.find_last_not_of(kWhitespace) - b + 1));
+}
+
+std::string trim_end(std::string_view s) {
+  auto e = s.find_last_not_of(kWhitespace);
+  return e == std::string_view::npos ? std::string() : std::string(s.substr(0, e + 1));
+}
+
+}  // namespace x0x
