@@ -17,9 +17,11 @@ before=$(pgrep -c -f "$dir/" || true)
 after=$(pgrep -c -f "$dir/" || true)
 test "$before" = "$after"
 
-"$x0xctl" verify --phase a --fleet "$dir/fleet.toml" --json "$dir/phase-a.json" --junit "$dir/phase-a.xml" | tee "$dir/verify.out"
+"$x0xctl" verify --fleet "$dir/fleet.toml" --json "$dir/verify.json" --junit "$dir/phase-a.xml" | tee "$dir/verify.out"
 grep -q "Phase A: 12/12 delivered" "$dir/verify.out"
-grep -q '"delivered_pairs": 12' "$dir/phase-a.json"
+grep -q "Phase B: 50/50 checks passed" "$dir/verify.out"   # 10N+10 for N = 4
+grep -q '"delivered_pairs": 12' "$dir/verify.json"
+grep -q '"expected_checks": 50' "$dir/verify.json"
 test "$(grep -c '<testcase' "$dir/phase-a.xml")" -eq 12   # one JUnit case per directed pair
 grep -q 'failures="0"' "$dir/phase-a.xml"
 

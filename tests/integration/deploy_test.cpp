@@ -376,11 +376,12 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build
   {
     auto d = testing::run_x0xctl("deploy --fleet '" + (f.dir() / "fleet.toml").string() + "' --binary '" +
                                      X0X_LEAN_NODE_BIN + "' --runner '" + X0X_TEST_RUNNER_BIN + "' --proof-root '" +
-                                     (f.dir() / "proofs-3").string() + "' --verify a",
+                                     (f.dir() / "proofs-3").string() + "' --verify ab",
                                  f.dir());
     INFO(d.out);
     CHECK(d.rc == 0);
-    CHECK_THAT(d.out, Contains("verifying the fleet (--verify a)") && Contains("Phase A: 12/12 delivered"));
+    CHECK_THAT(d.out, Contains("verifying the fleet (--verify ab)") && Contains("Phase A: 12/12 delivered") &&
+                          Contains("Phase B: 50/50 checks passed"));
   }
 
   // A dry run with --force plans a restart everywhere and changes nothing.

@@ -78,8 +78,7 @@ TEST_CASE("runner phase B: a missing param and an HTTP error come back as <actio
   CHECK(unknown.outcome == json{{"error", "unknown action: group_explode"}});
 }
 
-// Needs the lean node's contacts (node-api.md §2.9, the groups branch).
-TEST_CASE("runner phase B: the contact lifecycle through a real runner against its lean node", "[.phase_b_e2e]") {
+TEST_CASE("runner phase B: the contact lifecycle through a real runner against its lean node") {
   RunnerOnNode1 r;
   const std::string peer(64, 'e');
   auto add = r.call("contact_add", {{"agent_id", peer}, {"trust_level", "Known"}, {"label", "phase-b-synthetic"}});
