@@ -32,7 +32,7 @@ namespace {
 
 struct DeployCliOptions {
   std::string fleet, network, binary, runner, config_template, waves = "1,25%,100%", hosts, json_path, proof_root = "proofs";
-  std::string expect_version, log_level;
+  std::string expect_version, log_level, verify;  // verify: "", a, b or ab
   int max_fail = 0;
   std::size_t parallel = 8;
   double gate_secs = 60, api_secs = 30;
@@ -170,7 +170,14 @@ int run_deploy_cli(const DeployCliOptions& c) {
       return kExitUsage;
     }
   }
-  return rep.passed() ? kExitPass : kExitFail;
+  if (!rep.passed()) return kExitFail;
+  if (c.verify.empty() || c.dry_run) return kExitPass;
+  // As the reference's deploy script with --mesh-verify: Phase A, then Phase B, on the fleet just deployed.
+  fmt::print("\nDeploy done; verifying the fleet (--verify {})\n", c.verify);
+  VerifyRequest v;
+  v.phase = c.verify;
+  v.accept_new_host_keys = c.accept_new;
+  return verify_fleet(fleet, v);
 }
 
 }  // namespace
@@ -195,12 +202,15 @@ void register_deploy(CLI::App& app, int& exit_code) {
   sub->add_option("--log-level", c->log_level, "the node's log_level (default: the template's, else info)");
   sub->add_option("--gate-secs", c->gate_secs, "health gate budget for peers and the runner")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--api-secs", c->api_secs, "budget for /health to answer after a restart")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--verify", c->verify, "after a healthy deploy, run x0xctl verify --phase a|b|ab on the fleet")
+      ->check(CLI::IsMember({"a", "b", "ab"}));
   sub->add_flag("--dry-run", c->dry_run, "print the plan and change nothing");
   sub->add_flag("--force", c->force, "reinstall and restart hosts that are already at the target");
   sub->add_flag("--strip", c->strip, "deploy copies without debug info (strip --strip-debug); the report names the original");
   sub->add_flag("--yes", c->yes, "no confirmation pause for a network with confirm_hold_s (also X0X_NETWORK_NO_HOLD=1)");
   sub->add_flag("--accept-new-host-keys", c->accept_new, "record UNKNOWN host keys in the inventory's known_hosts (a changed key is always refused)");
-  sub->footer("Exit codes: 0 every targeted host healthy at the new version, 1 otherwise (also when interrupted), 2 usage or inventory error.");
+  sub->footer("Exit codes: 0 every targeted host healthy at the new version (and, with --verify, the verification passed), "
+              "1 otherwise (also when interrupted), 2 usage or inventory error; with --verify, verify's codes (3, 4) too.");
   sub->callback([c, &exit_code] {
     try {
       exit_code = run_deploy_cli(*c);

@@ -8,22 +8,13 @@
 #include <spdlog/spdlog.h>
 
 #include "core/encoding.h"
+#include "node/api_util.h"
 #include "node/lean_node.h"
 
 namespace x0x::node {
 
 using nlohmann::json;
-
-static HttpResponse json_response(int status, const json& body) { return {status, body.dump(), "application/json"}; }
-static HttpResponse ok(json body = json::object()) {
-  body["ok"] = true;
-  return json_response(200, body);
-}
-static HttpResponse fail(int status, const std::string& error) {
-  return json_response(status, {{"ok", false}, {"error", error}});
-}
-// Framework-style extractor errors are plain text, as axum produces them.
-static HttpResponse plain(int status, std::string text) { return {status, std::move(text), "text/plain; charset=utf-8"}; }
+using namespace api;
 
 static constexpr const char* kUnauthorized = R"({"error":"missing or invalid Authorization: Bearer token"})";
 
@@ -34,30 +25,6 @@ bool LeanNode::authorized(const HttpRequest& req) const {
   std::array<std::uint8_t, 32> h{};
   crypto_hash_sha256(h.data(), reinterpret_cast<const unsigned char*>(presented.data()), presented.size());
   return sodium_memcmp(h.data(), token_hash_.data(), h.size()) == 0;
-}
-
-// Parses a JSON object body; on failure fills `err` with the 400/422 answer.
-static std::optional<json> parse_body(const HttpRequest& req, HttpResponse& err) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) {
-    err = plain(400, "Failed to parse the request body as JSON");
-    return std::nullopt;
-  }
-  if (!body.is_object()) {
-    err = plain(422, "Failed to deserialize the JSON body into the target type: expected an object");
-    return std::nullopt;
-  }
-  return body;
-}
-
-static std::optional<std::string> string_field(const json& body, const char* name, HttpResponse& err) {
-  auto it = body.find(name);
-  if (it == body.end() || !it->is_string()) {
-    err = plain(422, std::string("Failed to deserialize the JSON body into the target type: ") +
-                         (it == body.end() ? "missing field `" : "invalid type for field `") + name + "`");
-    return std::nullopt;
-  }
-  return it->get<std::string>();
 }
 
 std::string LeanNode::handle(const HttpRequest& req, Reply reply) {
@@ -118,6 +85,9 @@ HttpResponse LeanNode::route(const HttpRequest& req, Reply& reply, bool& deferre
   if (p == "/diagnostics/ack") return only("GET") ? ok({{"ack", json::object()}}) : HttpResponse{405, "", "text/plain"};
   if (p == "/diagnostics/dm") return only("GET") ? json_response(200, direct_->diagnostics_json()) : HttpResponse{405, "", "text/plain"};
   if (p == "/lean/faults") return faults(req);
+  if (p == "/contacts" || p.rfind("/contacts/", 0) == 0) return contacts_route(req);
+  if (p == "/groups" || p.rfind("/groups/", 0) == 0) return groups_route(req, reply, deferred);
+  if (p == "/diagnostics/groups") return only("GET") ? json_response(200, groups_->diagnostics()) : method_not_allowed();
   return {404, "", "text/plain"};
 }
 
@@ -205,6 +175,7 @@ void LeanNode::direct_send(const HttpRequest& req, Reply reply) {
   if (!payload) return reply(fail(400, "invalid base64: not standard base64 with padding"));
   Direct::SendRequest sr;
   sr.agent_id = to_hex(*raw);
+  if (contacts_->blocked(sr.agent_id)) return reply(fail(403, "agent is blocked"));  // before any send (§4.2)
   sr.payload = std::move(*payload);
   auto flag = [&](const char* k, bool def) {
     auto it = body->find(k);

@@ -134,11 +134,14 @@ void Direct::handle(const InboundFrame& f) {
     ack.status = wire::DmAckStatus::rejected;
   } else if (dm.recipient_agent_id != id_.agent_id) {
     ack.status = wire::DmAckStatus::wrong_recipient;
+  } else if (auto sender = derive_agent_id(dm.sender_agent), decision = trust_ ? trust_(sender) : "unknown";
+             decision == "reject_blocked") {  // before dedupe: a retry must be refused too
+    stats_.incoming_trust_rejected++;
+    ack.status = wire::DmAckStatus::rejected;
   } else if (seen_request(dm.request_id)) {
     stats_.incoming_duplicates++;
     ack.status = wire::DmAckStatus::duplicate;
   } else {
-    auto sender = derive_agent_id(dm.sender_agent);
     {
       std::lock_guard lk(mu_);
       per_peer_[sender].recv++;
@@ -146,7 +149,7 @@ void Direct::handle(const InboundFrame& f) {
     stats_.incoming_delivered++;
     deliver_({{"sender", sender}, {"machine_id", f.peer_machine_id},
               {"payload", base64_encode(dm.payload)}, {"received_at", unix_ms()},
-              {"verified", true}, {"trust_decision", "unknown"}});
+              {"verified", true}, {"trust_decision", decision}});
   }
   mesh_.send(f.peer_machine_id, FrameType::dm_ack, wire::encode_dm_ack(ack));
 }
@@ -205,7 +208,7 @@ json Direct::diagnostics_json() const {
             {"incoming_envelopes_total", s.incoming_envelopes_total.load()},
             {"incoming_decode_failed", 0},
             {"incoming_signature_failed", s.incoming_signature_failed.load()},
-            {"incoming_trust_rejected", 0},
+            {"incoming_trust_rejected", s.incoming_trust_rejected.load()},
             {"incoming_duplicates", s.incoming_duplicates.load()},
             {"incoming_delivered_to_subscribe", s.incoming_delivered.load()},
             {"subscriber_events_evicted", s.subscriber_events_evicted.load()}}},

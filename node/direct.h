@@ -39,6 +39,10 @@ class Direct {
   using Deliver = std::function<void(const nlohmann::json& event)>;
 
   Direct(Mesh& mesh, const Identity& id, DirectTuning tuning, Deliver deliver);
+  // The trust_decision for a sender (contacts); "reject_blocked" refuses the
+  // DM (403 recipient_rejected at the sender). Set before any traffic.
+  using TrustDecision = std::function<std::string(const std::string& sender_agent_id)>;
+  void set_trust(TrustDecision t) { trust_ = std::move(t); }
 
   void send(const SendRequest& req, Done done);  // `done` runs exactly once
   void handle(const InboundFrame& f);             // dm / dm_ack
@@ -63,6 +67,7 @@ class Direct {
   const Identity& id_;
   DirectTuning tuning_;
   Deliver deliver_;
+  TrustDecision trust_;
   DirectStats stats_;
   mutable std::mutex mu_;
   std::map<wire::MsgId, Pending> pending_;

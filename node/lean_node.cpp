@@ -99,6 +99,7 @@ void LeanNode::start() {
   crypto_hash_sha256(token_hash_.data(), reinterpret_cast<const unsigned char*>(token_.data()), token_.size());
 
   id_ = Identity::load_or_create(cfg_.data_dir);
+  contacts_ = std::make_unique<Contacts>(cfg_.data_dir / "contacts.json");
   spdlog::info("Agent ID: {}", id_.agent_id);
   spdlog::info("Machine ID: {}", id_.machine_id);
 
@@ -140,6 +141,14 @@ void LeanNode::start() {
   DirectTuning dt;
   dt.ack_timeout = std::chrono::milliseconds(cfg_.lean.dm_ack_timeout_ms);
   direct_ = std::make_unique<Direct>(*mesh_, id_, dt, [this](const nlohmann::json& e) { deliver_dm(e); });
+  groups::GroupTransport gtr;
+  gtr.publish = [g = gossip_.get()](const std::string& topic, std::string payload) { g->publish(topic, std::move(payload)); };
+  gtr.send = [m = mesh_.get()](const std::string& agent_id, std::string body) {
+    auto a = m->known_agent(agent_id);
+    return a && m->send(a->machine_id, wire::FrameType::grp, std::move(body));
+  };
+  groups_ = std::make_unique<groups::GroupEngine>(id_, cfg_.data_dir / "groups.json", std::move(gtr));
+  direct_->set_trust([c = contacts_.get()](const std::string& sender) { return c->trust_decision(sender); });
 
   std::array<Dispatcher::StreamSetup, wire::kStreamCount> setup{};
   setup[0] = {cfg_.dispatch_workers, std::chrono::milliseconds(cfg_.lean.dispatch_timeout_ms)};
@@ -177,6 +186,7 @@ void LeanNode::stop() {
   if (stopping_.exchange(true)) return;
   spdlog::info("shutting down");
   if (direct_) direct_->fail_all("node is shutting down");
+  if (groups_) groups_->flush();
   if (http_) http_->stop();
   if (gossip_timer_) gossip_timer_->stop();
   if (mesh_) mesh_->stop();
@@ -211,6 +221,7 @@ void LeanNode::tick() {
   }
   stall_.set(faults_.stall_dispatcher());
   direct_->tick(now);  // gossip has its own deadline timer
+  groups_->tick(unix_ms());
   tick_timer_->timer.expires_after(200ms);  // at rest a 50-node mesh must stay cheap
   tick_timer_->timer.async_wait([this](auto ec) {
     if (!ec) tick();
@@ -221,11 +232,19 @@ void LeanNode::on_frame(InboundFrame& f) {
   switch (wire::stream_of(f.type)) {
     case wire::Stream::pubsub: return gossip_->handle(f);
     case wire::Stream::membership: return mesh_->handle_membership(f);
-    case wire::Stream::bulk: return direct_->handle(f);
+    case wire::Stream::bulk:
+      if (f.type == wire::FrameType::grp) {
+        // Internal: answered by the group engine, never shown on /direct/events.
+        if (auto p = mesh_->peer(f.peer_machine_id)) groups_->on_frame(p->agent_id, p->agent_pk, f.body);
+        return;
+      }
+      return direct_->handle(f);
   }
 }
 
 void LeanNode::deliver_pub(const wire::Pub& msg, const std::string& sender) {
+  // The group engine's internal subscription: not in subs_, so never on /events.
+  if (groups::GroupEngine::is_group_topic(msg.topic)) groups_->on_gossip(msg.topic, sender, msg.payload);
   std::vector<std::string> ids;
   {
     std::lock_guard lk(subs_mu_);

@@ -13,11 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "node/config.h"
+#include "node/contacts.h"
 #include "node/deadline_timer.h"
 #include "node/direct.h"
 #include "node/dispatcher.h"
 #include "node/faults.h"
 #include "node/gossip.h"
+#include "node/groups/group_engine.h"
 #include "node/http_types.h"
 #include "node/identity.h"
 #include "node/mesh.h"
@@ -74,6 +76,8 @@ class LeanNode : public RequestHandler {
   HttpResponse peers() const;
   HttpResponse presence() const;
   HttpResponse faults(const HttpRequest& req);
+  HttpResponse contacts_route(const HttpRequest& req);  // api_contacts.cpp
+  HttpResponse groups_route(const HttpRequest& req, Reply& reply, bool& deferred);  // api_groups.cpp
   bool authorized(const HttpRequest& req) const;
 
   // diagnostics.cpp
@@ -103,6 +107,8 @@ class LeanNode : public RequestHandler {
   std::unique_ptr<Gossip> gossip_;
   std::unique_ptr<DeadlineTimer> gossip_timer_;  // drives gossip_->tick() at its deadlines
   std::unique_ptr<Direct> direct_;
+  std::unique_ptr<Contacts> contacts_;
+  std::unique_ptr<groups::GroupEngine> groups_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<HttpServer> http_;
   struct TickTimer;

@@ -19,7 +19,7 @@ const char* stream_name(Stream s) {
 std::optional<FrameType> frame_type_from(std::uint8_t v) {
   switch (v) {
     case 1: case 2: case 3: case 4: case 10: case 11: case 12: case 13: case 14: case 15:
-    case 20: case 21:
+    case 20: case 21: case 22:
       return static_cast<FrameType>(v);
     default:
       return std::nullopt;

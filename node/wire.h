@@ -33,6 +33,7 @@ enum class FrameType : std::uint8_t {
   hello = 1, peers = 2, ping = 3, pong = 4,                              // membership
   pub = 10, ihave = 11, iwant = 12, prune = 13, graft = 14, digest = 15,  // pubsub
   dm = 20, dm_ack = 21,                                                  // bulk
+  grp = 22,  // lean-internal group control (join, head, sync, leave): JSON body, never a DM
 };
 std::optional<FrameType> frame_type_from(std::uint8_t v);
 Stream stream_of(FrameType t);

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/encoding.h"
+#include "runners/phase_b_actions.h"
 #include "runners/retry_policy.h"
 
 namespace x0x::runners {
@@ -45,34 +46,8 @@ bool param_truthy(const json& params, const char* key) {
   return it != params.end() && json_truthy(*it);
 }
 
-// An int param given as a number or a numeric string (the reference runner does int(...)).
-std::optional<long long> param_int(const json& params, const char* key) {
-  auto it = params.find(key);
-  if (it == params.end() || it->is_null()) return std::nullopt;
-  if (it->is_number_integer() || it->is_number_unsigned()) return it->get<long long>();
-  if (it->is_number_float()) return static_cast<long long>(it->get<double>());
-  if (it->is_string()) {
-    const auto& s = it->get_ref<const std::string&>();
-    try {
-      std::size_t pos = 0;
-      long long v = std::stoll(s, &pos);
-      if (pos == s.size()) return v;
-    } catch (...) {
-    }
-    throw std::runtime_error(std::string(key) + ": not an integer: " + s);
-  }
-  throw std::runtime_error(std::string(key) + ": expected an integer, got " + it->type_name());
-}
-
 // A daemon reply body as JSON; an empty body is {}; non-JSON → {"status", "reason"}.
-json body_json(const probes::HttpResponse& r) {
-  if (r.body.empty()) return json::object();
-  try {
-    return json::parse(r.body);
-  } catch (const json::exception&) {
-    return {{"status", r.status}, {"reason", probes::detail::snippet(r.body, 200)}};
-  }
-}
+json body_json(const probes::HttpResponse& r) { return reply_json(r.status, r.body); }
 
 // The level names of the reference runner (Python logging).
 class UpperLevelFlag : public spdlog::custom_flag_formatter {
@@ -716,6 +691,8 @@ void Runner::execute(const Command& cmd, const std::string& reply_to, probes::Re
       enqueue(base_result("ack", cmd), reply_to);
     } else if (cmd.action == "send_dm") {
       do_send_dm(cmd, reply_to, base_result("send_result", cmd), rest);
+    } else if (is_phase_b_action(cmd.action)) {
+      do_phase_b(cmd, reply_to, rest);
     } else {
       spdlog::warn("unknown action {} (command {})", cmd.action, cmd.command_id);
       Result r = base_result("error", cmd);
@@ -771,9 +748,9 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
   }
 
   json body = {{"agent_id", recipient}, {"payload", base64_encode(payload)}};
-  if (auto v = param_int(p, "require_ack_ms")) body["require_ack_ms"] = *v;
+  if (auto v = int_param(p, "require_ack_ms")) body["require_ack_ms"] = *v;
   if (param_truthy(p, "prefer_raw_quic_if_connected")) body["prefer_raw_quic_if_connected"] = true;
-  if (auto v = param_int(p, "raw_quic_receive_ack_ms")) body["raw_quic_receive_ack_ms"] = *v;
+  if (auto v = int_param(p, "raw_quic_receive_ack_ms")) body["raw_quic_receive_ack_ms"] = *v;
   if (param_truthy(p, "stop_fallback_on_raw_error")) body["stop_fallback_on_raw_error"] = true;
   if (param_truthy(p, "require_gossip")) body["require_gossip"] = true;
   const std::string text = dump_json(body);
@@ -827,6 +804,20 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
     spdlog::warn("send_dm {} to {} failed after {} attempt(s) in {} ms: {}", rid, short_id(recipient), attempts,
                  wall_ms, dump_json(last_error));
   }
+  enqueue(std::move(r), reply_to);
+}
+
+void Runner::do_phase_b(const Command& cmd, const std::string& reply_to, probes::RestClient& rest) {
+  Result r = base_result(phase_b_result_kind(cmd.action), cmd);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto out = run_phase_b_action(rest, cmd.action, cmd.params);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  r.outcome = std::move(out.outcome);
+  if (out.details) r.details = std::move(*out.details);
+  if (r.ok())
+    spdlog::info("{} {} ok in {} ms", cmd.action, *r.request_id, ms);
+  else
+    spdlog::warn("{} {} failed in {} ms: {}", cmd.action, *r.request_id, ms, probes::detail::snippet(dump_json(r.outcome), 300));
   enqueue(std::move(r), reply_to);
 }
 

@@ -171,6 +171,8 @@ class Runner {
   void dispatch(Command cmd, const std::string& source, std::string_view via);
   void execute(const Command& cmd, const std::string& reply_to, probes::RestClient& rest);
   void do_send_dm(const Command& cmd, const std::string& reply_to, Result base, probes::RestClient& rest);
+  // The Phase B actions (runners/phase_b_actions.h): one daemon call, tried once.
+  void do_phase_b(const Command& cmd, const std::string& reply_to, probes::RestClient& rest);
   void set_pubsub_disabled(bool disabled, std::string_view why);
 
   void enqueue(Result r, std::string target_aid);

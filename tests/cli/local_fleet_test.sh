@@ -17,9 +17,11 @@ before=$(pgrep -c -f "$dir/" || true)
 after=$(pgrep -c -f "$dir/" || true)
 test "$before" = "$after"
 
-"$x0xctl" verify --fleet "$dir/fleet.toml" --json "$dir/phase-a.json" --junit "$dir/phase-a.xml" | tee "$dir/verify.out"
+"$x0xctl" verify --fleet "$dir/fleet.toml" --json "$dir/verify.json" --junit "$dir/phase-a.xml" | tee "$dir/verify.out"
 grep -q "Phase A: 12/12 delivered" "$dir/verify.out"
-grep -q '"delivered_pairs": 12' "$dir/phase-a.json"
+grep -q "Phase B: 50/50 checks passed" "$dir/verify.out"   # 10N+10 for N = 4
+grep -q '"delivered_pairs": 12' "$dir/verify.json"
+grep -q '"expected_checks": 50' "$dir/verify.json"
 test "$(grep -c '<testcase' "$dir/phase-a.xml")" -eq 12   # one JUnit case per directed pair
 grep -q 'failures="0"' "$dir/phase-a.xml"
 
@@ -32,7 +34,7 @@ new=$(pid_of sfo)
 test -n "$new" && test "$new" != "$old"
 if kill -0 "$old" 2>/dev/null; then echo "the old node process $old still runs"; exit 1; fi
 "$x0xctl" local status --dir "$dir" | grep -q "4/4 nodes up with their runner"
-"$x0xctl" verify --fleet "$dir/fleet.toml" | grep -q "Phase A: 12/12 delivered"
+"$x0xctl" verify --phase a --fleet "$dir/fleet.toml" | grep -q "Phase A: 12/12 delivered"
 
 "$x0xctl" local down --dir "$dir" | grep -q "Stopped 8 process(es)"
 # (`! cmd` would not stop the script under set -e, hence the ifs.)

@@ -371,6 +371,19 @@ TEST_CASE("deploy: lean node + runner to 4 hosts, all healthy — the same build
     }
   }
 
+  // `x0xctl deploy --verify`: the same build (nothing to change), then the
+  // verification through the tunnels, as the reference's deploy --mesh-verify.
+  {
+    auto d = testing::run_x0xctl("deploy --fleet '" + (f.dir() / "fleet.toml").string() + "' --binary '" +
+                                     X0X_LEAN_NODE_BIN + "' --runner '" + X0X_TEST_RUNNER_BIN + "' --proof-root '" +
+                                     (f.dir() / "proofs-3").string() + "' --verify ab",
+                                 f.dir());
+    INFO(d.out);
+    CHECK(d.rc == 0);
+    CHECK_THAT(d.out, Contains("verifying the fleet (--verify ab)") && Contains("Phase A: 12/12 delivered") &&
+                          Contains("Phase B: 50/50 checks passed"));
+  }
+
   // A dry run with --force plans a restart everywhere and changes nothing.
   auto dry = options({});
   dry.dry_run = true;
