@@ -16,7 +16,7 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-constexpr std::array<std::pair<PairStage, std::string_view>, 6> kStages = {{
+constexpr std::array<std::pair<PairStage, std::string_view>, 6> kPairStageNames = {{
     {PairStage::delivered, ""},
     {PairStage::not_discovered, "runner not discovered"},
     {PairStage::not_delivered, "command not delivered"},
@@ -27,13 +27,13 @@ constexpr std::array<std::pair<PairStage, std::string_view>, 6> kStages = {{
 }  // namespace
 
 std::string_view stage_text(PairStage s) {
-  for (auto& [stage, text] : kStages)
+  for (auto& [stage, text] : kPairStageNames)
     if (stage == s) return text;
   return "?";
 }
 
 std::optional<PairStage> parse_stage(std::string_view text) {
-  for (auto& [stage, t] : kStages)
+  for (auto& [stage, t] : kPairStageNames)
     if (t == text) return stage;
   return std::nullopt;
 }

@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 // --- the report ---
 
 namespace {
-constexpr std::array<std::pair<CheckStage, std::string_view>, 6> kStages = {{
+constexpr std::array<std::pair<CheckStage, std::string_view>, 6> kCheckStageNames = {{
     {CheckStage::passed, ""},
     {CheckStage::not_discovered, "runner not discovered"},
     {CheckStage::not_delivered, "command not delivered"},
@@ -35,13 +35,13 @@ constexpr std::array<std::pair<CheckStage, std::string_view>, 6> kStages = {{
 }  // namespace
 
 std::string_view check_stage_text(CheckStage s) {
-  for (auto& [stage, text] : kStages)
+  for (auto& [stage, text] : kCheckStageNames)
     if (stage == s) return text;
   return "?";
 }
 
 std::optional<CheckStage> parse_check_stage(std::string_view text) {
-  for (auto& [stage, t] : kStages)
+  for (auto& [stage, t] : kCheckStageNames)
     if (t == text) return stage;
   return std::nullopt;
 }

@@ -51,8 +51,8 @@ struct PhaseBCall {
   std::string node, subject, action;
   nlohmann::json params = nlohmann::json::object();
   bool local = false;                     // run on the anchor's API, no DM
-  Dispatch dispatch;                      // remote calls only
-  std::optional<runners::Result> result;  // none: no result arrived in time
+  Dispatch dispatch{};                    // remote calls only
+  std::optional<runners::Result> result{};  // none: no result arrived in time
   double latency_ms = -1;                 // dispatch → result; a poll: first call → last
   int polls = 1;                          // calls made (polls keep only the last answer)
 };
