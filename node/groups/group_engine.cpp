@@ -126,7 +126,10 @@ std::string GroupEngine::apply_record(Group& g, const CommitRecord& rec) {
   auto& c = rec.commit;
   if (c.revision <= g.head.revision) {
     for (auto& r : g.commits)
-      if (r.commit.revision == c.revision && r.commit.state_hash == c.state_hash) return "duplicate";
+      if (r.commit.revision == c.revision && r.commit.state_hash == c.state_hash) {
+        count("commits_duplicate");
+        return "duplicate";
+      }
   }
   std::vector<std::string> ids;
   for (auto& [member, _] : rec.roster) ids.push_back(member);
