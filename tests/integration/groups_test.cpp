@@ -288,3 +288,108 @@ TEST_CASE("groups: rosters and messages converge with 20 % loss on one node and 
   fleet.client(2).del("/lean/faults");
   fleet.client(3).del("/lean/faults");
 }
+
+TEST_CASE("groups: REST shapes and status codes follow x0xd's") {
+  TestFleet fleet(3);
+  auto c0 = fleet.client(0);
+  auto bad_preset = c0.post("/groups", R"({"name":"x","preset":"secret_club"})");
+  CHECK(bad_preset.status == 400);
+  CHECK(bad_preset.json()["error"].get<std::string>().rfind("unknown preset", 0) == 0);
+  CHECK(c0.post("/groups", R"({"description":"no name"})").status == 422);
+  auto created = c0.post("/groups", R"({"name":"ops","description":"the ops room","display_name":"boss"})");
+  REQUIRE(created.status == 201);
+  auto gid = created.json()["group_id"].get<std::string>();
+  auto info = fleet.get(0, "/groups/" + gid);
+  CHECK(info["policy"]["confidentiality"] == "mls_encrypted");  // private_secure is the default preset
+  CHECK(info["metadata_topic"] == "x0x.group." + gid.substr(0, 16) + ".meta");
+  CHECK(info["creator"] == fleet.agent_id(0));
+  CHECK(info["withdrawn"] == false);
+  CHECK(info["member_count"] == 1);
+  CHECK(info["members"][0]["display_name"] == "boss");
+  for (auto* k : {"created_at", "updated_at", "policy_revision", "roster_revision", "chat_topic", "description", "name"})
+    CHECK(info.contains(k));
+  auto listed = fleet.get(0, "/groups")["groups"];
+  REQUIRE(listed.size() == 1);
+  for (auto* k : {"group_id", "name", "description", "creator", "created_at", "member_count"}) CHECK(listed[0].contains(k));
+
+  CHECK(c0.get("/groups/" + random_hex(32)).status == 404);
+  CHECK(c0.get("/groups/" + random_hex(32)).json()["error"] == "group not found");
+  CHECK(c0.post("/groups/" + gid + "/invite", "{}").status == 200);
+  CHECK(c0.post("/groups/" + gid + "/invite", "").status == 200);  // no body at all
+  CHECK(c0.post("/groups/" + gid + "/invite", "expiry_secs=5", "text/plain").status == 415);
+  auto never = fleet.post(0, "/groups/" + gid + "/invite", {{"expiry_secs", 0}});
+  CHECK(never["expires_at"] == 0);
+  CHECK(never["group_name"] == "ops");
+
+  // Raw base64url (no x0x://invite/ prefix) joins too; joining again says so.
+  auto link = never["invite_link"].get<std::string>();
+  auto joined = fleet.post(1, "/groups/join", {{"invite", link.substr(13)}, {"display_name", "bob"}});
+  CHECK(joined["group_id"] == gid);
+  CHECK(joined["group_name"] == "ops");
+  CHECK(joined["chat_topic"] == "x0x.group." + gid.substr(0, 16) + ".chat/general");
+  CHECK(fleet.post(1, "/groups/join", {{"invite", link}})["already_joined"] == true);
+  // Only the admin invites.
+  auto not_admin = fleet.client(1).post("/groups/" + gid + "/invite", "{}");
+  CHECK(not_admin.status == 403);
+
+  auto c1 = fleet.client(1);
+  CHECK(c1.post("/groups/" + gid + "/send", R"({"body":"x","kind":"shout"})").status == 400);
+  CHECK(c1.post("/groups/" + gid + "/send", json{{"body", std::string(70'000, 'x')}}.dump()).status == 413);
+  auto sent = fleet.post(1, "/groups/" + gid + "/send", {{"body", "first"}, {"kind", "announcement"}});
+  for (auto* k : {"group_id", "topic", "fallback_topic", "timestamp", "msg_id"}) CHECK(sent.contains(k));
+  auto msgs = fleet.get(1, "/groups/" + gid + "/messages")["messages"];
+  REQUIRE(msgs.size() == 1);
+  for (auto* k : {"group_id", "state_hash_at_send", "revision_at_send", "author_agent_id", "author_public_key",
+                  "author_user_id", "kind", "body", "timestamp", "signature", "msg_id"})
+    CHECK(msgs[0].contains(k));
+  CHECK(msgs[0]["msg_id"] == sent["msg_id"]);
+
+  // Commit paging: limit clamps to 1..500, has_more / next_from_revision page on.
+  auto page = fleet.get(0, "/groups/" + gid + "/state/commits?from_revision=0&limit=0");
+  CHECK(page["limit"] == 1);
+  CHECK(page["count"] == 1);
+  CHECK(page["has_more"] == true);
+  CHECK(page["next_from_revision"] == 2);
+  CHECK(page["total_retained"] == 2);
+  CHECK(page["first_available_revision"] == 1);
+  CHECK(page["latest_retained_revision"] == 2);
+  auto rest = fleet.get(0, "/groups/" + gid + "/state/commits?from_revision=2&limit=9999");
+  CHECK(rest["limit"] == 500);
+  CHECK(rest["count"] == 1);
+  CHECK(rest["has_more"] == false);
+  CHECK(rest["next_from_revision"].is_null());
+  CHECK(rest["commits"][0]["roster"][fleet.agent_id(1)] == json{{"role", "member"}, {"state", "active"}});
+
+  CHECK(fleet.client(2).get("/groups/" + gid + "/state/commits").status == 404);  // unknown to a non-member
+  CHECK(c1.put("/groups/" + gid + "/display-name", R"({"name":"robert"})").json() == json{{"ok", true}, {"display_name", "robert"}});
+
+  // The last admin cannot leave while others remain; a sole member's leave deletes.
+  auto last_admin = c0.del("/groups/" + gid);
+  CHECK(last_admin.status == 409);
+  CHECK(c1.del("/groups/" + gid).json() == json{{"ok", true}, {"left", "ops"}});
+  REQUIRE(eventually([&] { return fleet.get(0, "/groups/" + gid)["member_count"] == 1; }, 10s));
+  CHECK(fleet.client(0).del("/groups/" + gid).json() == json{{"ok", true}, {"deleted", "ops"}});
+  CHECK(fleet.get(0, "/groups")["groups"].empty());
+}
+
+TEST_CASE("groups: the authority's state survives a restart: groups, chain, messages and which invites were used") {
+  TestFleet fleet(3);
+  auto gid = create(fleet, 0, "private_secure");
+  auto used = invite(fleet, 0, gid)["invite_link"].get<std::string>();
+  auto unused = invite(fleet, 0, gid)["invite_link"].get<std::string>();
+  join(fleet, 1, used);
+  fleet.post(0, "/groups/" + gid + "/send", {{"body", "before the restart"}});
+  fleet.mesh().restart_node(0);
+  check_chain(fleet, 0, gid, 2);
+  CHECK(bodies(fleet, 0, gid).count("before the restart") == 1);
+  auto reused = fleet.post_raw(2, "/groups/join", {{"invite", used}});
+  CHECK(reused.status == 400);
+  CHECK(reused.json()["error"] == "invalid invite: already used");
+  join(fleet, 2, unused);  // issued before the restart, still redeemable once
+  std::set<std::string> all{fleet.agent_id(0), fleet.agent_id(1), fleet.agent_id(2)};
+  for (std::size_t i = 0; i <= 2; ++i) REQUIRE(eventually([&] { return member_ids(fleet, i, gid) == all; }, 20s));
+  // The new epoch key after the restart reaches the members that were there before it.
+  fleet.post(0, "/groups/" + gid + "/send", {{"body", "after the restart"}});
+  for (std::size_t i = 0; i <= 2; ++i)
+    REQUIRE(eventually([&] { return bodies(fleet, i, gid).count("after the restart") == 1; }, 20s));
+}
