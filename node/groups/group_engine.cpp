@@ -18,6 +18,10 @@ namespace {
 constexpr std::size_t kMaxBody = 64 * 1024;
 constexpr std::size_t kMaxInviteLink = 40 * 1024;
 constexpr std::size_t kPendingCap = 512;
+// Messages shipped in one join answer or sync frame: the newest first, up to
+// this many bytes, so a full cache of large bodies stays far below the mesh's
+// frame limit; anti-entropy fetches the rest on later rounds.
+constexpr std::size_t kMessageBudget = 4u * 1024 * 1024;
 
 std::uint64_t now_secs() { return unix_ms() / 1000; }
 Answer ok(json body = json::object(), int status = 200) {
@@ -457,7 +461,9 @@ Answer GroupEngine::leave(const std::string& gid) {
 json GroupEngine::snapshot(const Group& g) const {
   json records = json::array(), msgs = json::array();
   for (auto& r : g.commits) records.push_back(record_to_json(r));
-  for (auto& m : g.messages) msgs.push_back(m.wire);
+  std::size_t bytes = 0;
+  for (auto it = g.messages.rbegin(); it != g.messages.rend() && (bytes += it->wire.size()) <= kMessageBudget; ++it)
+    msgs.push_back(it->wire);
   return {{"group_id", g.id}, {"name", g.name}, {"description", g.description}, {"creator", g.creator},
           {"created_at", g.created_at}, {"preset", to_string(g.preset)}, {"authority_key", to_hex(g.authority)},
           {"records", records}, {"messages", msgs}};
@@ -595,8 +601,12 @@ void GroupEngine::handle_sync_req(const std::string& sender, const json& j, Outb
   json records = json::array(), msgs = json::array();
   for (auto& r : g->commits)
     if (r.commit.revision >= from) records.push_back(record_to_json(r));
-  for (auto& m : g->messages)
-    if (!have.count(m.fields.value("msg_id", ""))) msgs.push_back(m.wire);
+  std::size_t bytes = 0;
+  for (auto it = g->messages.rbegin(); it != g->messages.rend(); ++it) {
+    if (have.count(it->fields.value("msg_id", ""))) continue;
+    if ((bytes += it->wire.size()) > kMessageBudget) break;
+    msgs.push_back(it->wire);
+  }
   count("sync_requests_served");
   out.sends.emplace_back(sender, json{{"t", "sync"}, {"group_id", g->id}, {"records", records}, {"messages", msgs}}.dump());
   bool it_has_more = std::any_of(have.begin(), have.end(), [&](auto& id) { return !g->msg_ids.count(id); });

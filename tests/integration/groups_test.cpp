@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/encoding.h"
+#include "core/parallel_for.h"
 #include "node/groups/commit.h"
 #include "node/groups/group_key.h"
 #include "node/identity.h"
@@ -392,4 +393,24 @@ TEST_CASE("groups: the authority's state survives a restart: groups, chain, mess
   fleet.post(0, "/groups/" + gid + "/send", {{"body", "after the restart"}});
   for (std::size_t i = 0; i <= 2; ++i)
     REQUIRE(eventually([&] { return bodies(fleet, i, gid).count("after the restart") == 1; }, 20s));
+}
+
+TEST_CASE("groups: six members joining at once all land in one linear chain that every member verifies") {
+  TestFleet fleet(7);
+  auto gid = create(fleet, 0, "private_secure");
+  std::vector<std::string> links;
+  for (int i = 0; i < 6; ++i) links.push_back(invite(fleet, 0, gid)["invite_link"]);
+  std::vector<long> status(6);
+  parallel_for(6, 6, [&](std::size_t i) {
+    status[i] = fleet.client(i + 1).post("/groups/join", json{{"invite", links[i]}}.dump()).status;
+  });
+  for (auto s : status) CHECK(s == 200);
+  std::set<std::string> all;
+  for (std::size_t i = 0; i < 7; ++i) all.insert(fleet.agent_id(i));
+  for (std::size_t i = 0; i < 7; ++i) REQUIRE(eventually([&] { return member_ids(fleet, i, gid) == all; }, 30s));
+  for (std::size_t i = 0; i < 7; ++i) check_chain(fleet, i, gid, 7);
+  parallel_for(7, 7, [&](std::size_t i) {
+    fleet.client(i).post("/groups/" + gid + "/send", json{{"body", "from " + std::to_string(i)}}.dump());
+  });
+  for (std::size_t i = 0; i < 7; ++i) REQUIRE(eventually([&] { return bodies(fleet, i, gid).size() == 7; }, 30s));
 }
