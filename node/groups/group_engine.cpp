@@ -538,7 +538,19 @@ void GroupEngine::finish_join(const json& j, Outbox& out) {
   auto p = std::move(it->second);
   joins_.erase(it);
   auto answer = [&](Answer a) { out.after.push_back([done = std::move(p.done), a = std::move(a)] { done(a); }); };
-  if (j["t"] == "join_refused") return answer(fail(400, j.value("error", "invalid invite")));
+  try {
+    apply_join_answer(j, p, answer);
+  } catch (const std::exception& e) {  // the REST caller gets an answer whatever the inviter sent
+    count("joins_malformed_answer");
+    answer(fail(502, std::string("the inviter's answer is malformed: ") + e.what()));
+  }
+}
+
+void GroupEngine::apply_join_answer(const json& j, const PendingJoin& p, const std::function<void(Answer)>& answer) {
+  if (j["t"] == "join_refused") {
+    auto e = j.value("error", json("invalid invite"));
+    return answer(fail(400, e.is_string() ? e.get<std::string>() : "invalid invite"));
+  }
   auto& s = j.at("group");
   auto preset = parse_preset(s.at("preset").get<std::string>());
   auto authority = public_key(s.at("authority_key").get<std::string>());
@@ -644,7 +656,7 @@ void GroupEngine::handle_leave(const std::string& sender, const json& j, Outbox&
 void GroupEngine::on_gossip(const std::string& topic, const std::string& sender, std::string_view payload) {
   auto j = json::parse(payload, nullptr, false);
   Outbox out;
-  {
+  try {
     std::lock_guard lk(mu_);
     if (!j.is_object() || !j.value("group_id", json()).is_string()) return count("gossip_malformed");
     auto* g = find(j["group_id"].get<std::string>());
@@ -663,6 +675,10 @@ void GroupEngine::on_gossip(const std::string& topic, const std::string& sender,
       if (topic != g->message_topic()) return count("messages_refused.wrong_topic");
       take_message(*g, std::string(payload));
     }
+  } catch (const std::exception& e) {  // anyone can publish on these topics: hostile shapes end here
+    std::lock_guard lk(mu_);
+    count("gossip_malformed");
+    return;
   }
   run(out);
 }

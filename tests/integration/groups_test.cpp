@@ -178,6 +178,16 @@ TEST_CASE("groups: forged and out-of-order commits published on the group's topi
   // The authority's own revision 1, replayed verbatim: recognised as already applied.
   publish_record(chain.front()["commit"], roster);
   REQUIRE(eventually([&] { return counter(fleet, 1, "commits_duplicate") >= 1; }, 10s));
+  // Hostile shapes on the group's topics are counted and dropped; the members stay up.
+  for (auto* junk : {R"({"group_id":"GID","t":5})", R"({"group_id":"GID","t":"commit","record":[1]})",
+                     R"({"group_id":"GID","t":"smsg","epoch":"x"})", R"([1,2])"}) {
+    std::string text = junk;
+    text.replace(text.find("GID") == std::string::npos ? 0 : text.find("GID"), text.find("GID") == std::string::npos ? 0 : 3, gid);
+    fleet.post(2, "/publish", {{"topic", meta_topic}, {"payload", base64_encode(text)}});
+    fleet.post(2, "/publish", {{"topic", "x0x.group." + gid.substr(0, 16) + ".chat/general"}, {"payload", base64_encode(text)}});
+  }
+  REQUIRE(eventually([&] { return counter(fleet, 1, "gossip_malformed") + counter(fleet, 1, "commits_refused.malformed") +
+                                  counter(fleet, 1, "messages_refused.malformed") >= 6; }, 10s));
   // Nothing was applied: the chain is unchanged on both members.
   check_chain(fleet, 0, gid, 2);
   check_chain(fleet, 1, gid, 2);
