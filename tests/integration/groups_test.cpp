@@ -410,9 +410,12 @@ TEST_CASE("groups: six members joining at once all land in one linear chain that
   auto gid = create(fleet, 0, "private_secure");
   std::vector<std::string> links;
   for (int i = 0; i < 6; ++i) links.push_back(invite(fleet, 0, gid)["invite_link"]);
+  // One client per node, made here: the fleet fixture is not for use from several threads.
+  std::vector<probes::RestClient> clients;
+  for (std::size_t i = 0; i < 7; ++i) clients.push_back(fleet.client(i));
   std::vector<long> status(6);
   parallel_for(6, 6, [&](std::size_t i) {
-    status[i] = fleet.client(i + 1).post("/groups/join", json{{"invite", links[i]}}.dump()).status;
+    status[i] = clients[i + 1].post("/groups/join", json{{"invite", links[i]}}.dump()).status;
   });
   for (auto s : status) CHECK(s == 200);
   std::set<std::string> all;
@@ -420,7 +423,7 @@ TEST_CASE("groups: six members joining at once all land in one linear chain that
   for (std::size_t i = 0; i < 7; ++i) REQUIRE(eventually([&] { return member_ids(fleet, i, gid) == all; }, 30s));
   for (std::size_t i = 0; i < 7; ++i) check_chain(fleet, i, gid, 7);
   parallel_for(7, 7, [&](std::size_t i) {
-    fleet.client(i).post("/groups/" + gid + "/send", json{{"body", "from " + std::to_string(i)}}.dump());
+    clients[i].post("/groups/" + gid + "/send", json{{"body", "from " + std::to_string(i)}}.dump());
   });
   for (std::size_t i = 0; i < 7; ++i) REQUIRE(eventually([&] { return bodies(fleet, i, gid).size() == 7; }, 30s));
 }
