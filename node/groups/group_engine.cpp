@@ -18,6 +18,10 @@ namespace {
 constexpr std::size_t kMaxBody = 64 * 1024;
 constexpr std::size_t kMaxInviteLink = 40 * 1024;
 constexpr std::size_t kPendingCap = 512;
+// Messages shipped in one join answer or sync frame: the newest first, up to
+// this many bytes, so a full cache of large bodies stays far below the mesh's
+// frame limit; anti-entropy fetches the rest on later rounds.
+constexpr std::size_t kMessageBudget = 4u * 1024 * 1024;
 
 std::uint64_t now_secs() { return unix_ms() / 1000; }
 Answer ok(json body = json::object(), int status = 200) {
@@ -126,7 +130,10 @@ std::string GroupEngine::apply_record(Group& g, const CommitRecord& rec) {
   auto& c = rec.commit;
   if (c.revision <= g.head.revision) {
     for (auto& r : g.commits)
-      if (r.commit.revision == c.revision && r.commit.state_hash == c.state_hash) return "duplicate";
+      if (r.commit.revision == c.revision && r.commit.state_hash == c.state_hash) {
+        count("commits_duplicate");
+        return "duplicate";
+      }
   }
   std::vector<std::string> ids;
   for (auto& [member, _] : rec.roster) ids.push_back(member);
@@ -454,7 +461,9 @@ Answer GroupEngine::leave(const std::string& gid) {
 json GroupEngine::snapshot(const Group& g) const {
   json records = json::array(), msgs = json::array();
   for (auto& r : g.commits) records.push_back(record_to_json(r));
-  for (auto& m : g.messages) msgs.push_back(m.wire);
+  std::size_t bytes = 0;
+  for (auto it = g.messages.rbegin(); it != g.messages.rend() && (bytes += it->wire.size()) <= kMessageBudget; ++it)
+    msgs.push_back(it->wire);
   return {{"group_id", g.id}, {"name", g.name}, {"description", g.description}, {"creator", g.creator},
           {"created_at", g.created_at}, {"preset", to_string(g.preset)}, {"authority_key", to_hex(g.authority)},
           {"records", records}, {"messages", msgs}};
@@ -529,7 +538,19 @@ void GroupEngine::finish_join(const json& j, Outbox& out) {
   auto p = std::move(it->second);
   joins_.erase(it);
   auto answer = [&](Answer a) { out.after.push_back([done = std::move(p.done), a = std::move(a)] { done(a); }); };
-  if (j["t"] == "join_refused") return answer(fail(400, j.value("error", "invalid invite")));
+  try {
+    apply_join_answer(j, p, answer);
+  } catch (const std::exception& e) {  // the REST caller gets an answer whatever the inviter sent
+    count("joins_malformed_answer");
+    answer(fail(502, std::string("the inviter's answer is malformed: ") + e.what()));
+  }
+}
+
+void GroupEngine::apply_join_answer(const json& j, const PendingJoin& p, const std::function<void(Answer)>& answer) {
+  if (j["t"] == "join_refused") {
+    auto e = j.value("error", json("invalid invite"));
+    return answer(fail(400, e.is_string() ? e.get<std::string>() : "invalid invite"));
+  }
   auto& s = j.at("group");
   auto preset = parse_preset(s.at("preset").get<std::string>());
   auto authority = public_key(s.at("authority_key").get<std::string>());
@@ -592,8 +613,12 @@ void GroupEngine::handle_sync_req(const std::string& sender, const json& j, Outb
   json records = json::array(), msgs = json::array();
   for (auto& r : g->commits)
     if (r.commit.revision >= from) records.push_back(record_to_json(r));
-  for (auto& m : g->messages)
-    if (!have.count(m.fields.value("msg_id", ""))) msgs.push_back(m.wire);
+  std::size_t bytes = 0;
+  for (auto it = g->messages.rbegin(); it != g->messages.rend(); ++it) {
+    if (have.count(it->fields.value("msg_id", ""))) continue;
+    if ((bytes += it->wire.size()) > kMessageBudget) break;
+    msgs.push_back(it->wire);
+  }
   count("sync_requests_served");
   out.sends.emplace_back(sender, json{{"t", "sync"}, {"group_id", g->id}, {"records", records}, {"messages", msgs}}.dump());
   bool it_has_more = std::any_of(have.begin(), have.end(), [&](auto& id) { return !g->msg_ids.count(id); });
@@ -631,7 +656,7 @@ void GroupEngine::handle_leave(const std::string& sender, const json& j, Outbox&
 void GroupEngine::on_gossip(const std::string& topic, const std::string& sender, std::string_view payload) {
   auto j = json::parse(payload, nullptr, false);
   Outbox out;
-  {
+  try {
     std::lock_guard lk(mu_);
     if (!j.is_object() || !j.value("group_id", json()).is_string()) return count("gossip_malformed");
     auto* g = find(j["group_id"].get<std::string>());
@@ -650,6 +675,10 @@ void GroupEngine::on_gossip(const std::string& topic, const std::string& sender,
       if (topic != g->message_topic()) return count("messages_refused.wrong_topic");
       take_message(*g, std::string(payload));
     }
+  } catch (const std::exception& e) {  // anyone can publish on these topics: hostile shapes end here
+    std::lock_guard lk(mu_);
+    count("gossip_malformed");
+    return;
   }
   run(out);
 }

@@ -93,6 +93,7 @@ class GroupEngine {
   nlohmann::json sync_request(const Group& g) const;
   void handle_join(const std::string& sender, const PublicKey& pk, const nlohmann::json& j, Outbox& out);
   void finish_join(const nlohmann::json& j, Outbox& out);
+  void apply_join_answer(const nlohmann::json& j, const PendingJoin& p, const std::function<void(Answer)>& answer);
   void handle_head(const std::string& sender, const nlohmann::json& j, Outbox& out);
   void handle_sync_req(const std::string& sender, const nlohmann::json& j, Outbox& out);
   void handle_sync(const nlohmann::json& j);
