@@ -40,7 +40,7 @@ std::optional<PublicKey> public_key(const std::string& hex) {
 std::string binding_for(const Group& g, const CommitRecord& rec) {
   return security_binding(g.preset == Preset::private_secure ? rec.commit.revision : 0, rec.sealed);
 }
-std::string signed_text(json fields) {
+std::string message_signed_text(json fields) {
   fields.erase("msg_id");
   fields.erase("signature");
   return "x0x.lean.group-msg.v1\n" + fields.dump();
@@ -204,7 +204,7 @@ GroupEngine::MsgOutcome GroupEngine::take_message(Group& g, const std::string& p
   if (!pk || !sig || sig->size() != 64 || derive_agent_id(*pk) != m["author_agent_id"]) return refuse("bad_signature");
   Signature s{};
   std::copy(sig->begin(), sig->end(), s.begin());
-  auto text = signed_text(m);
+  auto text = message_signed_text(m);
   if (!verify(*pk, text, s) || to_hex(blake3(text)) != m["msg_id"]) return refuse("bad_signature");
   if (g.msg_ids.count(m["msg_id"].get<std::string>())) return MsgOutcome::duplicate;
   if (!g.roster.count(m["author_agent_id"].get<std::string>())) {
@@ -363,7 +363,7 @@ Answer GroupEngine::send(const std::string& gid, const std::string& body, const 
     json m = {{"group_id", g->id}, {"state_hash_at_send", g->head.state_hash}, {"revision_at_send", g->head.revision},
               {"author_agent_id", id_.agent_id}, {"author_public_key", to_hex(id_.agent.pk)}, {"author_user_id", nullptr},
               {"kind", kind}, {"body", body}, {"timestamp", ts}};
-    auto text = signed_text(m);
+    auto text = message_signed_text(m);
     m["msg_id"] = to_hex(blake3(text));
     m["signature"] = to_hex(sign(id_.agent, text));
     std::string payload;

@@ -16,11 +16,11 @@ static json unsigned_json(const Invite& i) {
           {"secret", i.secret}, {"expires_at", i.expires_at}, {"roster", i.roster}, {"revision", i.revision}};
 }
 
-static std::string signed_text(const json& unsigned_invite) { return "x0x.lean.invite.v1\n" + unsigned_invite.dump(); }
+static std::string invite_signed_text(const json& unsigned_invite) { return "x0x.lean.invite.v1\n" + unsigned_invite.dump(); }
 
 std::string make_invite_link(Invite& inv, const KeyPair& authority) {
   auto j = unsigned_json(inv);
-  inv.signature = to_hex(sign(authority, signed_text(j)));
+  inv.signature = to_hex(sign(authority, invite_signed_text(j)));
   j["signature"] = inv.signature;
   return std::string(kInvitePrefix) + base64url_encode(j.dump());
 }
@@ -75,7 +75,7 @@ ParsedInvite parse_invite(std::string_view link, std::uint64_t now_secs) {
   std::copy(sig_raw->begin(), sig_raw->end(), sig.begin());
   auto body = j;
   body.erase("signature");
-  if (body != unsigned_json(inv) || !verify(pk, signed_text(body), sig))
+  if (body != unsigned_json(inv) || !verify(pk, invite_signed_text(body), sig))
     return bad(InviteProblem::bad_signature, "signature does not verify");
   if (inv.expires_at != 0 && now_secs >= inv.expires_at) return bad(InviteProblem::expired, "invite has expired");
   return out;

@@ -14,7 +14,7 @@ for n in ${sizes[@]}; do
   dir=$(mktemp -d /tmp/x0x-verify-bench-XXXXXX)
   "$x0xctl" local up --nodes "$n" --dir "$dir" >/dev/null
   start=$(date +%s.%N)
-  "$x0xctl" verify --fleet "$dir/fleet.toml" --json "$dir/a.json" --discover-secs 60 >/dev/null || true
+  "$x0xctl" verify --phase a --fleet "$dir/fleet.toml" --json "$dir/a.json" --discover-secs 60 >/dev/null || true
   end=$(date +%s.%N)
   "$x0xctl" local down --dir "$dir" >/dev/null
   python3 - "$dir/a.json" "$n" "$start" "$end" <<'PY'
