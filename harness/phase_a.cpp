@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/enum_names.h"
 #include "harness/command_dispatcher.h"
 #include "harness/phase_a_check.h"
 #include "harness/phase_a_plan.h"
@@ -26,17 +27,9 @@ constexpr std::array<std::pair<PairStage, std::string_view>, 6> kPairStageNames 
 }};
 }  // namespace
 
-std::string_view stage_text(PairStage s) {
-  for (auto& [stage, text] : kPairStageNames)
-    if (stage == s) return text;
-  return "?";
-}
+std::string_view stage_text(PairStage s) { return name_in(kPairStageNames, s); }
 
-std::optional<PairStage> parse_stage(std::string_view text) {
-  for (auto& [stage, t] : kPairStageNames)
-    if (t == text) return stage;
-  return std::nullopt;
-}
+std::optional<PairStage> parse_stage(std::string_view text) { return value_in(kPairStageNames, text); }
 
 std::string PhaseAReport::verdict() const {
   return fmt::format("Phase A: {}/{} delivered", delivered_pairs, expected_pairs);

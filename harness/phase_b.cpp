@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/enum_names.h"
 #include "core/parallel_for.h"
 #include "harness/command_dispatcher.h"
 #include "harness/phase_b_check.h"
@@ -34,17 +35,9 @@ constexpr std::array<std::pair<CheckStage, std::string_view>, 6> kCheckStageName
 }};
 }  // namespace
 
-std::string_view check_stage_text(CheckStage s) {
-  for (auto& [stage, text] : kCheckStageNames)
-    if (stage == s) return text;
-  return "?";
-}
+std::string_view check_stage_text(CheckStage s) { return name_in(kCheckStageNames, s); }
 
-std::optional<CheckStage> parse_check_stage(std::string_view text) {
-  for (auto& [stage, t] : kCheckStageNames)
-    if (t == text) return stage;
-  return std::nullopt;
-}
+std::optional<CheckStage> parse_check_stage(std::string_view text) { return value_in(kCheckStageNames, text); }
 
 std::string_view check_outcome_text(CheckOutcome o) {
   switch (o) {

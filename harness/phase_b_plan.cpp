@@ -1,4 +1,5 @@
 #include "harness/phase_b_plan.h"
+#include "core/enum_names.h"
 
 #include <array>
 
@@ -30,11 +31,7 @@ constexpr std::array<std::pair<PhaseBStep, std::string_view>, 19> kSteps = {{
 }};
 }  // namespace
 
-std::string_view step_name(PhaseBStep s) {
-  for (auto& [step, name] : kSteps)
-    if (step == s) return name;
-  return "?";
-}
+std::string_view step_name(PhaseBStep s) { return name_in(kSteps, s); }
 
 std::string reply_body(const std::string& member) { return "phase-b: ack from " + member; }
 

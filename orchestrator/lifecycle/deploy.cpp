@@ -1,5 +1,6 @@
 #include "orchestrator/lifecycle/deploy.h"
 
+#include "core/enum_names.h"
 #include "orchestrator/control/api_access.h"
 
 #include <atomic>
@@ -57,11 +58,7 @@ constexpr std::pair<JournalPhase, std::string_view> kJournalPhases[] = {
     {JournalPhase::none, "none"}, {JournalPhase::switching, "switching"}, {JournalPhase::switched, "switched"},
     {JournalPhase::done, "done"}, {JournalPhase::rolled_back, "rolled-back"}};
 
-std::string_view to_string(JournalPhase p) {
-  for (auto& [v, s] : kJournalPhases)
-    if (v == p) return s;
-  return "none";
-}
+std::string_view to_string(JournalPhase p) { return name_in(kJournalPhases, p, "none"); }
 
 // What a host's journal says; an unknown word is kept for messages and
 // treated as finished (nothing to roll back).
@@ -83,8 +80,7 @@ Journal parse_journal(const std::string& text) {
     else if (line.rfind("file=", 0) == 0) j.files.push_back(line.substr(5));
     else if (line.rfind("fresh=", 0) == 0) j.fresh.push_back(line.substr(6));
   }
-  for (auto& [v, s] : kJournalPhases)
-    if (s == j.phase_text) j.phase = v;
+  j.phase = value_in(kJournalPhases, j.phase_text).value_or(JournalPhase::none);
   return j;
 }
 
