@@ -39,7 +39,7 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void on_stop_signal(int) { g_interrupted.store(true); }
 
 struct GateCliOptions {
-  std::string fleet, network, anchor, gate = "limited-production", scenarios = "baseline,fanout_burst", proof_dir, json_path,
+  std::string fleet, network, anchor, gate = "limited-production", scenarios = "baseline,fanout_burst,phase_b", proof_dir, json_path,
                                 junit_path, partition_pair;
   int local_nodes = 6;
   double discover_secs = 30, settle_secs = 45;

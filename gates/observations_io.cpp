@@ -135,6 +135,10 @@ ScenarioRun read_run(const fs::path& bundle, const fs::path& file) {
     if (!pa->is_string()) f.fail("phase_a_file", "expected a string or null");
     run.phase_a = read_json_file(bundle_file(bundle, pa->get<std::string>(), f, "phase_a_file"));
   }
+  if (auto pb = j.find("phase_b_file"); pb != j.end() && !pb->is_null()) {
+    if (!pb->is_string()) f.fail("phase_b_file", "expected a string or null");
+    run.phase_b = read_json_file(bundle_file(bundle, pb->get<std::string>(), f, "phase_b_file"));
+  }
   if (auto st = j.find("settle"); st != j.end() && !st->is_null()) {
     auto& w = run.settle;
     w.recorded = true;
@@ -192,6 +196,8 @@ void write_scenario_run(const ScenarioRun& run, const JsonSink& sink) {
     faults.push_back({{"node", f.node}, {"kind", f.kind}, {"detail", f.detail}, {"start_unix", f.start_unix}, {"end_unix", f.end_unix}});
   std::string phase_a_file = "scenarios/" + run.name + "/phase-a.json";
   if (!run.phase_a.is_null()) sink(phase_a_file, run.phase_a);
+  std::string phase_b_file = "scenarios/" + run.name + "/phase-b.json";
+  if (!run.phase_b.is_null()) sink(phase_b_file, run.phase_b);
   sink("scenarios/" + run.name + "/scenario.json",
        {{"name", run.name},
         {"index", run.index},
@@ -201,6 +207,7 @@ void write_scenario_run(const ScenarioRun& run, const JsonSink& sink) {
         {"roles", run.roles},
         {"metrics", run.metrics.is_null() ? json::object() : run.metrics},
         {"phase_a_file", run.phase_a.is_null() ? json(nullptr) : json(phase_a_file)},
+        {"phase_b_file", run.phase_b.is_null() ? json(nullptr) : json(phase_b_file)},
         {"faults", faults},
         {"started_unix", run.started_unix},
         {"ended_unix", run.ended_unix},

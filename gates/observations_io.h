@@ -6,6 +6,7 @@
 //   scenarios/<scenario>/scenario.json   status, reason, nodes, roles, metrics, phase_a, faults,
 //                                        times, and per fetch {http_status, error, unix_time, file}
 //   scenarios/<scenario>/phase-a.json    the Phase A report when the scenario ran it
+//   scenarios/<scenario>/phase-b.json    the Phase B report (scenario phase_b)
 #pragma once
 #include <filesystem>
 #include <functional>

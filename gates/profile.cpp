@@ -27,7 +27,7 @@ struct RuleSpec {
   Kind kind;
 };
 
-// Every threshold key a profile may set (min_phase_a_pairs is handled apart: it may be "all").
+// Every threshold key a profile may set (min_phase_a_pairs and min_phase_b_checks are handled apart: they may be "all").
 constexpr RuleSpec kRules[] = {
     {kDispatcherTimedOut, Kind::kCount},      {kDroppedFull, Kind::kCount},
     {kPerPeerTimeout, Kind::kCount},          {kPerPeerTimeoutRatio, Kind::kNumber},
@@ -102,14 +102,15 @@ class Reader {
 void parse_thresholds(const Reader& r, const toml::table& t, GateProfile& p) {
   for (auto&& [k, node] : t) {
     std::string key = "thresholds." + std::string(k.str());
-    if (k.str() == kMinPhaseAPairs) {
+    if (k.str() == kMinPhaseAPairs || k.str() == kMinPhaseBChecks) {
+      bool& all = k.str() == kMinPhaseAPairs ? p.phase_a_all_pairs : p.phase_b_all_checks;
       if (node.is_string()) {
         if (node.as_string()->get() != "all")
           r.fail(node, key, "expected \"all\" or a non-negative integer, got " + describe(node));
-        p.phase_a_all_pairs = true;
+        all = true;
       } else {
         if (!node.is_integer()) r.fail(node, key, "expected \"all\" or a non-negative integer, got " + describe(node));
-        p.thresholds[kMinPhaseAPairs] = r.threshold(node, key, Kind::kCount);
+        p.thresholds[std::string(k.str())] = r.threshold(node, key, Kind::kCount);
       }
       continue;
     }
@@ -175,6 +176,13 @@ bool looks_like_path(const std::string& s) {
 std::optional<long> GateProfile::min_phase_a_pairs(std::size_t n) const {
   if (phase_a_all_pairs) return n == 0 ? 0L : static_cast<long>(n * (n - 1));
   auto it = thresholds.find(kMinPhaseAPairs);
+  if (it == thresholds.end()) return std::nullopt;
+  return static_cast<long>(it->second);
+}
+
+std::optional<long> GateProfile::min_phase_b_checks(std::size_t n) const {
+  if (phase_b_all_checks) return n == 0 ? 0L : static_cast<long>(10 * n + 10);
+  auto it = thresholds.find(kMinPhaseBChecks);
   if (it == thresholds.end()) return std::nullopt;
   return static_cast<long>(it->second);
 }

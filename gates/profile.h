@@ -18,6 +18,7 @@
 //   max_suppressed_peers_to_known_peer_topic_pairs_ratio = 0.12
 //   max_data_tx_high_water_count_delta = 0
 //   min_phase_a_pairs = "all"         # n·(n−1) of the fleet being scored, or an integer
+//   min_phase_b_checks = "all"        # phase_b: 10·n+10 checks passed (spec mesh-protocol.md §4), or an integer
 //   max_recovery_secs = 90            # restart_storm: every restarted node healthy and back in the mesh
 //   max_partition_recovery_secs = 90  # partition_recovery: from the heal
 //   [phase_a]
@@ -47,6 +48,7 @@ inline constexpr const char* kDataTxHighWater = "max_data_tx_high_water_count_de
 inline constexpr const char* kSuppressedSteady = "max_suppressed_peers_steady";
 inline constexpr const char* kSuppressionRatio = "max_suppressed_peers_to_known_peer_topic_pairs_ratio";
 inline constexpr const char* kMinPhaseAPairs = "min_phase_a_pairs";
+inline constexpr const char* kMinPhaseBChecks = "min_phase_b_checks";  // phase_b scenario: checks passed, "all" = 10N+10
 inline constexpr const char* kMaxRecoverySecs = "max_recovery_secs";
 inline constexpr const char* kMaxPartitionRecoverySecs = "max_partition_recovery_secs";
 // Scenario rules with no threshold (declared by the scenario, never by a profile).
@@ -73,6 +75,7 @@ struct GateProfile {
   std::string text;    // the TOML exactly as loaded (copied into proof bundles)
   std::map<std::string, double> thresholds;  // rule key -> threshold; min_phase_a_pairs "all" is absent here...
   bool phase_a_all_pairs = false;            // ...and set here instead
+  bool phase_b_all_checks = false;           // the same for min_phase_b_checks "all"
   std::set<std::string> phase_a_scenarios;
   // scenario -> exemption kind -> role names ("target", "pair", or a node name); added
   // to the exemptions the scenario itself declares
@@ -82,9 +85,13 @@ struct GateProfile {
   };
   std::map<std::string, SettleBounds> settle;  // scenario -> [settle.<scenario>]
 
-  bool has(const std::string& rule) const { return thresholds.count(rule) || (rule == kMinPhaseAPairs && phase_a_all_pairs); }
+  bool has(const std::string& rule) const {
+    return thresholds.count(rule) || (rule == kMinPhaseAPairs && phase_a_all_pairs) || (rule == kMinPhaseBChecks && phase_b_all_checks);
+  }
   // The Phase A bar for a fleet of n nodes: n·(n−1) for "all", else the number.
   std::optional<long> min_phase_a_pairs(std::size_t n) const;
+  // The Phase B bar for a fleet of n nodes: the strict count 10·n+10 for "all", else the number.
+  std::optional<long> min_phase_b_checks(std::size_t n) const;
 };
 
 GateProfile parse_profile(std::string_view toml_text, const std::string& source);

@@ -178,6 +178,7 @@ class ScenarioScorer {
     node_rules(window_rules());
     node_rules(post_rules());
     phase_a();
+    phase_b();
     restart_recovery();
     partition_recovery();
     partition_anti_entropy();
@@ -213,14 +214,18 @@ class ScenarioScorer {
   static const std::vector<std::string>& rule_order() {
     static const std::vector<std::string> order = {kDispatcherTimedOut, kDroppedFull,     kPerPeerTimeout,
                                                    kPerPeerTimeoutRatio, kDataTxHighWater, kSuppressedSteady,
-                                                   kSuppressionRatio,  kMinPhaseAPairs,  kMaxRecoverySecs,
-                                                   kMaxPartitionRecoverySecs, kPartitionAntiEntropy};
+                                                   kSuppressionRatio,  kMinPhaseAPairs,  kMinPhaseBChecks,
+                                                   kMaxRecoverySecs, kMaxPartitionRecoverySecs, kPartitionAntiEntropy};
     return order;
   }
 
   std::string threshold_text(const std::string& key) const {
     if (key == kMinPhaseAPairs) {
       auto bar = p_.min_phase_a_pairs(run_.nodes.size());
+      return bar ? std::to_string(*bar) : "";
+    }
+    if (key == kMinPhaseBChecks) {
+      auto bar = p_.min_phase_b_checks(run_.nodes.size());
       return bar ? std::to_string(*bar) : "";
     }
     auto it = p_.thresholds.find(key);
@@ -466,6 +471,61 @@ class ScenarioScorer {
     v_.rules.push_back(out);
   }
 
+  // Phase B (spec mesh-protocol.md §4): the checks that passed, counted from
+  // the raw checks in phase-b.json (not its summary counts), against the bar;
+  // the message lists the failed checks with their stage.
+  void phase_b() {
+    if (!p_.has(kMinPhaseBChecks)) return;
+    std::string threshold = threshold_text(kMinPhaseBChecks);
+    if (!own_rule(kMinPhaseBChecks)) {
+      v_.rules.push_back({kMinPhaseBChecks, RuleStatus::not_applicable, "", "", threshold});
+      return;
+    }
+    const std::string file = "scenarios/" + run_.name + "/phase-b.json";
+    auto checks = run_.phase_b.is_object() ? run_.phase_b.find("checks") : run_.phase_b.end();
+    if (!run_.phase_b.is_object() || checks == run_.phase_b.end() || !checks->is_array()) {
+      add({kMinPhaseBChecks, "", "unknown", threshold,
+           run_.phase_b.is_object() ? "phase B unmeasurable: missing phase_b.checks" : "phase B not observed",
+           run_.phase_b.is_object() ? file : scenario_file()});
+      v_.rules.push_back({kMinPhaseBChecks, RuleStatus::fail, "", "unknown", threshold});
+      return;
+    }
+    long passed = 0;
+    std::vector<const json*> failed;
+    std::map<std::string, int> failed_per_node;
+    for (auto& c : *checks) {
+      if (!c.is_object()) continue;
+      if (c.value("outcome", "") == "pass") {
+        ++passed;
+        continue;
+      }
+      failed.push_back(&c);
+      ++failed_per_node[end_of(c, "node")];
+    }
+    std::string blamed;
+    int most = 0;
+    for (auto& [node, n] : failed_per_node)
+      if (n > most) blamed = node, most = n;
+    long bar = p_.min_phase_b_checks(run_.nodes.size()).value_or(0);
+    RuleOutcome out{kMinPhaseBChecks, RuleStatus::pass, "", render(static_cast<double>(passed)), threshold};
+    if (passed < bar) {
+      std::string listed;
+      for (std::size_t i = 0; i < failed.size() && i < 10; ++i) {
+        auto& c = *failed[i];
+        auto stage = c.contains("stage") && c["stage"].is_string() ? c["stage"].get<std::string>() : c.value("outcome", "failed");
+        auto detail = c.contains("detail") && c["detail"].is_string() ? ": " + c["detail"].get<std::string>().substr(0, 160) : "";
+        listed += fmt::format("{}{} ({}{})", i ? ", " : "", end_of(c, "label"), stage, detail);
+      }
+      if (failed.size() > 10) listed += fmt::format(", and {} more", failed.size() - 10);
+      std::string message = fmt::format("phase B checks passed {} < gate {}", passed, bar);
+      if (!listed.empty()) message += "; failed checks: " + listed;
+      add({kMinPhaseBChecks, blamed, render(static_cast<double>(passed)), threshold, message, file});
+      out.status = RuleStatus::fail;
+      out.worst_node = blamed;
+    }
+    v_.rules.push_back(out);
+  }
+
   void restart_recovery() {
     if (!p_.has(kMaxRecoverySecs)) return;
     double gate = p_.thresholds.at(kMaxRecoverySecs);
@@ -659,11 +719,12 @@ RunVerdict score(const GateProfile& profile, const std::vector<ScenarioRun>& run
       if (std::find(out.nodes.begin(), out.nodes.end(), n) == out.nodes.end()) out.nodes.push_back(n);
   out.thresholds = json::object();
   for (auto& [key, value] : profile.thresholds) {
-    if (key == kMinPhaseAPairs) continue;
+    if (key == kMinPhaseAPairs || key == kMinPhaseBChecks) continue;
     if (value == std::floor(value)) out.thresholds[key] = static_cast<long long>(value);
     else out.thresholds[key] = value;
   }
   if (auto bar = profile.min_phase_a_pairs(out.nodes.size())) out.thresholds[kMinPhaseAPairs] = *bar;
+  if (auto bar = profile.min_phase_b_checks(out.nodes.size())) out.thresholds[kMinPhaseBChecks] = *bar;
   for (auto& run : runs) {
     ScenarioVerdict v;
     ScenarioScoring sc = scoring ? scoring(run.name) : ScenarioScoring{};
@@ -706,6 +767,7 @@ json RunVerdict::to_json(const std::vector<ScenarioRun>& runs) const {
                               {"roles", run ? json(run->roles) : json::object()},
                               {"metrics", run ? run->metrics : json::object()},
                               {"phase_a", run ? run->phase_a : json(nullptr)},
+                              {"phase_b", run ? run->phase_b : json(nullptr)},
                               {"faults", faults},
                               {"settle", run && run->settle.recorded ? settle_json(run->settle) : json(nullptr)},
                               {"warnings", s.warnings},

@@ -54,6 +54,7 @@ struct ScenarioRun {
   nlohmann::json metrics = nlohmann::json::object();       // scenario facts: burst_*, recovery_secs_per_node,
                                                            // max_recovery_secs, partition_recovery_secs, cleanup_ok, ...
   nlohmann::json phase_a;                                  // PhaseAReport::to_json()["phase_a"], or null if not run
+  nlohmann::json phase_b;                                  // PhaseBReport::to_json()["phase_b"] (scenario phase_b), or null
   std::vector<FaultWindow> faults;
   WindowSettle settle;
   double started_unix = 0, ended_unix = 0;
@@ -105,7 +106,7 @@ struct RunVerdict {
 
   // verdict.json: {"gate","gate_source","verdict":"GO"|"NO-GO","nodes","thresholds",
   // "blocking":[violation...], "scenarios":[{"name","status","reason","violations",
-  // "rules","nodes","metrics","phase_a","faults","settle","warnings","phase_a_excluded",
+  // "rules","nodes","metrics","phase_a","phase_b","faults","settle","warnings","phase_a_excluded",
   // "started_unix","ended_unix"}]}
   // Scenario metrics/phase_a/faults are copied from the runs so renderers need only this.
   nlohmann::json to_json(const std::vector<ScenarioRun>& runs) const;

@@ -33,7 +33,18 @@ constexpr std::array<std::pair<CheckStage, std::string_view>, 6> kCheckStageName
     {CheckStage::not_converged, "not converged"},
     {CheckStage::chain_invalid, "chain invalid"},
 }};
+constexpr std::array<std::pair<CheckArea, std::string_view>, 5> kCheckAreaNames = {{
+    {CheckArea::contacts, "contacts"},
+    {CheckArea::join, "join"},
+    {CheckArea::roster, "roster"},
+    {CheckArea::reply, "reply"},
+    {CheckArea::commits, "commits"},
+}};
 }  // namespace
+
+std::string_view check_area_text(CheckArea a) { return name_in(kCheckAreaNames, a); }
+
+std::optional<CheckArea> parse_check_area(std::string_view text) { return value_in(kCheckAreaNames, text); }
 
 std::string_view check_stage_text(CheckStage s) { return name_in(kCheckStageNames, s); }
 
@@ -65,7 +76,8 @@ std::string PhaseBReport::verdict() const {
 json PhaseBReport::to_json() const {
   json checks_json = json::array();
   for (auto& c : checks)
-    checks_json.push_back({{"label", c.label}, {"node", c.node}, {"outcome", check_outcome_text(c.outcome)},
+    checks_json.push_back({{"label", c.label}, {"node", c.node}, {"area", check_area_text(c.area)},
+                           {"outcome", check_outcome_text(c.outcome)},
                            {"stage", c.stage == CheckStage::passed ? json(nullptr) : json(check_stage_text(c.stage))},
                            {"detail", c.detail.empty() ? json(nullptr) : json(c.detail)},
                            {"latency_ms", c.latency_ms < 0 ? json(nullptr) : json(c.latency_ms)}});

@@ -50,11 +50,17 @@ std::string_view check_stage_text(CheckStage s);
 std::optional<CheckStage> parse_check_stage(std::string_view text);
 
 enum class CheckOutcome { pass, fail, skip };
+
+// What part of the flow a check is about: the columns of the report's grid.
+enum class CheckArea { contacts, join, roster, reply, commits };
+std::string_view check_area_text(CheckArea a);  // "contacts", "join", "roster", "reply", "commits"
+std::optional<CheckArea> parse_check_area(std::string_view text);
 std::string_view check_outcome_text(CheckOutcome o);  // "pass", "fail", "skip"
 
 struct PhaseBCheck {
   std::string label;  // the reference's label, e.g. "sfo joins via invite"
   std::string node;   // the node the check is about
+  CheckArea area = CheckArea::join;
   CheckOutcome outcome = CheckOutcome::fail;
   CheckStage stage = CheckStage::passed;
   std::string detail;      // the node's error body, what was missing, the bad revision, ...

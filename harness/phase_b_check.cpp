@@ -75,7 +75,7 @@ class Checker {
     contacts();
     public_group();
     treekem_audit();
-    for (auto& crash : r_.crashes) add(crash, r_.anchor, fail(CheckStage::action_error, crash), false);
+    for (auto& crash : r_.crashes) add(crash, r_.anchor, fail(CheckStage::action_error, crash), CheckArea::join, false);
     return std::move(rep_);
   }
 
@@ -91,10 +91,11 @@ class Checker {
     return fail(CheckStage::not_delivered, fmt::format("{} by {} was not run", step_name(step), node));
   }
 
-  void add(std::string label, std::string node, const CallVerdict& v, bool counted = true) {
+  void add(std::string label, std::string node, const CallVerdict& v, CheckArea area, bool counted = true) {
     PhaseBCheck c;
     c.label = std::move(label);
     c.node = std::move(node);
+    c.area = area;
     c.stage = v.stage;
     c.detail = v.detail;
     c.latency_ms = v.latency_ms;
@@ -118,7 +119,7 @@ class Checker {
       for (auto step : {PhaseBStep::contact_add, PhaseBStep::contact_trusted, PhaseBStep::contact_blocked,
                         PhaseBStep::contact_remove}) {
         auto v = verdict(step, n, "", abandoned ? &*abandoned : nullptr);
-        add(n + " " + std::string(contact_label_suffix(step)), n, v);
+        add(n + " " + std::string(contact_label_suffix(step)), n, v, CheckArea::contacts);
         if (!abandoned && (v.stage == CheckStage::not_delivered || v.stage == CheckStage::not_discovered)) abandoned = v;
       }
     }
@@ -152,8 +153,8 @@ class Checker {
     auto commits = commits_of(details_of(call));
     if (base.ok() && commits.empty()) base = fail(CheckStage::not_converged, "no retained state commits to check" + polls_text(call));
     if (!base.ok()) {
-      add(asc, who, base);
-      add(root, who, base);
+      add(asc, who, base, CheckArea::commits);
+      add(root, who, base, CheckArea::commits);
       return;
     }
     CallVerdict order{CheckStage::passed, "", call ? call->latency_ms : -1};
@@ -164,7 +165,7 @@ class Checker {
         order = fail(CheckStage::chain_invalid, fmt::format("revision {} follows revision {} (commit #{})", *commits[i].revision, *prev, i + 1));
       else prev = commits[i].revision;
     }
-    add(asc, who, order);
+    add(asc, who, order, CheckArea::commits);
     CallVerdict verified{CheckStage::passed, "", order.latency_ms};
     for (std::size_t i = 0; i < commits.size(); ++i)
       if (!commits[i].roster_root_verified) {
@@ -173,7 +174,7 @@ class Checker {
                                             : fmt::format("commit #{}: roster_root_verified is not true", i + 1));
         break;
       }
-    add(root, who, verified);
+    add(root, who, verified, CheckArea::commits);
   }
 
   // §4.4: the public_open group lifecycle.
@@ -181,15 +182,15 @@ class Checker {
     const auto& A = r_.anchor;
     const auto members = r_.members();
     auto create = create_verdict(PhaseBStep::group_create);
-    add(A + " creates group", A, create);
+    add(A + " creates group", A, create, CheckArea::join);
 
     std::map<std::string, CallVerdict> join;
     std::vector<std::string> joined;
     for (auto& m : members) {
       auto inv = invite_verdict(PhaseBStep::invite, m, create);
-      add(A + " generates invite for " + m, m, inv);
+      add(A + " generates invite for " + m, m, inv, CheckArea::join);
       join[m] = verdict(PhaseBStep::join, m, "", &inv);
-      add(m + " joins via invite", m, join[m]);
+      add(m + " joins via invite", m, join[m], CheckArea::join);
       if (join[m].ok()) joined.push_back(m);
     }
 
@@ -200,7 +201,7 @@ class Checker {
         if (!contains(ids, r_.agent_of(n)))
           v = fail(CheckStage::not_converged, fmt::format("own agent id {} not in the roster ({} members)", short_id(r_.agent_of(n)), ids.size()));
       }
-      add(n + " sees self in roster", n, v);
+      add(n + " sees self in roster", n, v, CheckArea::roster);
     };
     self_check(A, create);
     for (auto& m : members) self_check(m, join[m]);
@@ -220,15 +221,15 @@ class Checker {
           v = fail(CheckStage::not_converged, fmt::format("missing from the anchor's roster{}: {}", polls_text(poll), fmt::join(absent, ", ")),
                    v.latency_ms);
       }
-      add(A + " roster converges to include all joined runners", A, v);
+      add(A + " roster converges to include all joined runners", A, v, CheckArea::roster);
     }
 
     auto kickoff = verdict(PhaseBStep::kickoff, A, "", &create);
-    add(A + " posts kickoff message", A, kickoff);
+    add(A + " posts kickoff message", A, kickoff, CheckArea::reply);
     std::map<std::string, CallVerdict> reply;
     for (auto& m : members) {
       reply[m] = verdict(PhaseBStep::reply, m, "", &join[m]);
-      add(m + " posts reply in group", m, reply[m]);
+      add(m + " posts reply in group", m, reply[m], CheckArea::reply);
     }
 
     auto own_cache = [&](const std::string& n, const std::string& body, const CallVerdict& upstream) {
@@ -238,7 +239,7 @@ class Checker {
         if (!contains(bodies, body))
           v = fail(CheckStage::not_converged, fmt::format("own post \"{}\" not in /messages ({} messages)", body, bodies.size()), v.latency_ms);
       }
-      add(n + " sees own reply in local cache", n, v);
+      add(n + " sees own reply in local cache", n, v, CheckArea::reply);
     };
     own_cache(A, std::string(kKickoffBody), kickoff);
     for (auto& m : members) own_cache(m, reply_body(m), reply[m]);
@@ -253,14 +254,14 @@ class Checker {
             v = fail(CheckStage::not_converged, fmt::format("{}'s reply not in the anchor's /messages{}", m, polls_text(poll)), v.latency_ms);
         }
       }
-      add(A + " sees " + m + "'s reply in /messages cache", m, v);
+      add(A + " sees " + m + "'s reply in /messages cache", m, v, CheckArea::reply);
     }
 
     const auto* commits_call = r_.find(PhaseBStep::commits_authored, A);
     auto commits = verdict(PhaseBStep::commits_authored, A, "", &create);
     if (commits.ok() && commits_of(details_of(commits_call)).empty())
       commits = fail(CheckStage::not_converged, "the anchor retained no state commits", commits.latency_ms);
-    add(A + " reads retained state-commits (authored)", A, commits);
+    add(A + " reads retained state-commits (authored)", A, commits, CheckArea::commits);
     chain_checks(A, "authored", commits_call, verdict(PhaseBStep::commits_authored, A, "", &create));
   }
 
@@ -281,7 +282,7 @@ class Checker {
       }
       not_joined.emplace_back(m, join);
       // The reference's extra failure for a join that went wrong (not counted in 10N+10).
-      if (create.ok() && r_.discovered(m)) add(m + " joins TreeKEM group", m, join, false);
+      if (create.ok() && r_.discovered(m)) add(m + " joins TreeKEM group", m, join, CheckArea::join, false);
     }
 
     if (!r_.allow_skips) {
@@ -292,7 +293,7 @@ class Checker {
         for (auto& [m, v] : not_joined) parts.push_back(fmt::format("{} ({})", m, check_stage_text(v.stage)));
         all.detail = fmt::format("not joined: {}; {}: {}", fmt::join(parts, ", "), not_joined.front().first, not_joined.front().second.detail);
       }
-      add("all runners joined the TreeKEM group (issue #205)", A, all);
+      add("all runners joined the TreeKEM group (issue #205)", A, all, CheckArea::join);
     }
 
     CallVerdict enough = create;
@@ -301,7 +302,7 @@ class Checker {
       enough.detail = fmt::format("{} joiner(s), the applied path needs 2{}", joined.size(),
                                   not_joined.empty() ? "" : "; " + not_joined.front().first + ": " + not_joined.front().second.detail);
     }
-    add("TreeKEM group has >=2 joiners (needed to exercise applied path)", A, enough);
+    add("TreeKEM group has >=2 joiners (needed to exercise applied path)", A, enough, CheckArea::join);
 
     const auto* authored_call = r_.find(PhaseBStep::tk_commits_poll, A);
     CallVerdict authored_base = enough.ok() ? verdict(PhaseBStep::tk_commits_poll, A, "", &enough) : enough;
@@ -312,7 +313,7 @@ class Checker {
         authored = fail(CheckStage::not_converged,
                         fmt::format("{} commit(s) for {} joiners{}", n, joined.size(), polls_text(authored_call)), authored.latency_ms);
     }
-    add(A + " authored a TreeKEM commit per joiner", A, authored);
+    add(A + " authored a TreeKEM commit per joiner", A, authored, CheckArea::commits);
     chain_checks(A, "treekem-authored", authored_call, authored_base);
 
     // The first joiner (inventory order) whose last poll showed a non-empty chain.
@@ -342,7 +343,7 @@ class Checker {
     }
     chain_checks(who, "treekem-applied", applied, applied ? classify_call(*applied) : applied_v);
     add("a TreeKEM joiner applied + retained a verified state-commit over gossip (issue #111 applied path)", who,
-        applied ? classify_call(*applied) : applied_v);
+        applied ? classify_call(*applied) : applied_v, CheckArea::commits);
   }
 
   const PhaseBRecord& r_;

@@ -14,6 +14,7 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run);
 void partition_recovery(ScenarioContext& ctx, gates::ScenarioRun& run);
 void slow_peer(ScenarioContext& ctx, gates::ScenarioRun& run);
 void stale_peer(ScenarioContext& ctx, gates::ScenarioRun& run);
+void phase_b(ScenarioContext& ctx, gates::ScenarioRun& run);
 
 // Faults applied in one scenario; reverted (and the revert verified and
 // recorded in run.metrics["cleanup"]) by revert_all() or, at the latest, the

@@ -144,6 +144,16 @@ std::vector<ScenarioSpec> build_registry() {
     s.scoring = target_fault_scoring(true);
     r.push_back(std::move(s));
   }
+  {
+    // Ours (the reference ran Phase B only after a deploy, never in a gate).
+    auto s = entry("phase_b", "Phase B: contacts and named groups (public_open and private_secure) over the fleet",
+                   OptIn::none, detail::phase_b);
+    s.check = [](const ScenarioOptions&, const FleetShape& f) -> std::string {
+      return f.nodes.size() < 2 ? "needs at least 2 nodes (the anchor and a member)" : "";
+    };
+    s.scoring.rules = {gates::kMinPhaseBChecks};
+    r.push_back(std::move(s));
+  }
   return r;
 }
 

@@ -94,6 +94,26 @@ std::vector<TestCase> phase_a_cases(const json& pa, const std::string& classname
   return cases;
 }
 
+// One case per Phase B check, named by its label; a skipped check is skipped.
+std::vector<TestCase> phase_b_cases(const json& pb, const std::string& classname) {
+  std::vector<TestCase> cases;
+  for (auto& chk : at(pb, "checks")) {
+    TestCase c;
+    c.classname = classname;
+    c.name = str(chk, "label");
+    c.secs = num(chk, "latency_ms", 0) / 1000.0;
+    auto outcome = str(chk, "outcome");
+    if (outcome != "pass") {
+      c.kind = outcome == "skip" ? TestCase::kSkip : TestCase::kFail;
+      auto stage = str(chk, "stage").empty() ? std::string("failed") : str(chk, "stage");
+      c.message = stage + (str(chk, "detail").empty() ? "" : " (" + str(chk, "detail") + ")");
+      c.body = c.name + ": " + c.message;
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
 }  // namespace
 
 std::string render_junit(const json& v) {
@@ -138,6 +158,8 @@ std::string render_junit(const json& v) {
     }
     auto pa_cases = phase_a_cases(at(s, "phase_a"), cls + ".phase_a");
     suite.cases.insert(suite.cases.end(), pa_cases.begin(), pa_cases.end());
+    auto pb_cases = phase_b_cases(at(s, "phase_b"), cls + ".phase_b");
+    suite.cases.insert(suite.cases.end(), pb_cases.begin(), pb_cases.end());
     suites.push_back(std::move(suite));
   }
   std::ostringstream out;

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "proofs/phase_b_grid.h"
 #include "proofs/render_text.h"
 #include "proofs/renderers.h"
 
@@ -218,6 +219,31 @@ void phase_a_heatmap(std::ostringstream& out, const json& pa) {
     }
   out << "</svg>\n<div class=\"legend\"><span><i style=\"background:#2da44e\"></i>delivered</span><span><i "
          "style=\"background:#cf222e\"></i>failed</span><span><i style=\"background:#eaeef2\"></i>no result</span></div>\n";
+}
+
+// Phase B: a row per node, a cell per area of the flow (contacts, join,
+// roster, reply, commits); the tooltip lists the checks that did not pass.
+void phase_b_section(std::ostringstream& out, const json& pb) {
+  auto g = phase_b_grid(pb);
+  out << "<h3>" << e(g.verdict.empty() ? std::string("Phase B") : g.verdict) << "</h3>\n<table class=\"phase-b\">\n<tr><th>node</th>";
+  for (auto a : kPhaseBAreas) out << "<th>" << e(a) << "</th>";
+  out << "</tr>\n";
+  for (auto& r : g.rows) {
+    out << "<tr><th>" << e(r.node) << (r.anchor ? " <small>(anchor)</small>" : "") << "</th>";
+    for (auto& c : r.cells) {
+      std::string cls = c.empty() ? "missing" : c.failed ? "fail" : c.skipped ? "missing" : "pass";
+      std::string tip;
+      for (auto& f : c.failures) tip += (tip.empty() ? "" : "\n") + f;
+      out << "<td class=\"" << cls << "\"" << (tip.empty() ? "" : " title=\"" + e(tip) + "\"") << ">" << e(c.text()) << "</td>";
+    }
+    out << "</tr>\n";
+  }
+  out << "</table>\n";
+  if (!g.failures.empty()) {
+    out << "<ul>\n";
+    for (auto& f : g.failures) out << "<li class=\"fail\">" << e(f) << "</li>\n";
+    out << "</ul>\n";
+  }
 }
 
 struct BarMetric {
@@ -457,6 +483,7 @@ void scenario_section(std::ostringstream& out, const json& v, const json& s, std
     out << "</ul>\n";
   }
   if (at(s, "phase_a").is_object()) phase_a_heatmap(out, s["phase_a"]);
+  if (at(s, "phase_b").is_object()) phase_b_section(out, s["phase_b"]);
   auto names = scenario_nodes(v, s);
   out << "<h3>Per-node counters</h3>\n";
   counter_bars(out, v, s, names);

@@ -6,6 +6,7 @@
 // diagnostics headings nested under their scenario (§9.3 item 18).
 #include <sstream>
 
+#include "proofs/phase_b_grid.h"
 #include "proofs/render_text.h"
 #include "proofs/renderers.h"
 
@@ -103,6 +104,24 @@ void node_tables(std::ostringstream& out, const json& v, const json& s) {
   }
 }
 
+// Checks per node and area of the flow, then every check that did not pass.
+void phase_b_table(std::ostringstream& out, const json& pb) {
+  auto g = phase_b_grid(pb);
+  out << "\n##### " << (g.verdict.empty() ? std::string("Phase B") : g.verdict) << "\n\n";
+  std::vector<std::string> head = {"node"};
+  for (auto a : kPhaseBAreas) head.emplace_back(a);
+  table_head(out, head);
+  for (auto& r : g.rows) {
+    std::vector<std::string> cells = {r.anchor ? r.node + " (anchor)" : r.node};
+    for (auto& c : r.cells) cells.push_back(c.text());
+    table_row(out, cells);
+  }
+  if (!g.failures.empty()) {
+    out << "\nChecks that did not pass:\n\n";
+    for (auto& f : g.failures) out << "- " << md_cell(f) << "\n";
+  }
+}
+
 void scenario_section(std::ostringstream& out, const json& v, const json& s) {
   auto status = str(s, "status");
   bool not_run = scenario_status(s) == gates::ScenarioStatus::not_run;
@@ -144,6 +163,7 @@ void scenario_section(std::ostringstream& out, const json& v, const json& s) {
   if (auto& w = at(s, "settle"); w.is_object())
     out << "- window: " << (at(w, "settled") == true ? "settled" : "NOT settled") << " after " << number(at(w, "waited_secs"))
         << " s (min " << number(at(w, "min_secs")) << " s, max " << number(at(w, "max_secs")) << " s)\n";
+  if (auto& pb = at(s, "phase_b"); pb.is_object()) phase_b_table(out, pb);
   if (!not_run) node_tables(out, v, s);
 }
 

@@ -273,3 +273,24 @@ TEST_CASE("scenario and node names must stay single path components", "[gates][o
   CHECK_THROWS_WITH(write_scenario_run(r, b.sink()), "scenario name \"a/b\" cannot be a file name in a proof bundle");
   CHECK(fs::is_empty(b.dir));
 }
+
+TEST_CASE("a phase_b run keeps its report in phase-b.json and reads it back", "[gates][observations]") {
+  Bundle b;
+  ScenarioRun run;
+  run.name = "phase_b";
+  run.nodes = {"nyc", "sfo"};
+  run.roles = {{"anchor", {"nyc"}}};
+  run.phase_b = {{"expected_checks", 30},
+                 {"passed_checks", 1},
+                 {"checks", json::array({{{"label", "nyc creates group"}, {"node", "nyc"}, {"area", "join"}, {"outcome", "pass"}}})}};
+  b.write({run});
+  CHECK(json::parse(slurp(b.dir / "scenarios/phase_b/phase-b.json")) == run.phase_b);
+  CHECK_FALSE(fs::exists(b.dir / "scenarios/phase_b/phase-a.json"));
+  json s = json::parse(slurp(b.dir / "scenarios/phase_b/scenario.json"));
+  CHECK(s["phase_b_file"] == "scenarios/phase_b/phase-b.json");
+  CHECK(s["phase_a_file"].is_null());
+  auto back = read_scenario_runs(b.dir);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].phase_b == run.phase_b);
+  CHECK(back[0].phase_a.is_null());
+}

@@ -78,7 +78,7 @@ void check_exemptions(const GateProfile& p) {
   CHECK(p.exemptions.empty());
   const std::map<std::string, double> max = {{"baseline", 30},       {"fanout_burst", 30},        {"restart_storm", 30},
                                              {"high_rtt_peer", 150}, {"partition_recovery", 90}, {"slow_peer", 30},
-                                             {"stale_peer", 30}};
+                                             {"stale_peer", 30},      {"phase_b", 30}};
   CHECK(p.settle.size() == max.size());
   for (auto& [scenario, secs] : max) {
     INFO(scenario);
@@ -103,6 +103,8 @@ TEST_CASE("the built-in limited-production profile has the spec thresholds", "[g
                                                       {kMaxPartitionRecoverySecs, 90}});
   CHECK(p.phase_a_all_pairs);
   CHECK(p.has(kMinPhaseAPairs));
+  CHECK(p.phase_b_all_checks);
+  CHECK(p.min_phase_b_checks(6) == 70);
   CHECK_FALSE(p.has(kPerPeerTimeoutRatio));
   CHECK(std::vector<std::string>(p.phase_a_scenarios.begin(), p.phase_a_scenarios.end()) == kPhaseAScenarios);
   check_exemptions(p);
@@ -120,6 +122,8 @@ TEST_CASE("the built-in broad-launch profile has the spec thresholds", "[gates][
                                                       {kMaxRecoverySecs, 30},
                                                       {kMaxPartitionRecoverySecs, 90}});
   CHECK(p.phase_a_all_pairs);
+  CHECK(p.phase_b_all_checks);
+  CHECK(p.has(kMinPhaseBChecks));
   CHECK_FALSE(p.has(kPerPeerTimeout));
   CHECK_FALSE(p.has(kSuppressedSteady));
   CHECK(std::vector<std::string>(p.phase_a_scenarios.begin(), p.phase_a_scenarios.end()) == kPhaseAScenarios);
@@ -153,6 +157,21 @@ TEST_CASE("min_phase_a_pairs is n times n-1 for all, or the number given", "[gat
   GateProfile none = parse_profile("name = \"x\"\n", "x.toml");
   CHECK_FALSE(none.min_phase_a_pairs(6).has_value());
   CHECK_FALSE(none.has(kMinPhaseAPairs));
+}
+
+TEST_CASE("min_phase_b_checks is the strict 10n+10 for all, or the number given", "[gates][profile]") {
+  GateProfile all = parse_profile("name = \"x\"\n[thresholds]\nmin_phase_b_checks = \"all\"\n", "x.toml");
+  CHECK(all.has(kMinPhaseBChecks));
+  CHECK(all.min_phase_b_checks(6) == 70);
+  CHECK(all.min_phase_b_checks(20) == 210);
+  CHECK(all.min_phase_b_checks(0) == 0);
+  CHECK_FALSE(all.has(kMinPhaseAPairs));
+  GateProfile fixed = parse_profile("name = \"x\"\n[thresholds]\nmin_phase_b_checks = 59\n", "x.toml");
+  CHECK_FALSE(fixed.phase_b_all_checks);
+  CHECK(fixed.min_phase_b_checks(6) == 59);
+  CHECK_FALSE(parse_profile("name = \"x\"\n", "x.toml").has(kMinPhaseBChecks));
+  CHECK(parse_error("name = \"x\"\n[thresholds]\nmin_phase_b_checks = \"most\"\n") ==
+        "ops/my-gate.toml:3: thresholds.min_phase_b_checks: expected \"all\" or a non-negative integer, got the string \"most\"");
 }
 
 TEST_CASE("profile errors name file, line and key", "[gates][profile]") {

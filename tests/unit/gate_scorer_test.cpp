@@ -155,6 +155,7 @@ TEST_CASE("a clean window passes every limited-production rule", "[gates][scorer
                                                                    {kPerPeerTimeout, "pass"},
                                                                    {kSuppressedSteady, "pass"},
                                                                    {kMinPhaseAPairs, "pass"},
+                                                                   {kMinPhaseBChecks, "n/a"},
                                                                    {kMaxRecoverySecs, "n/a"},
                                                                    {kMaxPartitionRecoverySecs, "n/a"}});
   CHECK(outcome(s, kDispatcherTimedOut).threshold == "5");
@@ -162,7 +163,7 @@ TEST_CASE("a clean window passes every limited-production rule", "[gates][scorer
   CHECK(outcome(s, kMinPhaseAPairs).threshold == "6");
   CHECK(v.nodes == kThree);
   CHECK(v.thresholds == json{{kDispatcherTimedOut, 5}, {kDroppedFull, 0}, {kPerPeerTimeout, 200}, {kSuppressedSteady, 200},
-                             {kMinPhaseAPairs, 6}, {kMaxRecoverySecs, 90}, {kMaxPartitionRecoverySecs, 90}});
+                             {kMinPhaseAPairs, 6}, {kMinPhaseBChecks, 40}, {kMaxRecoverySecs, 90}, {kMaxPartitionRecoverySecs, 90}});
 }
 
 TEST_CASE("every limited-production rule fails with the reference sentence", "[gates][scorer]") {
@@ -459,7 +460,7 @@ TEST_CASE("a scenario that did not run is NOT RUN and the run is NO-GO", "[gates
   REQUIRE(s.violations.size() == 1);
   CHECK(s.violations[0].rule == "scenario_not_run");
   CHECK(s.violations[0].message == "high_rtt_peer: not run: pass --allow-netem to enable");
-  CHECK(s.rules.size() == 7);
+  CHECK(s.rules.size() == 8);
   for (auto& r : s.rules) CHECK(r.status == RuleStatus::not_run);
   CHECK_FALSE(v.go());
   json j = v.to_json({clean.build(), skipped});
@@ -593,6 +594,84 @@ TEST_CASE("restart recovery: the slowest node against max_recovery_secs, never =
   w.run.metrics = json::object();
   v = score(limited(), {w.build()});
   CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"restart recovery unmeasurable: missing metrics.max_recovery_secs"});
+}
+
+namespace {
+// A Phase B report over `nodes` (the first is the anchor): the strict 10n+10
+// checks, every one passed except `failed` {label, node, stage}.
+json phase_b_report(const std::vector<std::string>& nodes, const std::vector<std::array<std::string, 3>>& failed) {
+  json checks = json::array();
+  std::size_t passed = 0;
+  const std::size_t total = 10 * nodes.size() + 10;
+  for (std::size_t i = 0; i < total; ++i) {
+    const auto& node = nodes[i % nodes.size()];
+    checks.push_back({{"label", fmt_peer(static_cast<int>(i)) + " check"}, {"node", node}, {"area", "join"}, {"outcome", "pass"},
+                      {"stage", nullptr}, {"detail", nullptr}});
+    ++passed;
+  }
+  for (std::size_t i = 0; i < failed.size(); ++i) {
+    auto& c = checks[i];
+    c["label"] = failed[i][0];
+    c["node"] = failed[i][1];
+    c["outcome"] = "fail";
+    c["stage"] = failed[i][2];
+    c["detail"] = "what was missing";
+    --passed;
+  }
+  return {{"expected_checks", total}, {"passed_checks", passed}, {"anchor", nodes.front()}, {"nodes", nodes}, {"checks", checks}};
+}
+}  // namespace
+
+TEST_CASE("phase_b: every check passed is PASS, a shortfall lists the failed checks", "[gates][scorer]") {
+  Window w("phase_b", kThree);
+  w.run.phase_a = nullptr;
+  w.run.phase_b = phase_b_report(kThree, {});
+  RunVerdict v = score(limited(), {w.build()});
+  CHECK(messages(v.scenarios[0]).empty());
+  CHECK(outcome(v.scenarios[0], kMinPhaseBChecks).status == RuleStatus::pass);
+  CHECK(outcome(v.scenarios[0], kMinPhaseBChecks).observed == "40");
+  CHECK(outcome(v.scenarios[0], kMinPhaseBChecks).threshold == "40");
+  CHECK(outcome(v.scenarios[0], kMinPhaseAPairs).status == RuleStatus::not_applicable);
+  CHECK(v.go());
+
+  w.run.phase_b = phase_b_report(kThree, {{"sfo joins via invite", "sfo", "not converged"},
+                                          {"nyc sees sfo's reply in /messages cache", "sfo", "not converged"},
+                                          {"helsinki sees self in roster", "helsinki", "action error"}});
+  v = score(broad(), {w.build()});
+  REQUIRE(v.scenarios[0].violations.size() == 1);
+  auto& viol = v.scenarios[0].violations[0];
+  CHECK(viol.rule == kMinPhaseBChecks);
+  CHECK(viol.node == "sfo");  // the node with the most failed checks
+  CHECK(viol.observed == "37");
+  CHECK(viol.threshold == "40");
+  CHECK(viol.evidence == "scenarios/phase_b/phase-b.json");
+  CHECK(viol.message ==
+        "phase B checks passed 37 < gate 40; failed checks: sfo joins via invite (not converged: what was missing), "
+        "nyc sees sfo's reply in /messages cache (not converged: what was missing), helsinki sees self in roster (action "
+        "error: what was missing)");
+  CHECK_FALSE(v.go());
+
+  // Counted from the checks themselves, not the report's summary counts.
+  w.run.phase_b["passed_checks"] = 40;
+  CHECK_FALSE(score(limited(), {w.build()}).go());
+}
+
+TEST_CASE("phase_b not observed, or without its checks, fails; elsewhere the rule is n/a", "[gates][scorer]") {
+  Window w("phase_b", kThree);
+  w.run.phase_b = nullptr;
+  RunVerdict v = score(limited(), {w.build()});
+  CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"phase B not observed"});
+  CHECK(outcome(v.scenarios[0], kMinPhaseBChecks).observed == "unknown");
+  w.run.phase_b = {{"expected_checks", 40}, {"passed_checks", 40}};
+  v = score(limited(), {w.build()});
+  CHECK(messages(v.scenarios[0]) == std::vector<std::string>{"phase B unmeasurable: missing phase_b.checks"});
+  CHECK(v.scenarios[0].violations[0].evidence == "scenarios/phase_b/phase-b.json");
+
+  Window b("baseline", kThree);
+  b.run.phase_b = phase_b_report(kThree, {{"sfo joins via invite", "sfo", "not converged"}});
+  v = score(limited(), {b.build()});
+  CHECK(outcome(v.scenarios[0], kMinPhaseBChecks).status == RuleStatus::not_applicable);
+  CHECK(v.go());
 }
 
 TEST_CASE("partition recovery against max_partition_recovery_secs", "[gates][scorer]") {

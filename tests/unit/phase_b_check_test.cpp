@@ -157,8 +157,15 @@ TEST_CASE("phase B check: a green 6-node strict run is 70/70 (10N+10) and exit 0
   auto j = rep.to_json()["phase_b"];
   CHECK(j["expected_checks"] == 70);
   CHECK(j["passed_checks"] == 70);
-  CHECK(j["checks"][0] == json{{"label", "nyc adds synthetic contact"}, {"node", "nyc"}, {"outcome", "pass"},
+  CHECK(j["checks"][0] == json{{"label", "nyc adds synthetic contact"}, {"node", "nyc"}, {"area", "contacts"}, {"outcome", "pass"},
                               {"stage", nullptr}, {"detail", nullptr}, {"latency_ms", 5.0}});
+  // The report's grid columns: 4 contact steps per node; per member invite and
+  // join, plus the create and the private group's two join checks; self in
+  // roster per node plus the anchor's convergence; kickoff, a reply and a
+  // cache read per member, the anchor's own cache read; the commit reads and chains.
+  std::map<std::string, int> per_area;
+  for (auto& c : rep.checks) per_area[std::string(check_area_text(c.area))]++;
+  CHECK(per_area == std::map<std::string, int>{{"contacts", 24}, {"join", 13}, {"roster", 7}, {"reply", 17}, {"commits", 9}});
 }
 
 TEST_CASE("phase B check: the count is 10N+10 for any fleet size, 10N+9 with --allow-skips") {

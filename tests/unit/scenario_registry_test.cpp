@@ -17,7 +17,7 @@ std::string problem(const std::string& scenario, const ScenarioOptions& o) { ret
 
 TEST_CASE("the registry lists every scenario once, in the reference's order then ours", "[scenarios]") {
   CHECK(scenario_names() == std::vector<std::string>{"baseline", "fanout_burst", "restart_storm", "high_rtt_peer",
-                                                     "partition_recovery", "slow_peer", "stale_peer"});
+                                                     "partition_recovery", "slow_peer", "stale_peer", "phase_b"});
   for (auto& s : scenario_registry()) {
     INFO(s.name);
     CHECK(s.body != nullptr);
