@@ -12,6 +12,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
 #include <thread>
 
 extern char** environ;
@@ -129,7 +134,72 @@ fs::path find_program(const std::string& name) {
   return {};
 }
 
+namespace {
+
+// PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not
+// the process: a node restarted from a worker thread would be stopped as soon
+// as that thread finished. Children bound to their parent are therefore forked
+// from one thread that lives as long as the process, whichever thread asks.
+class LifetimeSpawner {
+ public:
+  // One per process; never destroyed, its thread runs until the process exits.
+  // A forked child has no copy of the thread, so it starts its own.
+  static LifetimeSpawner& instance() {
+    static std::mutex mu;
+    static LifetimeSpawner* spawner = nullptr;
+    static pid_t owner = -1;
+    std::lock_guard lk(mu);
+    if (!spawner || owner != ::getpid()) {
+      spawner = new LifetimeSpawner;
+      owner = ::getpid();
+    }
+    return *spawner;
+  }
+
+  SpawnedProcess run(std::function<SpawnedProcess()> job) {
+    std::packaged_task<SpawnedProcess()> task(std::move(job));
+    auto result = task.get_future();
+    {
+      std::lock_guard lk(mu_);
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return result.get();  // rethrows the spawn's ProcessError
+  }
+
+ private:
+  LifetimeSpawner() { std::thread([this] { loop(); }).detach(); }
+
+  [[noreturn]] void loop() {
+    for (;;) {
+      std::packaged_task<SpawnedProcess()> task;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return !queue_.empty(); });
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<SpawnedProcess()>> queue_;
+};
+
+SpawnedProcess spawn_now(const ProcessSpec& spec);
+
+}  // namespace
+
 SpawnedProcess spawn_process(const ProcessSpec& spec) {
+  if (spec.die_with_parent) return LifetimeSpawner::instance().run([&] { return spawn_now(spec); });
+  return spawn_now(spec);
+}
+
+namespace {
+
+SpawnedProcess spawn_now(const ProcessSpec& spec) {
   if (spec.argv.empty()) throw ProcessError("spawn: empty argv");
   if (spec.in.kind == Stdio::Kind::pipe || spec.in.kind == Stdio::Kind::same_as_stdout)
     throw ProcessError("spawn: stdin can be inherited, /dev/null or a file");
@@ -200,6 +270,8 @@ SpawnedProcess spawn_process(const ProcessSpec& spec) {
   child.pid = pid;
   return child;
 }
+
+}  // namespace
 
 bool ProcessResult::exited() const { return status != -1 && WIFEXITED(status); }
 int ProcessResult::exit_code() const { return exited() ? WEXITSTATUS(status) : -1; }

@@ -85,10 +85,11 @@ struct ProcessSpec {
   Stdio in = Stdio::null(), out = Stdio::inherit(), err = Stdio::inherit();
   bool new_session = false;        // setsid(): no controlling terminal, its own session and group
   bool new_process_group = false;  // its own process group (pgid = its pid)
-  // SIGTERM to the child when the thread that spawned it ends (Linux
-  // PR_SET_PDEATHSIG). posix_spawn cannot set it, so the program is started
-  // through setpriv(1) --pdeathsig (util-linux), which then execs it: the
-  // PID is the program's.
+  // SIGTERM to the child when this process ends (Linux PR_SET_PDEATHSIG).
+  // The signal follows the thread that forked, so such children are forked
+  // from one thread that lives as long as the process, whichever thread asks.
+  // posix_spawn cannot set it, so the program is started through setpriv(1)
+  // --pdeathsig (util-linux), which then execs it: the PID is the program's.
   bool die_with_parent = false;
 };
 

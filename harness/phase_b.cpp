@@ -119,7 +119,9 @@ class Driver {
       planned.push_back({s_.command(id, sp.node, sp.action, sp.params), rec_.agent_of(sp.node)});
       remote.push_back(i);
     }
-    auto dispatches = dispatch_commands(s_, planned, {o_.parallel});
+    // A node restarting mid-run is off the mesh for a moment: its commands are
+    // retried for up to half the command timeout before they count as not delivered.
+    auto dispatches = dispatch_commands(s_, planned, {o_.parallel, patient_dispatch_policy(o_.cmd_timeout / 2)});
     std::map<std::string, std::size_t> pending;  // request id -> index in out
     for (std::size_t k = 0; k < remote.size(); ++k) {
       out[remote[k]].dispatch = dispatches[k];

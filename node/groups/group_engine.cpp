@@ -80,9 +80,14 @@ Group* GroupEngine::find(const std::string& gid) {
 }
 
 void GroupEngine::save_locked() {
-  json groups = json::array();
-  for (auto& [_, g] : groups_) groups.push_back(group_to_json(g));
-  write_file_atomically(file_, json{{"groups", groups}, {"invites", book_.to_json()}}.dump(), 0600);
+  std::string text = R"({"groups":[)";
+  bool first = true;
+  for (auto& [_, g] : groups_) {
+    text += (first ? "" : ",") + group_text(g);
+    first = false;
+  }
+  text += R"(],"invites":)" + book_.to_json().dump() + "}";
+  write_file_atomically(file_, text, 0600);
   dirty_ = false;
 }
 
@@ -334,7 +339,8 @@ void GroupEngine::join(const std::string& link, const std::string& display_name,
     p.authority_key = inv.authority_key;
     p.body = json{{"t", "join"}, {"req", req}, {"invite", link}, {"display_name", display_name}}.dump();
     p.deadline_ms = unix_ms() + tuning_.join_timeout_ms;
-    p.next_ms = unix_ms() + tuning_.join_retry_ms;
+    p.retry_ms = tuning_.join_retry_ms;
+    p.next_ms = unix_ms() + p.retry_ms;
     p.done = std::move(done);
     out.sends.emplace_back(p.inviter, p.body);
     joins_[req] = std::move(p);
@@ -446,12 +452,14 @@ Answer GroupEngine::leave(const std::string& gid) {
     if (g->roster.size() > 1) return fail(409, "the last admin cannot leave while other members remain");
     book_.forget_group(gid);
     groups_.erase(gid);
+    snapshots_.erase(gid);
     save_locked();
     return ok({{"deleted", name}});
   }
   // The authority commits the removal (and rotates the key); a few sends ride out a lossy link.
   leaves_[gid] = {g->creator, 3};
   groups_.erase(gid);
+  snapshots_.erase(gid);
   save_locked();
   return ok({{"left", name}});
 }
@@ -459,14 +467,24 @@ Answer GroupEngine::leave(const std::string& gid) {
 // --- transport ---------------------------------------------------------------
 
 json GroupEngine::snapshot(const Group& g) const {
-  json records = json::array(), msgs = json::array();
-  for (auto& r : g.commits) records.push_back(record_to_json(r));
+  json msgs = json::array();
   std::size_t bytes = 0;
   for (auto it = g.messages.rbegin(); it != g.messages.rend() && (bytes += it->wire.size()) <= kMessageBudget; ++it)
     msgs.push_back(it->wire);
   return {{"group_id", g.id}, {"name", g.name}, {"description", g.description}, {"creator", g.creator},
           {"created_at", g.created_at}, {"preset", to_string(g.preset)}, {"authority_key", to_hex(g.authority)},
-          {"records", records}, {"messages", msgs}};
+          {"messages", msgs}};
+}
+
+const std::string& GroupEngine::snapshot_text(const Group& g) {
+  auto& c = snapshots_[g.id];
+  auto messages = msg_digest(g);
+  if (c.text.empty() || c.revision != g.head.revision || c.messages != messages) {
+    c.revision = g.head.revision;
+    c.messages = std::move(messages);
+    c.text = with_records(snapshot(g), "records", g.commits);
+  }
+  return c.text;
 }
 
 json GroupEngine::sync_request(const Group& g) const {
@@ -529,7 +547,7 @@ void GroupEngine::handle_join(const std::string& sender, const PublicKey& pk, co
     count("joins_accepted");
     save_locked();
   }
-  out.sends.emplace_back(sender, json{{"t", "join_ok"}, {"req", req}, {"group", snapshot(*g)}}.dump());
+  out.sends.emplace_back(sender, R"({"t":"join_ok","req":)" + json(req).dump() + R"(,"group":)" + snapshot_text(*g) + "}");
 }
 
 void GroupEngine::finish_join(const json& j, Outbox& out) {
@@ -696,7 +714,9 @@ void GroupEngine::tick(std::uint64_t now) {
         continue;
       }
       if (now >= p.next_ms) {
-        p.next_ms = now + tuning_.join_retry_ms;
+        // Backing off: a busy authority answers every retry of an admitted joiner with the whole snapshot.
+        p.retry_ms = std::min(p.retry_ms * 2, tuning_.join_retry_max_ms);
+        p.next_ms = now + p.retry_ms;
         out.sends.emplace_back(p.inviter, p.body);
       }
       ++it;
@@ -718,7 +738,10 @@ void GroupEngine::tick(std::uint64_t now) {
         it = --it->second.second <= 0 ? leaves_.erase(it) : std::next(it);
       }
     }
-    if (dirty_) save_locked();
+    if (dirty_ && now >= next_save_ms_) {
+      next_save_ms_ = now + tuning_.save_interval_ms;
+      save_locked();
+    }
   }
   run(out);
 }

@@ -39,8 +39,13 @@ struct Answer {
 
 struct GroupTuning {
   std::uint64_t head_interval_ms = 1000;  // anti-entropy: one head to one random member per group
-  std::uint64_t join_retry_ms = 1000;
+  std::uint64_t join_retry_ms = 1000;  // doubles after each retry, at most join_retry_max_ms
+  std::uint64_t join_retry_max_ms = 4000;
   std::uint64_t join_timeout_ms = 12000;
+  // Applied commits and stored messages are written at most this often (a
+  // member that crashes before resyncs them by anti-entropy); what must not be
+  // lost (an authored commit, an issued invite, a completed join) is written at once.
+  std::uint64_t save_interval_ms = 2000;
 };
 
 class GroupEngine {
@@ -76,7 +81,7 @@ class GroupEngine {
   };
   struct PendingJoin {
     std::string inviter, group_id, authority_key, body;
-    std::uint64_t deadline_ms = 0, next_ms = 0;
+    std::uint64_t deadline_ms = 0, next_ms = 0, retry_ms = 0;
     std::function<void(Answer)> done;
   };
 
@@ -88,7 +93,10 @@ class GroupEngine {
   enum class MsgOutcome { stored, duplicate, pending, refused };
   MsgOutcome take_message(Group& g, const std::string& payload);
   void retry_pending(Group& g);
-  nlohmann::json snapshot(const Group& g) const;
+  nlohmann::json snapshot(const Group& g) const;  // all but the records
+  // The join answer's group snapshot, serialized once per state of the group:
+  // every joiner (and every retry) at the same revision gets the same bytes.
+  const std::string& snapshot_text(const Group& g);
   std::string msg_digest(const Group& g) const;
   nlohmann::json sync_request(const Group& g) const;
   void handle_join(const std::string& sender, const PublicKey& pk, const nlohmann::json& j, Outbox& out);
@@ -110,9 +118,15 @@ class GroupEngine {
   InviteBook book_;
   std::map<std::string, PendingJoin> joins_;  // by request id
   std::map<std::string, std::pair<std::string, int>> leaves_;  // group -> (authority, sends left)
+  struct CachedSnapshot {
+    std::uint64_t revision = 0;
+    std::string messages;  // msg_digest
+    std::string text;
+  };
+  std::map<std::string, CachedSnapshot> snapshots_;  // by group id
   std::map<std::string, std::uint64_t> counters_;
   bool dirty_ = false;
-  std::uint64_t next_head_ms_ = 0;
+  std::uint64_t next_head_ms_ = 0, next_save_ms_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
 };
 

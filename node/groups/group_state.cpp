@@ -99,9 +99,23 @@ std::optional<CommitRecord> record_from_json(const json& j, std::string& error) 
   return r;
 }
 
-json group_to_json(const Group& g) {
-  json commits = json::array(), keys = json::object(), messages = json::array(), roster = json::object();
-  for (auto& r : g.commits) commits.push_back(record_to_json(r));
+const std::string& record_text(const CommitRecord& r) {
+  if (r.text.empty()) r.text = record_to_json(r).dump();
+  return r.text;
+}
+
+std::string with_records(const json& object, const std::string& key, const std::vector<CommitRecord>& records) {
+  std::string out = object.dump();  // "{...}"
+  out.pop_back();
+  out += (object.empty() ? "" : ",") + json(key).dump() + ":[";
+  for (std::size_t i = 0; i < records.size(); ++i) out += (i ? "," : "") + record_text(records[i]);
+  out += "]}";
+  return out;
+}
+
+namespace {
+json group_without_commits(const Group& g) {
+  json keys = json::object(), messages = json::array(), roster = json::object();
   for (auto& [epoch, k] : g.keys) keys[std::to_string(epoch)] = to_hex(k);
   for (auto& m : g.messages) messages.push_back({{"fields", m.fields}, {"wire", base64url_encode(m.wire)}});
   for (auto& [id, m] : g.roster) roster[id] = member_json(m);
@@ -109,10 +123,20 @@ json group_to_json(const Group& g) {
   for (auto& p : g.pending) pending.push_back(base64url_encode(p));
   return {{"group_id", g.id}, {"name", g.name}, {"description", g.description}, {"creator", g.creator},
           {"preset", to_string(g.preset)}, {"authority_key", to_hex(g.authority)}, {"created_at", g.created_at},
-          {"updated_at", g.updated_at}, {"roster", roster}, {"commits", commits},
+          {"updated_at", g.updated_at}, {"roster", roster},
           {"head", {{"revision", g.head.revision}, {"state_hash", g.head.state_hash}}}, {"keys", keys},
           {"messages", messages}, {"pending", pending}};
 }
+}  // namespace
+
+json group_to_json(const Group& g) {
+  json j = group_without_commits(g), commits = json::array();
+  for (auto& r : g.commits) commits.push_back(record_to_json(r));
+  j["commits"] = std::move(commits);
+  return j;
+}
+
+std::string group_text(const Group& g) { return with_records(group_without_commits(g), "commits", g.commits); }
 
 Group group_from_json(const json& j) {
   Group g;

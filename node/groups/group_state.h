@@ -40,6 +40,9 @@ struct CommitRecord {
   Commit commit;
   Roster roster;                              // snapshot after the commit
   std::map<std::string, std::string> sealed;  // member id -> raw sealed epoch key (private_secure)
+  // record_to_json(*this).dump(), made once: a record never changes after it
+  // is retained, and every save and join answer writes every record (O(n²) bytes).
+  mutable std::string text;
 };
 
 struct Message {
@@ -75,12 +78,16 @@ struct Group {
 };
 
 nlohmann::json record_to_json(const CommitRecord& r);
+const std::string& record_text(const CommitRecord& r);  // record_to_json(r).dump(), cached in r
+// `object` dumped with one more member, `key`: the JSON array of `records`' texts.
+std::string with_records(const nlohmann::json& object, const std::string& key, const std::vector<CommitRecord>& records);
 std::optional<CommitRecord> record_from_json(const nlohmann::json& j, std::string& error);
 // The roster as the commits endpoint shows it: {"<id>":{"role","state"}}.
 nlohmann::json roster_view(const Roster& r);
 
 // Full state (secrets included: the file is written 0600).
 nlohmann::json group_to_json(const Group& g);
+std::string group_text(const Group& g);  // group_to_json(g).dump(), with the cached record texts
 Group group_from_json(const nlohmann::json& j);  // throws on a corrupt file
 
 }  // namespace x0x::node::groups

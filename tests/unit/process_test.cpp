@@ -183,7 +183,7 @@ TEST_CASE("a spawned child has only fds 0-2, an empty signal mask and default si
   CHECK((mask("SigIgn") & 0x7fffffffULL) == 0);
 }
 
-TEST_CASE("spawn_process: a new session, and die_with_parent ends the child with its spawning thread", "[process]") {
+TEST_CASE("spawn_process: a new session, and die_with_parent ends the child with this process, not its spawning thread", "[process]") {
   ProcessSpec s;
   s.argv = {"sleep", "30"};
   s.new_session = true;
@@ -197,27 +197,57 @@ TEST_CASE("spawn_process: a new session, and die_with_parent ends the child with
   CHECK(WTERMSIG(*st) == SIGKILL);
   r1.pid = -1;
 
+  // Bound to the process, not to the thread that asked: a child spawned from a
+  // short-lived thread outlives it (PR_SET_PDEATHSIG alone would follow the thread).
+  auto sleep_exe = fs::canonical(find_program("sleep"));
+  auto wait_exec = [&](int pid) {  // setpriv has set the death signal once it has exec'd sleep
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    std::error_code ec;
+    while (fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec) != sleep_exe && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+  };
   int pid = -1;
   std::thread spawner([&] {
     ProcessSpec d;
     d.argv = {"sleep", "30"};
     d.die_with_parent = true;
     pid = spawn_process(d).pid;
-    // setpriv has set the death signal once it has exec'd sleep.
-    auto sleep_exe = fs::canonical(find_program("sleep"));
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    std::error_code ec;
-    while (fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec) != sleep_exe && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(5ms);
+    wait_exec(pid);
   });
   spawner.join();
   REQUIRE(pid > 0);
   Reaper r2{pid};
-  auto died = reap_within(pid, 10s);
-  REQUIRE(died);
+  CHECK_FALSE(reap_within(pid, 300ms));  // still running after its spawning thread ended
+  CHECK(send_signal(pid, SIGKILL));
+  REQUIRE(reap_within(pid, 10s));
   r2.pid = -1;
-  CHECK(WIFSIGNALED(*died));
-  CHECK(WTERMSIG(*died) == SIGTERM);
+
+  // And it ends with the process: a forked copy of this process spawns it and exits.
+  int report[2];
+  REQUIRE(::pipe(report) == 0);
+  pid_t middle = ::fork();
+  REQUIRE(middle >= 0);
+  if (middle == 0) {
+    ::close(report[0]);
+    ProcessSpec d;
+    d.argv = {"sleep", "30"};
+    d.die_with_parent = true;
+    int grandchild = spawn_process(d).pid;
+    wait_exec(grandchild);
+    (void)!::write(report[1], &grandchild, sizeof grandchild);
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  int grandchild = -1;
+  CHECK(::read(report[0], &grandchild, sizeof grandchild) == static_cast<ssize_t>(sizeof grandchild));
+  ::close(report[0]);
+  REQUIRE(reap_within(middle, 10s));
+  REQUIRE(grandchild > 0);
+  // Not our child: it is gone once /proc no longer lists it (its reaper is init).
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (fs::exists("/proc/" + std::to_string(grandchild)) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  CHECK_FALSE(fs::exists("/proc/" + std::to_string(grandchild)));
 }
 
 TEST_CASE("PID helpers never signal a whole group by accident and forget what is not their child", "[process]") {
