@@ -656,7 +656,7 @@ TEST_CASE("phase_b: every check passed is PASS, a shortfall lists the failed che
   CHECK_FALSE(score(limited(), {w.build()}).go());
 }
 
-TEST_CASE("phase_b not observed, or without its checks, fails; elsewhere the rule is n/a", "[gates][scorer]") {
+TEST_CASE("phase_b not observed, or without its checks, fails, and elsewhere the rule is n/a", "[gates][scorer]") {
   Window w("phase_b", kThree);
   w.run.phase_b = nullptr;
   RunVerdict v = score(limited(), {w.build()});
