@@ -134,13 +134,26 @@ class Driver {
       out[local[k]] = call_local(*clients[w], specs[local[k]]);
     });
     const auto deadline = SessionClock::now() + o_.cmd_timeout;
+    auto resend_at = SessionClock::now() + o_.resend_after;
+    std::map<std::string, PlannedCommand> by_request;  // to send again
+    for (auto& p : planned) by_request.emplace(p.command.command_id, p);
     while (!pending.empty()) {
       auto arrived = [&](const SessionResults& r) {
         for (auto& [rid, i] : pending)
           if (r.by_request.count(rid)) return true;
         return false;
       };
-      if (!s_.bus().wait_until(deadline, arrived)) break;
+      if (!s_.bus().wait_until(std::min(deadline, resend_at), arrived)) {
+        if (SessionClock::now() >= deadline) break;
+        // No result yet: the command or its result may have been lost (a node
+        // restarting under it). The same command again: a runner that ran it
+        // sends its result again, one that never saw it runs it once.
+        std::vector<PlannedCommand> again;
+        for (auto& [rid, i] : pending) again.push_back(by_request.at(rid));
+        dispatch_commands(s_, again, {o_.parallel});
+        resend_at = SessionClock::now() + o_.resend_after;
+        continue;
+      }
       s_.bus().read([&](const SessionResults& r) {
         for (auto it = pending.begin(); it != pending.end();) {
           auto res = r.by_request.find(it->first);
@@ -227,11 +240,15 @@ class Driver {
       if (!link.empty()) joins.push_back({join_step, c.subject, "", "group_join", {{"invite", link}}});
     }
     std::vector<Joined> joined;
-    for (auto& c : run_recorded(joins))
-      if (c.result && c.result->ok() && c.result->kind == "group_join_result") {
-        auto member_gid = group_id_of(c.result->details);
-        joined.push_back({c.node, member_gid.empty() ? gid : member_gid});
-      }
+    const std::size_t wave = std::max<std::size_t>(1, o_.joins_in_flight);
+    for (std::size_t from = 0; from < joins.size(); from += wave) {
+      std::vector<StepCall> some(joins.begin() + from, joins.begin() + std::min(joins.size(), from + wave));
+      for (auto& c : run_recorded(some))
+        if (c.result && c.result->ok() && c.result->kind == "group_join_result") {
+          auto member_gid = group_id_of(c.result->details);
+          joined.push_back({c.node, member_gid.empty() ? gid : member_gid});
+        }
+    }
     // Inventory order, whatever order the results came in.
     std::vector<Joined> ordered;
     for (auto& m : rec_.members())
@@ -282,27 +299,36 @@ class Driver {
     const std::size_t joiners = joined.size();
     poll_local({PhaseBStep::tk_commits_poll, rec_.anchor, "", "group_state_commits", {{"group_id", gid}}}, o_.commits_deadline,
                [&](const json& d) { return commits_of(d).size() >= joiners; });
-    // Every joiner polled at once until one of them retained a commit.
+    // The joiners in inventory order, a few at a time (each answer carries the
+    // whole chain with a roster per commit), until one of them retained a
+    // commit; then round after round until the deadline.
     std::vector<StepCall> specs;
     for (auto& j : joined) specs.push_back({PhaseBStep::tk_applied_poll, j.node, "", "group_state_commits", {{"group_id", j.group_id}}});
     const auto t0 = SessionClock::now();
     const auto deadline = t0 + o_.applied_deadline;
-    std::vector<PhaseBCall> last;
+    const std::size_t batch = std::max<std::size_t>(1, o_.applied_poll_batch);
+    std::map<std::string, PhaseBCall> last;  // by joiner: its latest answer
     int rounds = 0;
-    while (true) {
-      last = run(specs);
+    bool found = false;
+    while (!found) {
       ++rounds;
-      bool found = std::any_of(last.begin(), last.end(), [](auto& c) {
-        return c.result && c.result->ok() && !commits_of(c.result->details).empty();
-      });
+      for (std::size_t from = 0; from < specs.size() && !found; from += batch) {
+        std::vector<StepCall> some(specs.begin() + from, specs.begin() + std::min(specs.size(), from + batch));
+        for (auto& c : run(some)) {
+          found = found || (c.result && c.result->ok() && !commits_of(c.result->details).empty());
+          last[c.node] = std::move(c);
+        }
+      }
       if (found || SessionClock::now() + o_.poll_every >= deadline) break;
       std::this_thread::sleep_for(o_.poll_every);
     }
-    for (auto& c : last) {
+    std::vector<PhaseBCall> polled;
+    for (auto& [node, c] : last) {
       c.polls = rounds;
       if (rounds > 1) c.latency_ms = ms_since(t0);
+      polled.push_back(std::move(c));
     }
-    record(last);
+    record(polled);
     s_.say("phase B: state-commit audit done");
   }
 

@@ -33,12 +33,19 @@ struct PhaseBOptions {
   std::chrono::milliseconds discover{45'000};
   std::chrono::milliseconds republish_every{2'000};
   std::chrono::milliseconds cmd_timeout{30'000};       // per command: DM → result
+  std::chrono::milliseconds resend_after{4'000};       // no result yet: the same command again (same id)
   std::chrono::milliseconds roster_deadline{30'000};   // owner roster convergence
   std::chrono::milliseconds replies_deadline{30'000};  // every reply in the anchor's cache
   std::chrono::milliseconds commits_deadline{30'000};  // private_secure: a commit per joiner
   std::chrono::milliseconds applied_deadline{90'000};  // private_secure: a joiner applied a commit
   std::chrono::milliseconds poll_every{200};
   std::size_t parallel = 32;  // command DMs in flight
+  // Joins waiting on one group's authority at once: each costs the authority a
+  // signed commit and an answer with the group's whole chain, so a fleet's
+  // worth at once queues past the node's join timeout.
+  std::size_t joins_in_flight = 12;
+  // Joiners asked at once, in inventory order, whether they retained a commit.
+  std::size_t applied_poll_batch = 4;
   bool allow_skips = false;   // unreachable runners are skipped, not failed (the reference's --allow-skips)
 };
 

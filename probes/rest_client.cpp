@@ -132,7 +132,9 @@ struct RestClient::Impl {
     if (rc != CURLE_OK) {
       std::string why = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
       while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
-      throw ProbeError(m + " " + url + ": " + why + " (" + curl_easy_strerror(rc) + ")");
+      auto what = m + " " + url + ": " + why + " (" + curl_easy_strerror(rc) + ")";
+      if (rc == CURLE_COULDNT_CONNECT) throw ProbeNotSentError(what);
+      throw ProbeError(what);
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
     const char* ct = nullptr;

@@ -23,6 +23,13 @@ class ProbeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The connection was refused or could not be made: the request never reached
+// the server, so sending it again cannot do it twice.
+class ProbeNotSentError : public ProbeError {
+ public:
+  using ProbeError::ProbeError;
+};
+
 struct HttpResponse {
   long status = 0;
   std::string body;

@@ -5,6 +5,9 @@
 
 #include <fmt/core.h>
 
+#include <optional>
+#include <thread>
+
 #include "probes/rest_client.h"
 
 namespace x0x::runners {
@@ -202,20 +205,39 @@ ActionOutcome phase_b_outcome(long status, std::string_view body) {
   return out;
 }
 
-ActionOutcome run_phase_b_action(probes::RestClient& rest, std::string_view action, const json& params) {
+ActionOutcome run_phase_b_action(probes::RestClient& rest, std::string_view action, const json& params,
+                                 const RetryPolicy& unreachable) {
   ActionOutcome out;
   try {
     auto call = phase_b_call(action, params);
     const std::string body = call.body ? call.body->dump() : std::string();
-    probes::HttpResponse resp;
-    switch (call.method) {
-      case HttpMethod::get: resp = rest.get(call.path); break;
-      case HttpMethod::post: resp = rest.post(call.path, body); break;
-      case HttpMethod::put: resp = rest.put(call.path, body); break;
-      case HttpMethod::patch: resp = rest.patch(call.path, body); break;
-      case HttpMethod::del: resp = rest.del(call.path); break;
+    std::optional<probes::HttpResponse> resp;
+    std::string not_sent;
+    unreachable.run(
+        [&](int) {
+          try {
+            switch (call.method) {
+              case HttpMethod::get: resp = rest.get(call.path); break;
+              case HttpMethod::post: resp = rest.post(call.path, body); break;
+              case HttpMethod::put: resp = rest.put(call.path, body); break;
+              case HttpMethod::patch: resp = rest.patch(call.path, body); break;
+              case HttpMethod::del: resp = rest.del(call.path); break;
+            }
+            return AttemptOutcome::success;
+          } catch (const probes::ProbeNotSentError& e) {
+            not_sent = e.what();
+            return AttemptOutcome::retry;
+          }
+        },
+        [](std::chrono::milliseconds wait) {
+          std::this_thread::sleep_for(wait);
+          return true;
+        });
+    if (!resp) {
+      out.outcome = {{"error", not_sent}};
+      return out;
     }
-    return phase_b_outcome(resp.status, resp.body);
+    return phase_b_outcome(resp->status, resp->body);
   } catch (const std::exception& e) {
     out.outcome = {{"error", std::string(e.what())}};
   }

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runners/retry_policy.h"
+
 namespace x0x::probes {
 class RestClient;
 }
@@ -58,7 +60,10 @@ DaemonCall phase_b_call(std::string_view action, const nlohmann::json& params);
 ActionOutcome phase_b_outcome(long status, std::string_view body);
 
 // phase_b_call, one request, phase_b_outcome; never throws for a daemon or param problem.
-ActionOutcome run_phase_b_action(probes::RestClient& rest, std::string_view action, const nlohmann::json& params);
+// A request that never reached the daemon (connection refused: it is restarting)
+// is sent again under `unreachable`; one that did is never repeated (actions change state).
+ActionOutcome run_phase_b_action(probes::RestClient& rest, std::string_view action, const nlohmann::json& params,
+                                 const RetryPolicy& unreachable = RetryPolicy{.max_attempts = 1});
 
 // An integer param given as a number or a numeric string (the reference runner's int(...));
 // nullopt when absent or null, ActionParamError when present but not an integer.

@@ -267,11 +267,28 @@ bool RecentIds::insert(const std::string& id) {
   return true;
 }
 
+void RecentResults::put(const std::string& command_id, const Result& r) {
+  std::lock_guard lk(mu_);
+  if (results_.insert_or_assign(command_id, r).second) order_.push_back(command_id);
+  while (order_.size() > capacity_) {
+    results_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+std::optional<Result> RecentResults::get(const std::string& command_id) {
+  std::lock_guard lk(mu_);
+  auto it = results_.find(command_id);
+  if (it == results_.end()) return std::nullopt;
+  return it->second;
+}
+
 // ---------------------------------------------------------------- Runner
 
 Runner::Runner(RunnerConfig cfg)
     : cfg_(std::move(cfg)),
       seen_commands_(cfg_.dedup_capacity),
+      recent_results_(cfg_.dedup_capacity),
       results_(cfg_.result_queue_max, cfg_.result_max_age) {}
 
 Runner::~Runner() {
@@ -622,7 +639,12 @@ void Runner::dispatch(Command cmd, const std::string& source, std::string_view v
     else reply = last_anchor_;
   }
   if (!cmd.command_id.empty() && !seen_commands_.insert(cmd.command_id)) {
-    spdlog::info("duplicate command {} ({}, via {}) ignored", cmd.command_id, cmd.action, via);
+    if (auto done = recent_results_.get(cmd.command_id)) {
+      spdlog::info("repeated command {} ({}, via {}): its result sent again, not run again", cmd.command_id, cmd.action, via);
+      enqueue(std::move(*done), reply);
+    } else {
+      spdlog::info("duplicate command {} ({}, via {}) ignored", cmd.command_id, cmd.action, via);
+    }
     return;
   }
   spdlog::info("command {} {} via {} → reply to {}", cmd.action, cmd.command_id.empty() ? "-" : cmd.command_id, via,
@@ -810,7 +832,9 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
 void Runner::do_phase_b(const Command& cmd, const std::string& reply_to, probes::RestClient& rest) {
   Result r = base_result(phase_b_result_kind(cmd.action), cmd);
   const auto t0 = std::chrono::steady_clock::now();
-  auto out = run_phase_b_action(rest, cmd.action, cmd.params);
+  // A daemon that is restarting refuses connections for a moment: the action,
+  // which it never saw, is sent again for up to 10 s.
+  auto out = run_phase_b_action(rest, cmd.action, cmd.params, daemon_ready_policy(std::chrono::seconds(10)));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   r.outcome = std::move(out.outcome);
   if (out.details) r.details = std::move(*out.details);
@@ -829,6 +853,7 @@ void Runner::enqueue(Result r, std::string target_aid) {
   r.machine_id = machine_id_;
   r.ts_ms = unix_ms_now();
   std::string kind = r.kind;
+  if (r.command_id) recent_results_.put(*r.command_id, r);
   auto rep = results_.push({std::move(r), std::move(target_aid)});
   if (rep.pruned_stale)
     spdlog::warn("pruned {} result(s) older than {} s from the outbound queue", rep.pruned_stale,

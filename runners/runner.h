@@ -8,7 +8,8 @@
 //  * commands run on a worker pool, not on the SSE reader thread (weakness 2);
 //  * several result sender threads, so one undeliverable result does not hold
 //    up the others (weakness 2);
-//  * repeated commands (same command_id) run once (weakness 8);
+//  * repeated commands (same command_id) run once (weakness 8), and a repeat
+//    of a finished one gets its result again (the first may have been lost);
 //  * one retry policy for every request to the daemon (runners/retry_policy.h):
 //    400/401/403/404/409 are final, a 2xx with ok:false is retried, no sleep
 //    after the last attempt (weakness 11);
@@ -32,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -143,6 +145,22 @@ class RecentIds {
   std::deque<std::string> order_;
 };
 
+// The results of recent commands by command_id, bounded: a repeated command
+// whose result was lost on the way back (a node restarting under it) gets
+// the same result again, and is never run twice.
+class RecentResults {
+ public:
+  explicit RecentResults(std::size_t capacity) : capacity_(capacity) {}
+  void put(const std::string& command_id, const Result& r);
+  std::optional<Result> get(const std::string& command_id);
+
+ private:
+  std::size_t capacity_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Result> results_;
+  std::deque<std::string> order_;
+};
+
 class Runner {
  public:
   explicit Runner(RunnerConfig cfg);
@@ -204,6 +222,7 @@ class Runner {
   std::string last_anchor_;
 
   RecentIds seen_commands_;
+  RecentResults recent_results_;
   ResultQueue results_;
 
   std::mutex tasks_mu_;
