@@ -288,7 +288,9 @@ std::optional<Result> RecentResults::get(const std::string& command_id) {
 Runner::Runner(RunnerConfig cfg)
     : cfg_(std::move(cfg)),
       seen_commands_(cfg_.dedup_capacity),
-      recent_results_(cfg_.dedup_capacity),
+      // A repeat comes within a command timeout of the first: a few dozen results
+      // suffice, and a state-commits read on a big group can be hundreds of KB.
+      recent_results_(64),
       results_(cfg_.result_queue_max, cfg_.result_max_age) {}
 
 Runner::~Runner() {
