@@ -67,9 +67,14 @@ void register_local(CLI::App& app, int& exit_code) {
   auto* down = local->add_subcommand("down", "Stop the processes `local up` started (logs are kept)");
   down->add_option("--dir", *dir, "fleet directory")->capture_default_str();
   down->callback([dir, &exit_code] {
-    int n = orchestrator::local_down(*dir);
-    fmt::print("Stopped {} process(es) recorded in {}; logs kept\n", n, *dir);
-    exit_code = kExitPass;
+    try {
+      int n = orchestrator::local_down(*dir);
+      fmt::print("Stopped {} process(es) recorded in {}; logs kept\n", n, *dir);
+      exit_code = kExitPass;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "x0xctl local down: {}\n", e.what());
+      exit_code = kExitFail;
+    }
   });
 
   auto* status = local->add_subcommand("status", "Health, peers and runner state of each local node");

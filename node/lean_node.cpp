@@ -147,7 +147,7 @@ void LeanNode::start() {
     auto a = m->known_agent(agent_id);
     return a && m->send(a->machine_id, wire::FrameType::grp, std::move(body));
   };
-  groups_ = std::make_unique<groups::GroupEngine>(id_, cfg_.data_dir / "groups.json", std::move(gtr));
+  groups_ = std::make_unique<groups::GroupEngine>(id_, cfg_.data_dir / "groups", std::move(gtr));
   direct_->set_trust([c = contacts_.get()](const std::string& sender) { return c->trust_decision(sender); });
 
   std::array<Dispatcher::StreamSetup, wire::kStreamCount> setup{};

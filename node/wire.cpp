@@ -72,7 +72,7 @@ static std::array<std::uint8_t, kMacSize> mac_of(std::uint8_t type, std::string_
 
 std::string seal_frame(FrameType type, std::string_view body, const SessionKey& key) {
   auto t = static_cast<std::uint8_t>(type);
-  Writer w;
+  Writer w(4 + 1 + body.size() + kMacSize);
   w.u32(static_cast<std::uint32_t>(1 + body.size() + kMacSize));
   w.u8(t);
   w.raw(body);
@@ -168,7 +168,7 @@ static void write_pub_fields(Writer& w, const Pub& p) {
 
 std::string encode_pub(Pub& p, const KeyPair& agent) {
   p.origin = agent.pk;
-  Writer w;
+  Writer w(16 + 4 + p.topic.size() + 32 + 8 + 4 + p.payload.size() + 64);
   write_pub_fields(w, p);
   p.sig = sign(agent, w.data());
   w.fixed(p.sig);

@@ -45,6 +45,8 @@ class WireError : public std::runtime_error {
 // Appends big-endian integers and length-prefixed strings.
 class Writer {
  public:
+  Writer() = default;
+  explicit Writer(std::size_t expected) { out_.reserve(expected); }  // one allocation for a known size
   void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void u16(std::uint16_t v);
   void u32(std::uint32_t v);

@@ -1,11 +1,9 @@
 #include "node/groups/group_engine.h"
 
 #include <algorithm>
-#include <fstream>
 
 #include <spdlog/spdlog.h>
 
-#include "core/atomic_file.h"
 #include "core/blake3.h"
 #include "core/encoding.h"
 #include "node/metrics.h"
@@ -51,21 +49,21 @@ bool GroupEngine::is_group_topic(std::string_view t) {
   return t.substr(0, 10) == "x0x.group." || t.substr(0, 18) == "x0x.groups.public.";
 }
 
-GroupEngine::GroupEngine(const Identity& id, std::filesystem::path file, GroupTransport transport, GroupTuning tuning)
-    : id_(id), file_(std::move(file)), transport_(std::move(transport)), tuning_(tuning) {
-  if (!std::filesystem::exists(file_)) return;
-  std::ifstream in(file_);
-  auto doc = json::parse(in, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) throw std::runtime_error(file_.string() + ": not a groups state file");
+GroupEngine::GroupEngine(const Identity& id, std::filesystem::path dir, GroupTransport transport, GroupTuning tuning)
+    : id_(id), store_(std::move(dir)), transport_(std::move(transport)), tuning_(tuning) {
+  auto loaded = store_.load();
+  groups_ = std::move(loaded.groups);
   try {
-    for (auto& g : doc.at("groups")) {
-      auto group = group_from_json(g);
-      groups_[group.id] = std::move(group);
-    }
-    book_ = InviteBook::from_json(doc.value("invites", json::array()));
+    book_ = InviteBook::from_json(loaded.invites);
   } catch (const std::exception& e) {
-    throw std::runtime_error(file_.string() + ": " + e.what());
+    throw std::runtime_error(std::string("group invites: ") + e.what());
   }
+  // A crash between a commit's append and the snapshot leaves its epoch key unopened.
+  for (auto& [_, g] : groups_)
+    for (auto& r : g.commits)
+      if (g.preset == Preset::private_secure && !g.keys.count(r.commit.revision))
+        if (auto it = r.sealed.find(id_.agent_id); it != r.sealed.end())
+          if (auto key = open_sealed_key(it->second, id_.agent)) g.keys[r.commit.revision] = *key;
 }
 
 void GroupEngine::run(Outbox& out) {
@@ -80,14 +78,7 @@ Group* GroupEngine::find(const std::string& gid) {
 }
 
 void GroupEngine::save_locked() {
-  std::string text = R"({"groups":[)";
-  bool first = true;
-  for (auto& [_, g] : groups_) {
-    text += (first ? "" : ",") + group_text(g);
-    first = false;
-  }
-  text += R"(],"invites":)" + book_.to_json().dump() + "}";
-  write_file_atomically(file_, text, 0600);
+  store_.save(groups_, book_.to_json());
   dirty_ = false;
 }
 
@@ -101,6 +92,7 @@ void GroupEngine::flush() {
 void GroupEngine::make_commit(Group& g, Roster roster, Outbox& out) {
   CommitRecord rec;
   rec.roster = std::move(roster);
+  set_roster_delta(rec, g.commits.empty() ? Roster{} : g.commits.back().roster);
   auto rev = g.head.revision + 1;
   if (g.preset == Preset::private_secure) {
     auto key = new_group_key();  // a new epoch at every membership change
@@ -120,18 +112,20 @@ void GroupEngine::make_commit(Group& g, Roster roster, Outbox& out) {
   c.committed_by = id_.agent_id;
   c.committed_at = unix_ms();
   sign_commit(c, id_.agent);
-  g.commits.push_back(rec);
   g.head = {rev, c.state_hash};
   g.roster = rec.roster;
   g.updated_at = c.committed_at;
+  g.commits.push_back(std::move(rec));
   dirty_ = true;
   count("commits_authored");
-  out.pubs.emplace_back(g.meta_topic(), json{{"t", "commit"}, {"group_id", g.id}, {"record", record_to_json(rec)}}.dump());
+  auto msg = json{{"t", "commit"}, {"group_id", g.id}}.dump();  // + the record's cached text
+  msg.pop_back();
+  out.pubs.emplace_back(g.meta_topic(), msg + ",\"record\":" + record_text(g.commits.back()) + "}");
 }
 
 // --- a member applying a commit -------------------------------------------
 
-std::string GroupEngine::apply_record(Group& g, const CommitRecord& rec) {
+std::string GroupEngine::apply_record(Group& g, CommitRecord rec) {
   auto& c = rec.commit;
   if (c.revision <= g.head.revision) {
     for (auto& r : g.commits)
@@ -140,6 +134,10 @@ std::string GroupEngine::apply_record(Group& g, const CommitRecord& rec) {
         return "duplicate";
       }
   }
+  // A delta applies to the previous record's roster; out of order it stays empty
+  // and check_next refuses it for its revision before looking at its roster.
+  if (g.commits.empty() ? c.revision == 1 : g.commits.back().commit.revision + 1 == c.revision)
+    materialize_roster(rec, g.commits.empty() ? Roster{} : g.commits.back().roster);
   std::vector<std::string> ids;
   for (auto& [member, _] : rec.roster) ids.push_back(member);
   auto verdict = check_next(g.head, g.id, g.authority, c, ids, binding_for(g, rec));
@@ -151,7 +149,6 @@ std::string GroupEngine::apply_record(Group& g, const CommitRecord& rec) {
     spdlog::warn("group {}: commit r{} refused: {}", g.short_id(), c.revision, reason);
     return reason;
   }
-  g.commits.push_back(rec);
   g.head = {c.revision, c.state_hash};
   g.roster = rec.roster;
   g.updated_at = unix_ms();
@@ -161,6 +158,7 @@ std::string GroupEngine::apply_record(Group& g, const CommitRecord& rec) {
     if (key) g.keys[c.revision] = *key;
     else if (g.roster.count(id_.agent_id)) count("keys_unopenable");
   }
+  g.commits.push_back(std::move(rec));
   count("commits_applied");
   dirty_ = true;
   retry_pending(g);
@@ -591,9 +589,10 @@ void GroupEngine::apply_join_answer(const json& j, const PendingJoin& p, const s
       count("commits_refused.malformed");
       return answer(fail(502, "inviter sent a malformed commit: " + err));
     }
-    auto why = apply_record(g, *rec);
+    auto revision = rec->commit.revision;
+    auto why = apply_record(g, std::move(*rec));
     if (!why.empty() && why != "duplicate")
-      return answer(fail(502, "inviter sent an invalid commit chain: " + why + " at revision " + std::to_string(rec->commit.revision)));
+      return answer(fail(502, "inviter sent an invalid commit chain: " + why + " at revision " + std::to_string(revision)));
   }
   if (!g.roster.count(id_.agent_id)) return answer(fail(502, "the inviter's roster does not include this node"));
   for (auto& m : s.at("messages")) take_message(g, m.get<std::string>());
@@ -657,7 +656,7 @@ void GroupEngine::handle_sync(const json& j) {
     recs.push_back(std::move(*rec));
   }
   std::sort(recs.begin(), recs.end(), [](auto& a, auto& b) { return a.commit.revision < b.commit.revision; });
-  for (auto& rec : recs) apply_record(*g, rec);
+  for (auto& rec : recs) apply_record(*g, std::move(rec));
   for (auto& m : j.at("messages")) take_message(*g, m.get<std::string>());
   count("syncs_received");
 }
@@ -685,7 +684,7 @@ void GroupEngine::on_gossip(const std::string& topic, const std::string& sender,
       std::string err;
       auto rec = record_from_json(j.value("record", json()), err);
       if (!rec) return count("commits_refused.malformed");
-      if (apply_record(*g, *rec) == "gap") {  // lost one on the way: fetch from the publisher
+      if (apply_record(*g, std::move(*rec)) == "gap") {  // lost one on the way: fetch from the publisher
         count("sync_requests_sent");
         out.sends.emplace_back(sender, sync_request(*g).dump());
       }

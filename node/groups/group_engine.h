@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/groups/group_state.h"
+#include "node/groups/group_store.h"
 #include "node/groups/invite.h"
 #include "node/identity.h"
 
@@ -50,7 +51,8 @@ struct GroupTuning {
 
 class GroupEngine {
  public:
-  GroupEngine(const Identity& id, std::filesystem::path file, GroupTransport transport, GroupTuning tuning = {});
+  // dir: the groups' folder in the data dir (group_store.h).
+  GroupEngine(const Identity& id, std::filesystem::path dir, GroupTransport transport, GroupTuning tuning = {});
 
   Answer create(const std::string& name, const std::string& description, Preset preset, const std::string& display_name);
   Answer list();
@@ -71,7 +73,7 @@ class GroupEngine {
   static bool is_group_topic(std::string_view topic);
 
   void tick(std::uint64_t now_ms);  // heads, join retries and timeouts, persistence
-  void flush();                     // writes the state file if it changed
+  void flush();                     // writes the state files if anything changed
   nlohmann::json diagnostics();
 
  private:
@@ -89,7 +91,7 @@ class GroupEngine {
   Group* find(const std::string& gid);
   void make_commit(Group& g, Roster roster, Outbox& out);
   // "" when applied, "duplicate", or the refusal reason (counted).
-  std::string apply_record(Group& g, const CommitRecord& rec);
+  std::string apply_record(Group& g, CommitRecord rec);
   enum class MsgOutcome { stored, duplicate, pending, refused };
   MsgOutcome take_message(Group& g, const std::string& payload);
   void retry_pending(Group& g);
@@ -110,7 +112,7 @@ class GroupEngine {
   void save_locked();
 
   const Identity& id_;
-  std::filesystem::path file_;
+  GroupStore store_;
   GroupTransport transport_;
   GroupTuning tuning_;
   std::mutex mu_;

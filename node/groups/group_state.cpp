@@ -56,23 +56,42 @@ json roster_view(const Roster& r) {
   return out;
 }
 
-json record_to_json(const CommitRecord& r) {
-  json roster = json::object(), sealed = json::object();
-  for (auto& [id, m] : r.roster) roster[id] = member_json(m);
-  for (auto& [id, box] : r.sealed) sealed[id] = base64url_encode(box);
-  return {{"commit", to_json(r.commit)}, {"roster", roster}, {"sealed_keys", sealed}};
+void set_roster_delta(CommitRecord& r, const Roster& before) {
+  r.added.clear();
+  r.removed.clear();
+  for (auto& [id, m] : r.roster)
+    if (auto it = before.find(id); it == before.end() || !(it->second == m)) r.added[id] = m;
+  for (auto& [id, _] : before)
+    if (!r.roster.count(id)) r.removed.push_back(id);
+  r.has_delta = true;
+  r.materialized = true;
 }
 
-std::optional<CommitRecord> record_from_json(const json& j, std::string& error) {
-  if (!j.is_object() || !j.contains("commit") || !j.contains("roster") || !j["roster"].is_object()) {
-    error = "record needs commit and roster";
-    return std::nullopt;
-  }
-  auto c = commit_from_json(j["commit"], error);
-  if (!c) return std::nullopt;
-  CommitRecord r;
-  r.commit = *c;
-  for (auto& [id, m] : j["roster"].items()) {
+void materialize_roster(CommitRecord& r, const Roster& before) {
+  if (r.materialized) return;
+  r.roster = before;
+  for (auto& id : r.removed) r.roster.erase(id);
+  for (auto& [id, m] : r.added) r.roster[id] = m;
+  r.materialized = true;
+}
+
+json record_to_json(const CommitRecord& r) {
+  json sealed = json::object();
+  for (auto& [id, box] : r.sealed) sealed[id] = base64url_encode(box);
+  auto members = [](const Roster& roster) {
+    json out = json::object();
+    for (auto& [id, m] : roster) out[id] = member_json(m);
+    return out;
+  };
+  if (!r.has_delta) return {{"commit", to_json(r.commit)}, {"roster", members(r.roster)}, {"sealed_keys", sealed}};
+  return {{"commit", to_json(r.commit)}, {"roster_added", members(r.added)}, {"roster_removed", r.removed},
+          {"sealed_keys", sealed}};
+}
+
+namespace {
+std::optional<Roster> roster_from_json(const json& j, std::string& error) {
+  Roster out;
+  for (auto& [id, m] : j.items()) {
     if (!is_hex(id, 64) || !m.is_object() || !m.value("public_key", json()).is_string() ||
         !is_hex(m["public_key"].get<std::string>(), 64)) {
       error = "roster entry " + id.substr(0, 16) + " needs a 64-hex id and public_key";
@@ -84,7 +103,39 @@ std::optional<CommitRecord> record_from_json(const json& j, std::string& error) 
     mem.joined_at = m.value("joined_at", json(0)).is_number_unsigned() ? m["joined_at"].get<std::uint64_t>() : 0;
     if (m.contains("added_by") && m["added_by"].is_string()) mem.added_by = m["added_by"].get<std::string>();
     mem.public_key = m["public_key"].get<std::string>();
-    r.roster[id] = std::move(mem);
+    out[id] = std::move(mem);
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<CommitRecord> record_from_json(const json& j, std::string& error) {
+  bool whole = j.is_object() && j.contains("roster") && j["roster"].is_object();
+  bool delta = j.is_object() && j.contains("roster_added") && j["roster_added"].is_object() &&
+               j.contains("roster_removed") && j["roster_removed"].is_array();
+  if (!j.is_object() || !j.contains("commit") || !(whole || delta)) {
+    error = "record needs commit and a roster (or roster_added and roster_removed)";
+    return std::nullopt;
+  }
+  auto c = commit_from_json(j["commit"], error);
+  if (!c) return std::nullopt;
+  CommitRecord r;
+  r.commit = *c;
+  auto members = roster_from_json(whole ? j["roster"] : j["roster_added"], error);
+  if (!members) return std::nullopt;
+  if (whole) {
+    r.roster = std::move(*members);
+  } else {
+    r.added = std::move(*members);
+    for (auto& id : j["roster_removed"]) {
+      if (!id.is_string() || !is_hex(id.get<std::string>(), 64)) {
+        error = "roster_removed entries must be 64-hex ids";
+        return std::nullopt;
+      }
+      r.removed.push_back(id.get<std::string>());
+    }
+    r.has_delta = true;
+    r.materialized = false;
   }
   if (j.contains("sealed_keys") && j["sealed_keys"].is_object()) {
     for (auto& [id, box] : j["sealed_keys"].items()) {
@@ -113,8 +164,7 @@ std::string with_records(const json& object, const std::string& key, const std::
   return out;
 }
 
-namespace {
-json group_without_commits(const Group& g) {
+json group_snapshot_json(const Group& g) {
   json keys = json::object(), messages = json::array(), roster = json::object();
   for (auto& [epoch, k] : g.keys) keys[std::to_string(epoch)] = to_hex(k);
   for (auto& m : g.messages) messages.push_back({{"fields", m.fields}, {"wire", base64url_encode(m.wire)}});
@@ -127,16 +177,15 @@ json group_without_commits(const Group& g) {
           {"head", {{"revision", g.head.revision}, {"state_hash", g.head.state_hash}}}, {"keys", keys},
           {"messages", messages}, {"pending", pending}};
 }
-}  // namespace
 
 json group_to_json(const Group& g) {
-  json j = group_without_commits(g), commits = json::array();
+  json j = group_snapshot_json(g), commits = json::array();
   for (auto& r : g.commits) commits.push_back(record_to_json(r));
   j["commits"] = std::move(commits);
   return j;
 }
 
-std::string group_text(const Group& g) { return with_records(group_without_commits(g), "commits", g.commits); }
+std::string group_text(const Group& g) { return with_records(group_snapshot_json(g), "commits", g.commits); }
 
 Group group_from_json(const json& j) {
   Group g;
@@ -150,9 +199,10 @@ Group group_from_json(const json& j) {
   g.created_at = j.at("created_at").get<std::uint64_t>();
   g.updated_at = j.at("updated_at").get<std::uint64_t>();
   std::string err;
-  for (auto& r : j.at("commits")) {
+  for (auto& r : j.value("commits", json::array())) {
     auto rec = record_from_json(r, err);
     if (!rec) throw std::runtime_error("group " + g.id.substr(0, 16) + ": " + err);
+    materialize_roster(*rec, g.commits.empty() ? Roster{} : g.commits.back().roster);
     g.commits.push_back(std::move(*rec));
   }
   // Stored apart from the commits: public_open has none at revision 0.

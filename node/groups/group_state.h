@@ -33,12 +33,22 @@ struct Member {
   std::uint64_t joined_at = 0;  // ms
   std::optional<std::string> added_by;
   std::string public_key;  // Ed25519, 64 hex: what the group key is sealed to
+  bool operator==(const Member&) const = default;
 };
 using Roster = std::map<std::string, Member>;  // by agent id
 
 struct CommitRecord {
   Commit commit;
-  Roster roster;                              // snapshot after the commit
+  // The roster after the commit. On the wire and on disk a record carries only
+  // its change against the previous record's roster (O(1) per join instead of
+  // O(n), and O(n) per chain instead of O(n²)); materialize_roster() rebuilds the
+  // whole roster from it. Records of earlier versions carry the whole roster
+  // (has_delta false), which is read and written as it came.
+  Roster roster;
+  Roster added;                      // members new or changed since the previous record
+  std::vector<std::string> removed;  // ids gone since the previous record
+  bool has_delta = false;
+  bool materialized = true;  // false: parsed from a delta, roster not rebuilt yet
   std::map<std::string, std::string> sealed;  // member id -> raw sealed epoch key (private_secure)
   // record_to_json(*this).dump(), made once: a record never changes after it
   // is retained, and every save and join answer writes every record (O(n²) bytes).
@@ -77,6 +87,12 @@ struct Group {
   bool add_message(Message m);
 };
 
+// Sets r's delta against `before`, the previous record's roster (empty for the first record).
+void set_roster_delta(CommitRecord& r, const Roster& before);
+// Rebuilds r.roster from `before` and r's delta (nothing to do for a whole-roster record).
+// The commit's signed roster_root then says whether the result is the authority's roster.
+void materialize_roster(CommitRecord& r, const Roster& before);
+
 nlohmann::json record_to_json(const CommitRecord& r);
 const std::string& record_text(const CommitRecord& r);  // record_to_json(r).dump(), cached in r
 // `object` dumped with one more member, `key`: the JSON array of `records`' texts.
@@ -87,7 +103,8 @@ nlohmann::json roster_view(const Roster& r);
 
 // Full state (secrets included: the file is written 0600).
 nlohmann::json group_to_json(const Group& g);
+nlohmann::json group_snapshot_json(const Group& g);  // all but the commits (group_store.h keeps those apart)
 std::string group_text(const Group& g);  // group_to_json(g).dump(), with the cached record texts
-Group group_from_json(const nlohmann::json& j);  // throws on a corrupt file
+Group group_from_json(const nlohmann::json& j);  // commits optional; throws on a corrupt file
 
 }  // namespace x0x::node::groups

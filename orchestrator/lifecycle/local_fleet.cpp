@@ -7,7 +7,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
@@ -28,13 +30,22 @@ fs::path local_state_path(const fs::path& dir) { return dir / "local-fleet.json"
 namespace {
 
 // A recorded PID is ours only if it still runs our binary from the node's
-// folder: a recycled PID fails this check and is never signalled.
+// folder: a recycled PID fails this check and is never signalled. A binary
+// replaced since the start (a rebuild, an upgrade) reads "<path> (deleted)".
 bool is_ours(int pid, const std::string& exe, const std::string& cwd) {
   if (!process_alive(pid)) return false;
   std::error_code ec1, ec2;
-  auto e = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec1);
+  auto e = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec1).string();
   auto c = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec2);
-  return !ec1 && !ec2 && e == fs::path(exe) && c == fs::path(cwd);
+  return !ec1 && !ec2 && (e == exe || e == exe + " (deleted)") && c == fs::path(cwd);
+}
+
+// Alive in the node's folder but not as the recorded binary: not ours to signal,
+// and not to be forgotten silently either.
+bool in_folder_but_foreign(int pid, const std::string& exe, const std::string& cwd) {
+  if (!process_alive(pid) || is_ours(pid, exe, cwd)) return false;
+  std::error_code ec;
+  return fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec) == fs::path(cwd) && !ec;
 }
 
 json read_state(const fs::path& dir) {
@@ -117,12 +128,20 @@ int local_down(const fs::path& dir) {
   auto state = read_state(dir);
   if (!state.is_object()) return 0;
   std::vector<int> runners, nodes;
+  std::string foreign;
   for (auto& n : state["nodes"]) {
-    if (is_ours(n["runner_pid"], state["runner_binary"], n["dir"])) runners.push_back(n["runner_pid"]);
-    if (is_ours(n["node_pid"], state["node_binary"], n["dir"])) nodes.push_back(n["node_pid"]);
+    for (auto [key, binary, list] : {std::tuple{"runner_pid", "runner_binary", &runners}, std::tuple{"node_pid", "node_binary", &nodes}}) {
+      int pid = n[key];
+      if (is_ours(pid, state[binary], n["dir"])) list->push_back(pid);
+      else if (in_folder_but_foreign(pid, state[binary], n["dir"]))
+        foreign += fmt::format("{}pid {} in {}", foreign.empty() ? "" : ", ", pid, n["dir"].get<std::string>());
+    }
   }
   stop_pids(runners);  // runners first: they depend on their node
   stop_pids(nodes);
+  if (!foreign.empty())  // the record stays, so that a later down (or the operator) can find them
+    throw std::runtime_error(fmt::format("stopped {} process(es); left running, not as the recorded binary: {}",
+                                         runners.size() + nodes.size(), foreign));
   fs::remove(local_state_path(dir));
   return static_cast<int>(runners.size() + nodes.size());
 }

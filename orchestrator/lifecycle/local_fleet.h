@@ -33,7 +33,8 @@ struct LocalProcessState {
 // and starts nothing). Throws with the failing node and its log on failure.
 bool local_up(const LocalFleetOptions& opts);
 // Stops exactly the recorded processes that are still ours; keeps the logs.
-// Returns how many processes were stopped.
+// Returns how many processes were stopped. Throws (keeping the record) when a
+// recorded PID runs in a node folder as another binary: left alone and named.
 int local_down(const std::filesystem::path& dir);
 std::vector<LocalProcessState> local_status(const std::filesystem::path& dir);
 // Restarts one node in place: its recorded process stopped (if still ours),

@@ -28,11 +28,6 @@ orchestrator::Fleet fleet_of(TestFleet& tf) {
   return f;
 }
 
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p);
-  out << text;
-}
-
 }  // namespace
 
 TEST_CASE("chaos CLI: no --fleet and no ./fleet.toml, or a broken inventory, is a usage error (exit 2)", "[chaos]") {

@@ -5,6 +5,7 @@
 // a node outside a private_secure group cannot read what it relays.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -229,10 +230,12 @@ TEST_CASE("groups: private_secure: a non-member relaying the group's traffic can
   }, 10s));
   auto outsider_dir = fleet.mesh().nodes().at(outsider).data_dir;
   auto outsider_id = node::Identity::load_or_create(outsider_dir);  // its agent key, read from its data dir
-  std::ifstream state_file(outsider_dir / "groups.json");
-  auto state = json::parse(state_file);
+  std::vector<json> its_groups;  // its group snapshots (node/groups/group_store.h)
+  for (auto& f : std::filesystem::directory_iterator(outsider_dir / "groups"))
+    if (f.path().extension() == ".json" && f.path().filename() != "invites.json")
+      its_groups.push_back(json::parse(std::ifstream(f.path())));
   std::vector<node::groups::GroupKey> its_keys;
-  for (auto& g : state["groups"]) {
+  for (auto& g : its_groups) {
     CHECK(g["group_id"] != gid);  // it never stored the group
     for (auto& [_, k] : g["keys"].items()) {
       auto raw = from_hex(k.get<std::string>()).value();

@@ -68,15 +68,6 @@ TEST_CASE("harvest: every node's diagnostics in a verified, token-free bundle â€
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("x0x-harvest-ssh-" + random_hex(4));
-  TempDir() { fs::create_directories(path / "bin"); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 std::string utc_now_iso() { return x0x::format_utc(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ"); }
 
 nlohmann::json json_file(const fs::path& p) { return nlohmann::json::parse(slurp(p)); }
@@ -84,7 +75,8 @@ nlohmann::json json_file(const fs::path& p) { return nlohmann::json::parse(slurp
 }  // namespace
 
 TEST_CASE("harvest: systemd hosts give their units' journal and systemctl facts, supervisor hosts their process") {
-  TempDir tmp;
+  testing::TempDir tmp{"x0x-harvest-ssh-"};
+  fs::create_directories(tmp.path / "bin");
   auto calls = (tmp.path / "calls.log").string();
   // Recorders: they log their argv and print canned output.
   write_file(tmp.path / "bin" / "journalctl",

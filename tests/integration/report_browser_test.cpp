@@ -21,6 +21,7 @@
 #include "core/encoding.h"
 #include "core/process.h"
 #include "proofs/renderers.h"
+#include "tests/support/files.h"
 #include "tests/support/source_dir.h"
 
 extern char** environ;
@@ -29,14 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("x0x-report-browser-" + x0x::random_hex(6));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using x0x::testing::TempDir;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -165,7 +159,7 @@ TEST_CASE("report.html renders in headless Chromium: verdict, nodes and colours 
   auto chromium = find_chromium();
   if (chromium.empty())
     FAIL("chromium is not installed: run scripts/install-deps.sh (as root) — it installs chromium for this test");
-  TempDir t;
+  TempDir t{"x0x-report-browser-"};
   auto verdict = nlohmann::json::parse(slurp(x0x::testing::test_data("verdicts/nogo_stale_peer.json")));
   auto html_path = t.path / "report.html";
   std::ofstream(html_path, std::ios::binary) << x0x::proofs::render_report_html(verdict);

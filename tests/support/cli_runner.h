@@ -7,6 +7,7 @@
 
 #include "core/encoding.h"
 #include "core/process.h"
+#include "tests/support/files.h"  // TempDir
 
 namespace x0x::testing {
 
@@ -50,20 +51,5 @@ inline CliResult run_shell(const std::string& cmd, const std::filesystem::path& 
 inline CliResult run_x0xctl(const std::string& args, const std::filesystem::path& cwd) {
   return run_shell("exec " + x0xctl_bin().string() + " " + args + " 2>&1", cwd);
 }
-
-// A temporary directory removed with everything in it when the test ends.
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& prefix = "x0x-test-")
-      : path(std::filesystem::temp_directory_path() / (prefix + random_hex(4))) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 }  // namespace x0x::testing

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/encoding.h"
+
 namespace x0x::testing {
 
 // The whole file; "" when it cannot be read.
@@ -27,5 +29,20 @@ inline void write_file(const std::filesystem::path& p, std::string_view data,
   }
   if (perms) std::filesystem::permissions(p, *perms);
 }
+
+// A temporary directory removed with everything in it when the test ends.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& prefix = "x0x-test-")
+      : path(std::filesystem::temp_directory_path() / (prefix + random_hex(4))) {
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 }  // namespace x0x::testing

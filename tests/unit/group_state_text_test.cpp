@@ -8,40 +8,13 @@
 #include "core/encoding.h"
 #include "node/groups/commit.h"
 #include "node/groups/group_state.h"
+#include "tests/support/group_samples.h"
 
 using namespace x0x;
 using namespace x0x::node;
 using namespace x0x::node::groups;
 using nlohmann::json;
-
-namespace {
-Group sample_group(int records) {
-  auto authority = KeyPair::generate();
-  Group g;
-  g.id = random_hex(32);
-  g.name = "ops \"room\"\n";
-  g.description = "d";
-  g.creator = derive_agent_id(authority.pk);
-  g.authority = authority.pk;
-  g.preset = Preset::private_secure;
-  g.created_at = g.updated_at = 1'700'000'000'000;
-  for (int i = 1; i <= records; ++i) {
-    CommitRecord r;
-    auto member = random_hex(32);
-    r.roster[member] = Member{Role::member, "m" + std::to_string(i), 1, g.creator, random_hex(32)};
-    r.sealed[member] = std::string("\x00\x01sealed", 8);
-    r.commit.group_id = g.id;
-    r.commit.revision = static_cast<std::uint64_t>(i);
-    r.commit.roster_root = r.commit.policy_hash = r.commit.public_meta_hash = r.commit.security_binding = random_hex(32);
-    r.commit.committed_by = g.creator;
-    sign_commit(r.commit, authority);
-    g.roster = r.roster;
-    g.head = {r.commit.revision, r.commit.state_hash};
-    g.commits.push_back(std::move(r));
-  }
-  return g;
-}
-}  // namespace
+using x0x::testing::sample_group;
 
 TEST_CASE("group_text is group_to_json, written from cached record texts, and reads back", "[groups][state]") {
   for (int records : {0, 1, 5}) {
@@ -61,4 +34,54 @@ TEST_CASE("with_records adds one member to any object, empty or not", "[groups][
   CHECK(json::parse(with_records(json::object(), "records", g.commits)) ==
         json{{"records", {record_to_json(g.commits[0]), record_to_json(g.commits[1])}}});
   CHECK(json::parse(with_records(json{{"a", 1}}, "records", {})) == json{{"a", 1}, {"records", json::array()}});
+}
+
+TEST_CASE("a commit record carries its roster change, not the roster, and rebuilds the roster from the previous one", "[groups][state]") {
+  auto g = sample_group(1);
+  Roster before;
+  for (int i = 0; i < 40; ++i) before[random_hex(32)] = Member{Role::member, "m", 1, g.creator, random_hex(32)};
+  CommitRecord r;
+  r.commit = g.commits[0].commit;  // signed and well formed; its roster fields are not what this checks
+  r.roster = before;
+  auto gone = before.begin()->first;
+  r.roster.erase(gone);
+  auto joiner = random_hex(32);
+  r.roster[joiner] = Member{Role::member, "new", 2, g.creator, random_hex(32)};
+  auto renamed = std::next(before.begin(), 5)->first;
+  r.roster[renamed].display_name = "renamed";
+  set_roster_delta(r, before);
+  CHECK(r.added.size() == 2);
+  CommitRecord as_before;  // the same record as earlier versions send it: the whole roster
+  as_before.commit = r.commit;
+  as_before.roster = r.roster;
+  CHECK(r.removed == std::vector<std::string>{gone});
+
+  auto j = record_to_json(r);
+  CHECK_FALSE(j.contains("roster"));
+  CHECK(j["roster_added"].size() == 2);
+  CHECK(j.dump().size() < record_to_json(as_before).dump().size() / 5);  // vs the whole roster
+
+  std::string err;
+  auto back = record_from_json(json::parse(j.dump()), err);
+  INFO(err);
+  REQUIRE(back);
+  CHECK_FALSE(back->materialized);
+  materialize_roster(*back, before);
+  CHECK(back->roster == r.roster);
+  CHECK(record_to_json(*back) == j);  // relayed as it came
+
+  // A whole-roster record (earlier versions) reads as complete and is written back whole.
+  auto whole = record_from_json(record_to_json(as_before), err);
+  REQUIRE(whole);
+  CHECK(whole->materialized);
+  CHECK(whole->roster == r.roster);
+
+  auto bad = j;
+  bad["roster_removed"] = json::array({"../x"});
+  CHECK_FALSE(record_from_json(bad, err));
+  CHECK(err.find("roster_removed") != std::string::npos);
+  bad = j;
+  bad.erase("roster_removed");
+  CHECK_FALSE(record_from_json(bad, err));
+  CHECK(err.find("roster") != std::string::npos);
 }

@@ -20,17 +20,9 @@ using namespace x0x;
 using Catch::Matchers::Contains;
 using x0x::testing::slurp;
 using x0x::testing::write_file;
+using x0x::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("x0x-process-test-" + random_hex(4));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // A child spawned by a test, killed and reaped whatever happens.
 struct Reaper {
