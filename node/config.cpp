@@ -40,6 +40,7 @@ constexpr LeanKey kLeanKeys[] = {
     {"dm_ack_timeout_ms", &LeanTuning::dm_ack_timeout_ms},
     {"lazy_flush_ms", &LeanTuning::lazy_flush_ms},
     {"graft_timeout_ms", &LeanTuning::graft_timeout_ms},
+    {"lazy_target", &LeanTuning::lazy_target},
     {"cooling_threshold", &LeanTuning::cooling_threshold},
     {"cooling_window_ms", &LeanTuning::cooling_window_ms},
     {"cooldown_ms", &LeanTuning::cooldown_ms},

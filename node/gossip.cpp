@@ -14,7 +14,7 @@ using wire::FrameType;
 
 Gossip::Gossip(GossipSend send, const Identity& id, GossipTuning tuning, Deliver deliver)
     : send_(std::move(send)), id_(id), tuning_(tuning), deliver_(std::move(deliver)),
-      tree_(tuning.eager_target), cooling_(tuning.cooling) {}
+      tree_(tuning.eager_target, tuning.lazy_target), cooling_(tuning.cooling) {}
 
 bool Gossip::plan_locked(Clock::time_point due) {
   if (due >= planned_) return false;

@@ -27,6 +27,7 @@ using GossipSend = std::function<bool(const std::string& peer, wire::FrameType t
 
 struct GossipTuning {
   std::size_t eager_target = 6;
+  std::size_t lazy_target = 8;  // IHAVE per message to at most this many random lazy peers (0: all)
   std::chrono::milliseconds lazy_flush{50};      // an IHAVE waits at most this long for its batch
   std::chrono::milliseconds graft_timeout{250};   // announced but not received: GRAFT+IWANT after this
   std::chrono::milliseconds housekeeping{200};    // cooling, cache eviction: the longest tick gap

@@ -128,6 +128,7 @@ void LeanNode::start() {
   gt.anti_entropy_interval = std::chrono::milliseconds(cfg_.lean.anti_entropy_interval_ms);
   gt.lazy_flush = std::chrono::milliseconds(cfg_.lean.lazy_flush_ms);
   gt.graft_timeout = std::chrono::milliseconds(cfg_.lean.graft_timeout_ms);
+  gt.lazy_target = cfg_.lean.lazy_target;
   gt.cooling.threshold = cfg_.lean.cooling_threshold;
   gt.cooling.window = std::chrono::milliseconds(cfg_.lean.cooling_window_ms);
   gt.cooling.cooldown = std::chrono::milliseconds(cfg_.lean.cooldown_ms);

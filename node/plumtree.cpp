@@ -1,11 +1,12 @@
 #include "node/plumtree.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace x0x::node {
 
-PlumTree::PlumTree(std::size_t eager_target, std::uint64_t seed)
-    : eager_target_(eager_target == 0 ? 1 : eager_target), rng_(seed) {}
+PlumTree::PlumTree(std::size_t eager_target, std::size_t lazy_target, std::uint64_t seed)
+    : eager_target_(eager_target == 0 ? 1 : eager_target), lazy_target_(lazy_target), rng_(seed) {}
 
 PlumTree::TopicSets& PlumTree::topic(const std::string& name) {
   auto it = topics_.find(name);
@@ -47,6 +48,11 @@ PlumTree::Targets PlumTree::targets(const std::string& name, const std::string& 
     if (p != exclude) t.eager.push_back(p);
   for (auto& p : sets.lazy)
     if (p != exclude) t.lazy.push_back(p);
+  if (lazy_target_ != 0 && t.lazy.size() > lazy_target_) {
+    std::vector<std::string> some;
+    std::sample(t.lazy.begin(), t.lazy.end(), std::back_inserter(some), lazy_target_, rng_);
+    t.lazy = std::move(some);
+  }
   return t;
 }
 

@@ -19,13 +19,17 @@ class PlumTree {
     std::vector<std::string> eager, lazy;
   };
 
-  explicit PlumTree(std::size_t eager_target, std::uint64_t seed = std::random_device{}());
+  // lazy_target: how many of the lazy peers one message is announced to (IHAVE),
+  // drawn at random per message; 0 = all of them. On a fully connected mesh of n
+  // nodes "all" is n-1-eager frames per message per node (O(n²) per message).
+  explicit PlumTree(std::size_t eager_target, std::size_t lazy_target = 0, std::uint64_t seed = std::random_device{}());
 
   void add_peer(const std::string& peer);
   void remove_peer(const std::string& peer);
   const std::set<std::string>& peers() const { return peers_; }
 
-  // Whom to push to for `topic`, never including `exclude` (the sender).
+  // Whom to push to for `topic`, never including `exclude` (the sender): every
+  // eager peer, and lazy_target random lazy ones.
   Targets targets(const std::string& topic, const std::string& exclude = {});
 
   // A duplicate arrived from `from`: it becomes lazy. Returns true when it was
@@ -49,7 +53,7 @@ class PlumTree {
   };
   TopicSets& topic(const std::string& name);
 
-  std::size_t eager_target_;
+  std::size_t eager_target_, lazy_target_;
   std::mt19937_64 rng_;
   std::set<std::string> peers_;
   std::map<std::string, TopicSets> topics_;

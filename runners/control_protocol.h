@@ -24,6 +24,7 @@ inline constexpr std::string_view kControlTopic = "x0x.test.control.v1";
 inline constexpr std::string_view kResultsTopic = "x0x.test.results.v1";
 inline constexpr std::size_t kMaxEnvelopeBytes = 1024 * 1024;  // larger JSON/base64 bodies are refused
 inline constexpr int kMaxJsonDepth = 64;                       // deeper JSON is refused (stack safety)
+inline constexpr std::size_t kDurableDmCap = 49'152;           // a durable DM's payload (node-api.md §2.7)
 
 inline constexpr std::string_view kTestPrefix = "x0xtest|";
 inline constexpr std::string_view kCmdPrefix = "x0xtest|cmd|";

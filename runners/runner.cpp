@@ -894,6 +894,11 @@ void Runner::deliver(ResultQueue::Item& item, probes::RestClient& rest) {
                  {"payload", base64_encode(frame)},
                  {"prefer_raw_quic_if_connected", true},
                  {"stop_fallback_on_raw_error", true}};
+    // A durable DM is capped at 49,152 bytes (node-api.md §2.7): a bigger result (a
+    // state-commits read of a large group) goes as a direct DM without the app ack
+    // (16 MiB cap) rather than being refused and flooded over PubSub to every node.
+    // A lost one is covered by the orchestrator sending the command again.
+    if (frame.size() > kDurableDmCap) body["require_durable_app_ack"] = false;
     if (cfg_.result_raw_quic_ack_ms) body["raw_quic_receive_ack_ms"] = *cfg_.result_raw_quic_ack_ms;
     const std::string text = body.dump();
     std::string last;

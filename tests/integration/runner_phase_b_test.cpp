@@ -5,9 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/encoding.h"
 #include "harness/runner_session.h"
 #include "probes/rest_client.h"
+#include "runners/control_protocol.h"
 #include "runners/runner.h"
+#include "tests/support/files.h"
 #include "tests/support/fleet_fixture.h"
 
 using namespace x0x;
@@ -111,4 +114,19 @@ TEST_CASE("runner phase B: the contact lifecycle through a real runner against i
   auto bad = r.call("contact_update", {{"agent_id", peer}, {"trust_level", "Sideways"}});
   REQUIRE(bad.outcome.is_object());
   CHECK(bad.outcome["http_status"] == 400);
+}
+
+TEST_CASE("runner phase B: a result over the durable DM cap still comes back by DM, not flooded over PubSub") {
+  RunnerOnNode1 r;
+  auto& member = r.fleet.mesh().nodes()[1];
+  probes::RestClient rest(member.api_base, member.token);
+  const std::string label(1000, 'L');
+  for (int i = 0; i < 80; ++i)
+    REQUIRE(rest.post("/contacts", json{{"agent_id", random_hex(32)}, {"trust_level", "Known"}, {"label", label}}.dump()).ok());
+  auto list = r.call("contact_list", json::object());
+  CHECK(list.outcome == "ok");
+  CHECK(list.details["contacts"].size() == 80);
+  CHECK(list.details.dump().size() > runners::kDurableDmCap);  // a durable DM would be refused (413)
+  auto log = slurp(member.runner_log_path);
+  CHECK(log.find("falling back to pubsub") == std::string::npos);
 }

@@ -5,7 +5,7 @@
 using namespace x0x::node;
 
 TEST_CASE("plumtree: a new topic starts with eager_target eager peers, the rest lazy") {
-  PlumTree t(2, 42);
+  PlumTree t(2, 0, 42);
   for (auto p : {"a", "b", "c", "d", "e"}) t.add_peer(p);
   auto targets = t.targets("topic");
   CHECK(targets.eager.size() == 2);
@@ -15,7 +15,7 @@ TEST_CASE("plumtree: a new topic starts with eager_target eager peers, the rest 
 }
 
 TEST_CASE("plumtree: a duplicate from an eager peer prunes it to lazy, once") {
-  PlumTree t(3, 1);
+  PlumTree t(3, 0, 1);
   for (auto p : {"a", "b", "c"}) t.add_peer(p);
   t.targets("x");
   REQUIRE(t.role("x", "a") == PlumTree::Role::eager);
@@ -25,7 +25,7 @@ TEST_CASE("plumtree: a duplicate from an eager peer prunes it to lazy, once") {
 }
 
 TEST_CASE("plumtree: PRUNE demotes and GRAFT promotes — topics are independent") {
-  PlumTree t(3, 1);
+  PlumTree t(3, 0, 1);
   for (auto p : {"a", "b"}) t.add_peer(p);
   t.targets("x");
   t.targets("y");
@@ -39,7 +39,7 @@ TEST_CASE("plumtree: PRUNE demotes and GRAFT promotes — topics are independent
 }
 
 TEST_CASE("plumtree: losing an eager peer promotes a lazy one so the tree stays connected") {
-  PlumTree t(1, 7);
+  PlumTree t(1, 0, 7);
   for (auto p : {"a", "b", "c"}) t.add_peer(p);
   auto before = t.targets("x");
   REQUIRE(before.eager.size() == 1);
@@ -51,11 +51,31 @@ TEST_CASE("plumtree: losing an eager peer promotes a lazy one so the tree stays 
 }
 
 TEST_CASE("plumtree: a peer that joins later becomes eager while the set is short") {
-  PlumTree t(2, 3);
+  PlumTree t(2, 0, 3);
   t.add_peer("a");
   t.targets("x");
   t.add_peer("b");
   t.add_peer("c");
   CHECK(t.role("x", "b") == PlumTree::Role::eager);
   CHECK(t.role("x", "c") == PlumTree::Role::lazy);
+}
+
+TEST_CASE("plumtree: a message is announced to lazy_target random lazy peers, not to all of them") {
+  PlumTree t(2, 3, 11);
+  for (int i = 0; i < 20; ++i) t.add_peer("p" + std::to_string(i));
+  std::set<std::string> announced;
+  for (int k = 0; k < 50; ++k) {
+    auto tg = t.targets("x", "p0");
+    CHECK(tg.eager.size() <= 2);
+    REQUIRE(tg.lazy.size() == 3);
+    for (auto& p : tg.lazy) {
+      CHECK(t.role("x", p) == PlumTree::Role::lazy);
+      CHECK(p != "p0");
+      announced.insert(p);
+    }
+  }
+  CHECK(announced.size() > 10);  // drawn anew per message: over many messages most lazy peers hear
+  PlumTree all(2, 0, 11);
+  for (int i = 0; i < 20; ++i) all.add_peer("p" + std::to_string(i));
+  CHECK(all.targets("x").lazy.size() == 18);
 }
