@@ -5,10 +5,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "core/contained_files.h"
+#include "core/text.h"
 #include "gates/observations_io.h"
 #include "gates/profile.h"
 #include "gates/scorer.h"
@@ -23,22 +26,30 @@ using nlohmann::json;
 
 namespace {
 
+
+// A bundle that is not what it claims (a path leaving it, a symlink, a FIFO, a
+// file too large): exit 1 with the reason, as a failed check, not a usage error.
+struct HostileBundle : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string bundle_file(const fs::path& dir, const std::string& rel) {
+  try {
+    return contained::read_file(dir, rel, proofs::kMaxManifestBytes);
+  } catch (const contained::ContainedError& e) {
+    throw HostileBundle(dir.string() + ": " + printable(e.what()));
+  } catch (const std::runtime_error&) {  // absent
+    throw std::invalid_argument((dir / rel).string() + ": missing (not a gate bundle)");
+  }
+}
+
 // verdict.json of a bundle, or an error naming the file.
 json read_verdict(const fs::path& dir) {
   auto path = dir / "verdict.json";
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path.string() + ": missing (not a gate bundle)");
-  auto j = json::parse(in, nullptr, false);
+  auto j = json::parse(bundle_file(dir, "verdict.json"), nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw std::invalid_argument(path.string() + ": not a JSON object");
   if (!j.contains("verdict") || !j.contains("scenarios")) throw std::invalid_argument(path.string() + ": no \"verdict\" or \"scenarios\"");
   return j;
-}
-
-void write_file(const fs::path& p, const std::string& body) {
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << body;
-  if (!out) throw std::runtime_error("cannot write " + p.string());
 }
 
 int run_verify(const fs::path& dir) {
@@ -58,16 +69,19 @@ int run_verify(const fs::path& dir) {
 }
 
 // The profile a bundle was scored with: --gate, else the copy in the bundle,
-// else the file it came from, else the gate's name.
+// else the built-in profile the bundle names. Never a file a bundle points to:
+// a reviewer's rescore must not load what the bundle's author chose.
 gates::GateProfile rescore_profile(const fs::path& dir, const json& recorded, const std::string& gate) {
   if (!gate.empty()) return gates::resolve_profile(gate);
   std::error_code ec;
-  if (fs::is_regular_file(dir / "gate.toml", ec)) return gates::load_profile_file(dir / "gate.toml");
-  auto source = recorded.value("gate_source", std::string());
-  if (!source.empty() && source.rfind("built-in:", 0) != 0 && fs::is_regular_file(source, ec))
-    return gates::load_profile_file(source);
+  if (fs::exists(fs::symlink_status(dir / "gate.toml", ec)))
+    return gates::parse_profile(bundle_file(dir, "gate.toml"), (dir / "gate.toml").string());
   auto name = recorded.value("gate", std::string());
   if (name.empty()) throw std::invalid_argument((dir / "verdict.json").string() + ": no \"gate\"; pass --gate NAME|PATH");
+  auto builtin = gates::builtin_profile_names();
+  if (std::find(builtin.begin(), builtin.end(), name) == builtin.end())
+    throw std::invalid_argument((dir / "verdict.json").string() + ": names gate \"" + printable(name) +
+                                "\", not a built-in profile, and the bundle has no gate.toml; pass --gate NAME|PATH");
   return gates::resolve_profile(name);
 }
 
@@ -102,11 +116,26 @@ int run_rescore(const fs::path& dir, const std::string& gate, const std::string&
   return kExitFail;
 }
 
+// Into DIR/rendered/ (replacing earlier renders, never through a symlink), or
+// into --out, which must be new or empty: nothing is written anywhere else.
 int run_render(const fs::path& dir, const std::string& out_dir) {
   auto verdict = read_verdict(dir);
-  fs::path out = out_dir.empty() ? dir / proofs::kRenderedDir : fs::path(out_dir);
-  for (auto& [name, body] : proofs::render_all(verdict)) write_file(out / name, body);
-  fmt::print("Rendered {} (summary.md, summary.csv, report.html, junit.xml): {}\n", out.string(), verdict.value("verdict", ""));
+  fs::path root = dir, sub = proofs::kRenderedDir;
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    root = out_dir;
+    sub.clear();
+    if (fs::is_symlink(fs::symlink_status(root, ec)) || (fs::exists(root, ec) && !fs::is_empty(root, ec)))
+      throw std::invalid_argument(out_dir + ": --out must be a new or empty folder");
+    fs::create_directories(root, ec);
+    if (ec) throw std::runtime_error(out_dir + ": cannot create (" + ec.message() + ")");
+  }
+  try {
+    for (auto& [name, body] : proofs::render_all(verdict)) contained::write_file(root, (sub / name).string(), body);
+  } catch (const contained::ContainedError& e) {
+    throw HostileBundle(root.string() + ": " + printable(e.what()));
+  }
+  fmt::print("Rendered {} (summary.md, summary.csv, report.html, junit.xml): {}\n", (root / sub).string(), verdict.value("verdict", ""));
   return kExitPass;
 }
 
@@ -115,14 +144,23 @@ template <class F>
 void guarded(const char* verb, int& exit_code, F f) {
   try {
     exit_code = f();
+  } catch (const HostileBundle& e) {
+    fmt::print(stderr, "x0xctl proof {}: hostile bundle: {}\n", verb, e.what());
+    exit_code = kExitFail;
   } catch (const gates::ProfileError& e) {
     fmt::print(stderr, "x0xctl proof {}: {}\n", verb, e.what());
     exit_code = kExitUsage;
   } catch (const std::invalid_argument& e) {
     fmt::print(stderr, "x0xctl proof {}: {}\n", verb, e.what());
     exit_code = kExitUsage;
+  } catch (const contained::ContainedError& e) {  // from the scenario readers
+    fmt::print(stderr, "x0xctl proof {}: hostile bundle: {}\n", verb, printable(e.what()));
+    exit_code = kExitFail;
+  } catch (const fs::filesystem_error& e) {  // our words, not the library's
+    fmt::print(stderr, "x0xctl proof {}: {}: {}\n", verb, e.path1().string(), e.code().message());
+    exit_code = kExitUsage;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "x0xctl proof {}: {}\n", verb, e.what());
+    fmt::print(stderr, "x0xctl proof {}: {}\n", verb, printable(e.what()));
     exit_code = kExitUsage;  // read_scenario_runs names the bad file: the bundle is not usable input
   }
 }

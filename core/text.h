@@ -1,4 +1,5 @@
-// Whitespace trimming for text read from files, processes and the environment.
+// Whitespace trimming for text read from files, processes and the environment,
+// and escaping of text from the network or a bundle before it is logged or printed.
 #pragma once
 #include <string>
 #include <string_view>
@@ -9,5 +10,8 @@ namespace x0x {
 std::string trim(std::string_view s);
 // Without trailing whitespace only: command output whose indentation matters.
 std::string trim_end(std::string_view s);
+// Control characters (newlines, ANSI escapes, NUL, DEL) as \n, \r, \t or \xNN, so a
+// hostile peer name or path cannot forge a log line or drive a terminal.
+std::string printable(std::string_view s);
 
 }  // namespace x0x

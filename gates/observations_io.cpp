@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/contained_files.h"
+
 namespace x0x::gates {
 namespace {
 
@@ -37,13 +39,22 @@ json fetch_record(const RawFetch& f, const std::string& file) {
           {"file", f.body.is_null() ? json(nullptr) : json(file)}};
 }
 
-json read_json_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path.string() + ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  json j = json::parse(s.str(), nullptr, false);
-  if (j.is_discarded()) throw std::runtime_error(path.string() + ": not valid JSON");
+// The largest JSON file a bundle may hand the scorer.
+constexpr std::size_t kMaxBundleJsonBytes = 64u * 1024 * 1024;
+
+// A JSON file inside the bundle (contained_files.h: no path out of it, no
+// symlink, only a regular file of bounded size), named by its relative path.
+json read_json_file(const fs::path& bundle, const std::string& rel) {
+  std::string text;
+  try {
+    text = contained::read_file(bundle, rel, kMaxBundleJsonBytes);
+  } catch (const contained::ContainedError& e) {
+    throw contained::ContainedError((bundle / e.what()).string());  // "<bundle>/<rel>: why"
+  } catch (const std::exception& e) {
+    throw std::runtime_error((bundle / e.what()).string());
+  }
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) throw std::runtime_error((bundle / rel).string() + ": not valid JSON");
   return j;
 }
 
@@ -90,12 +101,13 @@ class Fields {
 };
 
 // A bundle-relative file named inside scenario.json; never outside the bundle.
-fs::path bundle_file(const fs::path& bundle, const std::string& rel, const Fields& f, const std::string& field) {
-  fs::path p(rel);
-  if (rel.empty() || p.is_absolute()) f.fail(field, "expected a bundle-relative path, got \"" + rel + "\"");
-  for (auto& part : p)
-    if (part == "..") f.fail(field, "path leaves the bundle: \"" + rel + "\"");
-  return bundle / p;
+std::string bundle_file(const std::string& rel, const Fields& f, const std::string& field) {
+  try {
+    contained::checked_relative(rel);
+  } catch (const contained::ContainedError& e) {
+    f.fail(field, std::string("expected a path inside the bundle: ") + e.what());
+  }
+  return rel;
 }
 
 RawFetch read_fetch(const fs::path& bundle, const json& rec, const Fields& f, const std::string& field) {
@@ -108,14 +120,14 @@ RawFetch read_fetch(const fs::path& bundle, const json& rec, const Fields& f, co
   auto file = rec.find("file");
   if (file != rec.end() && !file->is_null()) {
     if (!file->is_string()) f.fail(field + ".file", "expected a string or null");
-    out.body = read_json_file(bundle_file(bundle, file->get<std::string>(), f, field + ".file"));
+    out.body = read_json_file(bundle, bundle_file(file->get<std::string>(), f, field + ".file"));
   }
   return out;
 }
 
-ScenarioRun read_run(const fs::path& bundle, const fs::path& file) {
-  json j = read_json_file(file);
-  Fields f(j, file.string());
+ScenarioRun read_run(const fs::path& bundle, const std::string& rel) {
+  json j = read_json_file(bundle, rel);
+  Fields f(j, (bundle / rel).string());
   if (!j.is_object()) f.fail("(top level)", "expected an object");
   ScenarioRun run;
   run.name = f.str(j, "name", "name");
@@ -133,11 +145,11 @@ ScenarioRun read_run(const fs::path& bundle, const fs::path& file) {
   run.ended_unix = f.num(j, "ended_unix", "ended_unix");
   if (auto pa = j.find("phase_a_file"); pa != j.end() && !pa->is_null()) {
     if (!pa->is_string()) f.fail("phase_a_file", "expected a string or null");
-    run.phase_a = read_json_file(bundle_file(bundle, pa->get<std::string>(), f, "phase_a_file"));
+    run.phase_a = read_json_file(bundle, bundle_file(pa->get<std::string>(), f, "phase_a_file"));
   }
   if (auto pb = j.find("phase_b_file"); pb != j.end() && !pb->is_null()) {
     if (!pb->is_string()) f.fail("phase_b_file", "expected a string or null");
-    run.phase_b = read_json_file(bundle_file(bundle, pb->get<std::string>(), f, "phase_b_file"));
+    run.phase_b = read_json_file(bundle, bundle_file(pb->get<std::string>(), f, "phase_b_file"));
   }
   if (auto st = j.find("settle"); st != j.end() && !st->is_null()) {
     auto& w = run.settle;
@@ -219,15 +231,20 @@ std::vector<ScenarioRun> read_scenario_runs(const std::filesystem::path& bundle_
   std::vector<ScenarioRun> runs;
   fs::path dir = bundle_dir / "scenarios";
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw std::runtime_error(dir.string() + ": no scenarios in this bundle");
+  auto dir_st = fs::symlink_status(dir, ec);
+  if (fs::is_symlink(dir_st)) throw contained::ContainedError("scenarios: is a symlink (a bundle holds only regular files and folders)");
+  if (!fs::is_directory(dir_st)) throw std::runtime_error(dir.string() + ": no scenarios in this bundle");
   for (auto& entry : fs::directory_iterator(dir)) {
-    fs::path file = entry.path() / "scenario.json";
-    if (entry.is_directory() && fs::exists(file)) runs.push_back(read_run(bundle_dir, file));
+    auto st = entry.symlink_status();
+    auto name = entry.path().filename().string();
+    if (fs::is_symlink(st)) throw contained::ContainedError("scenarios/" + name + ": is a symlink (a bundle holds only regular files and folders)");
+    auto rel = "scenarios/" + name + "/scenario.json";
+    if (fs::is_directory(st) && fs::exists(fs::symlink_status(bundle_dir / rel))) runs.push_back(read_run(bundle_dir, rel));
   }
   // verdict.json's order when there is one; else the run's own order (index, then name).
   std::vector<std::string> order;
-  if (fs::exists(bundle_dir / "verdict.json")) {
-    json v = read_json_file(bundle_dir / "verdict.json");
+  if (fs::exists(fs::symlink_status(bundle_dir / "verdict.json"))) {
+    json v = read_json_file(bundle_dir, "verdict.json");
     if (v.is_object() && v.contains("scenarios") && v["scenarios"].is_array())
       for (auto& s : v["scenarios"])
         if (s.is_object() && s.contains("name") && s["name"].is_string()) order.push_back(s["name"].get<std::string>());

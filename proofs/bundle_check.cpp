@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/contained_files.h"
 #include "proofs/bundle_writer.h"
 #include "proofs/render_text.h"
 #include "proofs/renderers.h"
@@ -18,11 +19,13 @@ using nlohmann::json;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// A file of the bundle, or "" when it is not a readable regular file inside it.
+std::string contained_text(const fs::path& dir, const std::string& rel) {
+  try {
+    return contained::read_file(dir, rel, kMaxManifestBytes);
+  } catch (const contained::ContainedError&) {
+    return "";
+  }
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
@@ -39,10 +42,9 @@ std::map<std::string, std::string> render_all(const json& verdict) {
 BundleCheck check_bundle(const fs::path& dir) {
   BundleCheck out;
   std::error_code ec;
-  if (!fs::is_regular_file(dir / "manifest.json", ec)) return out;
+  if (!fs::exists(fs::symlink_status(dir / "manifest.json", ec))) return out;
   out.is_bundle = true;
-  std::ifstream in(dir / "manifest.json");
-  auto manifest = json::parse(in, nullptr, false);
+  auto manifest = json::parse(contained_text(dir, "manifest.json"), nullptr, false);
   if (!manifest.is_discarded() && manifest.contains("files") && manifest["files"].is_object()) out.files = manifest["files"].size();
   auto problems = verify_bundle(dir);
   // rendered/<file> is not in the manifest (it was written later); it is fine
@@ -53,7 +55,7 @@ BundleCheck check_bundle(const fs::path& dir) {
     if (starts_with(p, "verdict.json:")) verdict_ok = false;
   std::map<std::string, std::string> fresh;
   if (verdict_ok) {
-    auto verdict = json::parse(slurp(dir / "verdict.json"), nullptr, false);
+    auto verdict = json::parse(contained_text(dir, "verdict.json"), nullptr, false);
     if (!verdict.is_discarded()) fresh = render_all(verdict);
   }
   const std::string prefix = std::string(kRenderedDir) + "/";
@@ -62,7 +64,7 @@ BundleCheck check_bundle(const fs::path& dir) {
     if (starts_with(p, prefix) && p.size() > unlisted.size() && p.compare(p.size() - unlisted.size(), unlisted.size(), unlisted) == 0) {
       auto rel = p.substr(0, p.size() - unlisted.size());
       auto it = fresh.find(rel.substr(prefix.size()));
-      derived = it != fresh.end() && slurp(dir / rel) == it->second;
+      derived = it != fresh.end() && contained_text(dir, rel) == it->second;
       if (derived) out.notes.push_back(rel + ": not in the manifest, identical to a fresh render of verdict.json");
     }
     if (!derived) out.problems.push_back(p);

@@ -6,13 +6,16 @@
 #include <set>
 #include <sstream>
 
+#include "core/contained_files.h"
 #include "core/encoding.h"
 #include "core/sha256.h"
+#include "core/text.h"
 #include "core/utc_time.h"
 
 namespace x0x::proofs {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 void Redactor::add_secret(std::string s) {
   if (s.size() >= 8) secrets_.push_back(std::move(s));  // short strings would redact noise
@@ -85,29 +88,46 @@ void BundleWriter::flush_manifest() {
 }
 
 std::vector<std::string> verify_bundle(const fs::path& dir) {
+  // A bundle is someone else's data: every path stays inside dir, nothing behind a
+  // symlink is read, only regular files are opened (contained_files.h).
   std::vector<std::string> problems;
-  std::ifstream in(dir / "manifest.json");
-  auto m = nlohmann::json::parse(in, nullptr, false);
-  if (m.is_discarded() || !m.contains("files")) return {"manifest.json: missing or not JSON"};
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(contained::read_file(dir, "manifest.json", kMaxManifestBytes), nullptr, false);
+  } catch (const contained::ContainedError& e) {
+    return {e.what()};
+  }
+  if (m.is_discarded() || !m.is_object() || !m.contains("files") || !m["files"].is_object())
+    return {"manifest.json: missing or not JSON"};
   std::set<std::string> listed;
   for (auto& [rel, info] : m["files"].items()) {
     listed.insert(rel);
-    auto p = dir / rel;
-    if (!fs::exists(p)) problems.push_back(rel + ": listed in the manifest but missing");
-    else if (!fs::is_regular_file(p)) problems.push_back(rel + ": not a regular file");
-    else {
-      try {
-        if (sha256_file(p) != info.value("sha256", "")) problems.push_back(rel + ": sha256 differs from the manifest");
-      } catch (const std::exception& e) {
-        problems.push_back(rel + ": " + e.what());
+    try {
+      auto p = dir / contained::checked_relative(rel);
+      std::error_code ec;
+      if (!fs::exists(fs::symlink_status(p, ec))) {
+        problems.push_back(printable(rel) + ": listed in the manifest but missing");
+        continue;
       }
+      auto want = info.is_object() ? info.value("sha256", json()) : json();
+      if (!want.is_string() || contained::sha256_file(dir, rel) != want.get<std::string>())
+        problems.push_back(printable(rel) + ": sha256 differs from the manifest");
+    } catch (const contained::ContainedError& e) {
+      problems.push_back(printable(e.what()));
     }
   }
-  for (auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    auto rel = fs::relative(e.path(), dir).string();
-    if (rel != "manifest.json" && !listed.count(rel)) problems.push_back(rel + ": not listed in the manifest");
+  // Not followed into symlinked folders; a symlink anywhere is reported, listed or not.
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    auto st = it->symlink_status(ec);
+    auto rel = it->path().lexically_relative(dir).string();  // fs::relative would resolve the symlink
+    if (fs::is_directory(st)) continue;
+    if (listed.count(rel)) continue;  // checked above
+    if (fs::is_symlink(st)) problems.push_back(printable(rel) + ": is a symlink (a bundle holds only regular files and folders)");
+    else if (!fs::is_regular_file(st)) problems.push_back(printable(rel) + ": not a regular file");
+    else if (rel != "manifest.json") problems.push_back(printable(rel) + ": not listed in the manifest");
   }
+  if (ec) problems.push_back(dir.string() + ": cannot list every file (" + ec.message() + ")");
   if (!m.value("complete", false)) problems.push_back("manifest.json: the run did not complete");
   return problems;
 }

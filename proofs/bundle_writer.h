@@ -44,7 +44,12 @@ class BundleWriter {
   nlohmann::json manifest_;
 };
 
+// The largest manifest.json, verdict.json or scenario file a reader loads (bytes).
+inline constexpr std::size_t kMaxManifestBytes = 64u * 1024 * 1024;
+
 // Problems found (empty = the manifest matches every file and lists them all).
+// The bundle is treated as hostile: a path that leaves it, a symlink or a
+// non-regular file is a problem, never followed or opened.
 std::vector<std::string> verify_bundle(const std::filesystem::path& dir);
 
 }  // namespace x0x::proofs
