@@ -13,6 +13,7 @@
 
 #include "core/socket_addr.h"
 #include "core/toml_text.h"
+#include "orchestrator/control/json_positions.h"
 
 namespace x0x::orchestrator {
 
@@ -81,6 +82,7 @@ struct Table {
 struct Doc {
   std::map<std::string, Field> top;
   std::set<std::string> top_keys;
+  std::map<std::string, int> top_lines;  // line of each top-level key
   Table defaults;
   std::vector<Table> hosts;
   Table networks;  // one sub-table per [network.NAME]
@@ -256,10 +258,11 @@ Fleet validate(const Doc& d, const std::string& source, const std::string& reque
   Fleet f;
   f.path = source;
   for (auto& k : d.top_keys)
-    if (!kTopKeys.count(k)) c.add(0, k, "unknown key (known: schema_version, fleet, defaults, host, network, instance, chaos)");
+    if (!kTopKeys.count(k))
+      c.add(d.top_lines.count(k) ? d.top_lines.at(k) : 1, k, "unknown key (known: schema_version, fleet, defaults, host, network, instance, chaos)");
   auto sv = d.top.find("schema_version");
   if (sv == d.top.end())
-    c.add(0, "schema_version", "missing (expected schema_version = 1)");
+    c.add(1, "schema_version", "missing (expected schema_version = 1)");
   else if (!sv->second.is_int || sv->second.integer != 1)
     c.add(sv->second.line, "schema_version", "expected 1");
   if (auto it = d.top.find("fleet"); it != d.top.end()) f.name = it->second.text;
@@ -295,7 +298,7 @@ Fleet validate(const Doc& d, const std::string& source, const std::string& reque
         for (auto& n : f.networks) v.push_back(n.name);
         return v;
       }(), "|") + ")";
-  if (d.hosts.empty()) c.add(0, "host", "no [[host]] tables: a fleet needs at least one host");
+  if (d.hosts.empty()) c.add(d.top_lines.count("host") ? d.top_lines.at("host") : 1, "host", "no [[host]] tables: a fleet needs at least one host");
   std::set<std::string> names;
   for (std::size_t i = 0; i < d.hosts.size(); ++i) {
     const auto& t = d.hosts[i];
@@ -503,19 +506,63 @@ Field json_field(const nlohmann::json& v) {
   return f;
 }
 
-Table json_table(const nlohmann::json& j) {
+// Lines from the scan (nlohmann keeps none); depth already bounded by it.
+Table json_table(const nlohmann::json& j, const JsonPositions& pos, const std::string& path) {
   Table out;
+  out.line = pos.line_of(path);
   if (!j.is_object()) return out;
   for (auto& [k, v] : j.items()) {
+    auto sub = path.empty() ? k : path + "." + k;
     out.fields[k] = json_field(v);
-    if (v.is_object()) out.tables[k] = json_table(v);
+    out.fields[k].line = pos.line_of(sub);
+    if (v.is_object()) out.tables[k] = json_table(v, pos, sub);
   }
   return out;
 }
 
+// An inventory is 4 levels deep at most ([host.network.NAME] keys); anything far
+// deeper is refused before a recursive walk could exhaust the stack.
+constexpr int kMaxInventoryDepth = 16;
+
 }  // namespace
 
+// The line of the first table header or key dotted deeper than max parts, or 0.
+// toml++ bounds nested values (256) but not dotted names, and a header 100,000
+// names deep builds (and later tears down) a table that deep.
+int toml_dotted_too_deep(std::string_view text, int max_parts) {
+  int line = 1, parts = 1;
+  bool line_start = true, in_name = false;
+  char quote = 0;
+  for (char c : text) {
+    if (c == '\n') {
+      ++line;
+      parts = 1;
+      line_start = true;
+      in_name = false;
+      quote = 0;
+      continue;
+    }
+    if (line_start && (c == ' ' || c == '\t')) continue;
+    if (line_start) in_name = c != '#';  // a header or a key starts the line
+    line_start = false;
+    if (!in_name) continue;
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '=' || c == ']') {
+      in_name = false;
+    } else if (c == '.' && ++parts > max_parts) {
+      return line;
+    }
+  }
+  return 0;
+}
+
 Fleet parse_fleet_toml(std::string_view text, const std::string& source, const std::string& network) {
+  if (int line = toml_dotted_too_deep(text, kMaxInventoryDepth))
+    throw InventoryError({source + ":" + std::to_string(line) + ": a name dotted deeper than " +
+                          std::to_string(kMaxInventoryDepth) + " levels (an inventory needs 4)"});
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -527,6 +574,7 @@ Fleet parse_fleet_toml(std::string_view text, const std::string& source, const s
   for (auto& [k, v] : root) {
     std::string key(k.str());
     d.top_keys.insert(key);
+    d.top_lines[key] = static_cast<int>(k.source().begin.line);
     if (key == "defaults" && v.is_table()) d.defaults = toml_table(*v.as_table());
     else if (key == "host" && v.is_array_of_tables())
       for (auto& t : *v.as_array()) d.hosts.push_back(toml_table(*t.as_table()));
@@ -539,21 +587,27 @@ Fleet parse_fleet_toml(std::string_view text, const std::string& source, const s
 }
 
 Fleet parse_fleet_json(std::string_view text, const std::string& source, const std::string& network) {
+  auto pos = scan_json_positions(text, kMaxInventoryDepth);
+  if (pos.too_deep_line)
+    throw InventoryError({source + ":" + std::to_string(pos.too_deep_line) + ": nested deeper than " +
+                          std::to_string(kMaxInventoryDepth) + " levels (an inventory needs 4)"});
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw InventoryError({source + ": not a JSON object"});
   Doc d;
   for (auto& [k, v] : j.items()) {
     d.top_keys.insert(k);
+    d.top_lines[k] = pos.line_of(k);
     if (k == "defaults" && v.is_object()) {
-      d.defaults = json_table(v);
+      d.defaults = json_table(v, pos, k);
     } else if (k == "host" && v.is_array()) {
-      for (auto& h : v) d.hosts.push_back(json_table(h));
+      for (std::size_t i = 0; i < v.size(); ++i) d.hosts.push_back(json_table(v[i], pos, "host[" + std::to_string(i) + "]"));
     } else if (k == "network" && v.is_object()) {
-      d.networks = json_table(v);
+      d.networks = json_table(v, pos, k);
     } else if (k == "chaos" && v.is_object()) {
-      d.chaos = json_table(v);
+      d.chaos = json_table(v, pos, k);
     } else if (k != "instance") {
       d.top[k] = json_field(v);
+      d.top[k].line = pos.line_of(k);
     }
   }
   return validate(d, source, network);

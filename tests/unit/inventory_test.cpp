@@ -319,3 +319,45 @@ token_path = "/tmp/none"
   CHECK(std::count(tools.begin(), tools.end(), "iptables") == 2);
   CHECK(std::count(tools.begin(), tools.end(), "ip6tables") == 2);
 }
+
+TEST_CASE("inventory: a JSON inventory's problems name their line, as a TOML one's do") {
+  auto errors = [](const std::string& text) {
+    try {
+      parse_fleet_json(text, "fleet.json");
+    } catch (const InventoryError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  auto e = errors(R"({"schema_version": 1,
+"mystery": 3,
+"defaults": {"anchor": "a",
+  "colour": "blue"},
+"host": [
+  {"name": "a", "address": "127.0.0.1", "api_addr": "127.0.0.1:1", "token_path": "/t"},
+  {"name": "b",
+   "address": "127.0.0.1",
+   "api_addr": "127.0.0.1:99999",
+   "token_path": "/t"}
+]})");
+  CHECK_THAT(e, Contains("fleet.json:2: mystery: unknown key"));
+  CHECK_THAT(e, Contains("fleet.json:4: defaults.colour: unknown key"));
+  CHECK_THAT(e, Contains("fleet.json:9: host[2] (b).api_addr: expected host:port"));
+  CHECK_THAT(errors(R"({"fleet": "x", "host": [{"name": "a"}]})"), Contains("fleet.json:1: schema_version: missing"));
+}
+
+TEST_CASE("inventory: a document nested far deeper than an inventory is refused by line, not by a crash") {
+  std::string deep_json = R"({"schema_version": 1,)" "\n" R"("host": [)";
+  for (int i = 0; i < 100000; ++i) deep_json += R"({"a":)";
+  deep_json += "1";
+  for (int i = 0; i < 100000; ++i) deep_json += "}";
+  deep_json += "]}";
+  CHECK_THROWS_WITH(parse_fleet_json(deep_json, "fleet.json"), Contains("fleet.json:2: nested deeper than 16 levels"));
+
+  std::string deep_toml = "schema_version = 1\n[defaults";
+  for (int i = 0; i < 100000; ++i) deep_toml += ".a";
+  deep_toml += "]\nx = 1\n";
+  CHECK_THROWS_WITH(parse_fleet_toml(deep_toml, "fleet.toml"), Contains("fleet.toml:2: a name dotted deeper than 16 levels"));
+  std::string deep_value = "schema_version = 1\nx = " + std::string(100000, '[') + std::string(100000, ']') + "\n";
+  CHECK_THROWS_WITH(parse_fleet_toml(deep_value, "fleet.toml"), Contains("fleet.toml:2:"));
+}
