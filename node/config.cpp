@@ -41,6 +41,7 @@ constexpr LeanKey kLeanKeys[] = {
     {"lazy_flush_ms", &LeanTuning::lazy_flush_ms},
     {"graft_timeout_ms", &LeanTuning::graft_timeout_ms},
     {"lazy_target", &LeanTuning::lazy_target},
+    {"handshake_timeout_ms", &LeanTuning::handshake_timeout_ms},
     {"cooling_threshold", &LeanTuning::cooling_threshold},
     {"cooling_window_ms", &LeanTuning::cooling_window_ms},
     {"cooldown_ms", &LeanTuning::cooldown_ms},

@@ -22,6 +22,7 @@ struct LeanTuning {
                 membership_queue_capacity = 4000, bulk_queue_capacity = 4000, io_threads = 1,
                 dm_ack_timeout_ms = 10000, lazy_flush_ms = 50, graft_timeout_ms = 250,
                 lazy_target = 8,  // IHAVE per message to this many random lazy peers, not all of them
+                handshake_timeout_ms = 10000,  // a connection without a handshake by then is closed
                 // cooling (saorsa-gossip's): this many per-peer send timeouts of one
                 // (peer, topic) within the window suppress it for the cooldown
                 cooling_threshold = 5, cooling_window_ms = 30000, cooldown_ms = 120000;

@@ -109,6 +109,7 @@ void LeanNode::start() {
   mo.name = cfg_.instance_name;
   mo.peer_send_timeout = std::chrono::milliseconds(cfg_.lean.peer_send_timeout_ms);
   mo.heartbeat_interval = std::chrono::milliseconds(cfg_.lean.heartbeat_interval_ms);
+  mo.handshake_timeout = std::chrono::milliseconds(cfg_.lean.handshake_timeout_ms);
   MeshCallbacks cb;
   cb.on_peer_up = [this](const PeerInfo& p) {
     spdlog::info("peer connected: {} ({}) at {}", p.name, p.machine_id.substr(0, 16), p.listen_addr);

@@ -65,6 +65,11 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   // unwritten; so it is 0 exactly when no frame waits for or is in a write.
   std::atomic<std::uint64_t> tx_depth{0}, tx_high_water{0}, establish_failures{0},
       budget_exhausted{0};
+  // Strangers: accepted connections whose HELLO has not been accepted, by remote
+  // address; and what was refused or cut before a handshake (diagnostics).
+  std::map<std::string, std::size_t> pending_by_addr;
+  std::size_t pending_total = 0;
+  std::atomic<std::uint64_t> refused_pending_cap{0}, handshake_timeouts{0}, oversize_before_hello{0};
   std::atomic<bool> above_high_water{false};
 
   Impl(asio::io_context& io_, const Identity& id_, MeshOptions o, RecvPump& p, Faults& f, MeshCallbacks c)
@@ -97,6 +102,9 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
   std::array<std::uint8_t, 4> len_buf{};
   std::string body_buf;
+  std::size_t body_len = 0;  // announced length of the frame being read
+  asio::steady_timer hs_timer{strand};
+  std::string pending_addr;  // counted in mesh->pending_by_addr until established or closed
   std::optional<InboundFrame> pending;
 
   std::mutex mu;  // guards q, inflight, writing, closed
@@ -135,7 +143,23 @@ struct Conn : std::enable_shared_from_this<Conn> {
     auto body = wire::encode_hello(h, mesh->id.machine);
     if (!mesh->faults.stale())
       enqueue(wire::seal_frame(FrameType::hello, body, wire::SessionKey{}), {}, true);
+    hs_timer.expires_after(mesh->opts.handshake_timeout);
+    hs_timer.async_wait(asio::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->established) return;
+      self->mesh->handshake_timeouts++;
+      self->close("no handshake within " + std::to_string(self->mesh->opts.handshake_timeout.count()) + " ms");
+    }));
     asio::dispatch(strand, [self = shared_from_this()] { self->read_header(); });
+  }
+
+  // Leaves the strangers' count (handshake done or connection gone); idempotent.
+  void release_pending() {
+    if (pending_addr.empty()) return;
+    std::lock_guard lk(mesh->mu);
+    auto it = mesh->pending_by_addr.find(pending_addr);
+    if (it != mesh->pending_by_addr.end() && --it->second == 0) mesh->pending_by_addr.erase(it);
+    mesh->pending_total--;
+    pending_addr.clear();
   }
 
   // Thread-safe.
@@ -281,16 +305,26 @@ struct Conn : std::enable_shared_from_this<Conn> {
                                            std::uint32_t(self->len_buf[2]) << 8 | self->len_buf[3];
                        if (len < 1 + wire::kMacSize || len > wire::kMaxFrameSize)
                          return self->close("bad frame length " + std::to_string(len));
-                       self->body_buf.resize(len);
+                       if (!self->established && len > wire::kMaxHelloFrameSize) {
+                         self->mesh->oversize_before_hello++;
+                         return self->close("a " + std::to_string(len) + "-byte frame before the handshake");
+                       }
+                       self->body_len = len;
+                       self->body_buf.clear();
                        self->read_body();
                      }));
   }
 
+  // The body in steps (kFrameReadStep): memory follows the bytes that arrived,
+  // not the length the peer announced.
   void read_body() {
-    asio::async_read(sock, asio::buffer(body_buf),
+    auto have = body_buf.size();
+    body_buf.resize(std::min(body_len, have + wire::kFrameReadStep));
+    asio::async_read(sock, asio::buffer(body_buf.data() + have, body_buf.size() - have),
                      asio::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                        if (ec) return self->close("read: " + ec.message());
-                       self->rx_bytes += n + 4;
+                       if (self->body_buf.size() < self->body_len) return self->read_body();
+                       self->rx_bytes += self->body_len + 4;
                        self->on_frame();
                      }));
   }
@@ -363,6 +397,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
     if (mesh->faults.partitioned(info.agent_id, info.machine_id)) return close("partitioned");
     key = wire::derive_session_key(kx, h.kx_pk);
     established = true;
+    hs_timer.cancel();
+    release_pending();
     mesh->on_established(shared_from_this());
   }
 
@@ -387,6 +423,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
     sock.shutdown(tcp::socket::shutdown_both, ec);
     sock.close(ec);
     release_timer.cancel();
+    hs_timer.cancel();
+    release_pending();
     mesh->on_closed(*this);
   }
 
@@ -406,11 +444,25 @@ void Mesh::Impl::accept_loop() {
     }
     std::shared_ptr<Conn> c;
     {
+      boost::system::error_code aec;
+      auto remote = s.remote_endpoint(aec);
+      std::string addr = aec ? "?" : remote.address().to_string();
       std::lock_guard lk(self->mu);
-      c = std::make_shared<Conn>(self, std::move(s), self->next_conn_id++, false, "");
-      self->conns[c->id] = c;
+      if (self->pending_total >= self->opts.pending_total || self->pending_by_addr[addr] >= self->opts.pending_per_address) {
+        if (self->pending_by_addr[addr] == 0) self->pending_by_addr.erase(addr);
+        if (self->refused_pending_cap++ == 0)  // once: a flood must not flood the log too
+          spdlog::warn("mesh: refusing connections from {}: too many without a handshake (per address {}, in all {})", addr,
+                       self->opts.pending_per_address, self->opts.pending_total);
+        s.close(aec);
+      } else {
+        self->pending_by_addr[addr]++;
+        self->pending_total++;
+        c = std::make_shared<Conn>(self, std::move(s), self->next_conn_id++, false, "");
+        c->pending_addr = addr;
+        self->conns[c->id] = c;
+      }
     }
-    c->start();
+    if (c) c->start();
     self->accept_loop();
   });
 }
@@ -773,6 +825,11 @@ nlohmann::json Mesh::connectivity_json() const {
           {"connection_pool", {{"active_count", n_peers}, {"max_connections", 0}, {"idle_evict_after_secs", 0},
                                {"idle_evictions_total", 0}, {"lru_evictions_total", 0},
                                {"establish_failures_total", impl_->establish_failures.load()}}},
+          // Lean-only: strangers refused or cut before a handshake (hostile or broken peers).
+          {"handshake", {{"refused_too_many_pending", impl_->refused_pending_cap.load()},
+                         {"timed_out", impl_->handshake_timeouts.load()},
+                         {"oversize_frame_before_hello", impl_->oversize_before_hello.load()},
+                         {"timeout_ms", impl_->opts.handshake_timeout.count()}}},
           {"relay", {{"is_relaying", false}, {"sessions", 0}, {"bytes_forwarded", 0}}},
           {"coordinator", {{"is_coordinating", false}, {"sessions", 0}}},
           {"avg_rtt_ms", rtt_n ? rtt_sum / rtt_n : 0},

@@ -56,6 +56,11 @@ struct MeshOptions {
   std::chrono::milliseconds heartbeat_interval{5000};
   std::size_t data_tx_capacity = 50'000;
   std::size_t per_peer_capacity = 16'384;
+  // Before its HELLO is accepted a connection is a stranger: it gets this long,
+  // and no more than this many strangers at once per remote address and in all.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::size_t pending_per_address = 64;
+  std::size_t pending_total = 256;
 };
 
 struct MeshCallbacks {

@@ -20,6 +20,12 @@ namespace x0x::node::wire {
 
 constexpr std::size_t kMacSize = 16;
 constexpr std::size_t kMaxFrameSize = 17u * 1024 * 1024;  // 16 MiB DM payload + headroom
+// The only frame a connection may send before its handshake: a HELLO, a few
+// hundred bytes (its name and address are bounded well below this).
+constexpr std::size_t kMaxHelloFrameSize = 8u * 1024;
+// A frame body is read (and allocated) in steps of at most this much as its
+// bytes arrive, so an announced length costs memory only once it is sent.
+constexpr std::size_t kFrameReadStep = 256u * 1024;
 constexpr std::uint16_t kProtocolVersion = 1;
 
 using MsgId = std::array<std::uint8_t, 16>;

@@ -81,6 +81,14 @@ int thread_count(int pid) {
 
 std::string host_port(const std::string& api_base) { return api_base.substr(std::string("http://").size()); }
 
+long rss_kib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
 }  // namespace
 
 TEST_CASE("robustness: 300 concurrent SSE clients are served by the event loop, not by threads") {
@@ -145,4 +153,44 @@ TEST_CASE("robustness: malformed HTTP and oversized bodies get an answer, the no
   CHECK(fresh.post("/subscribe", R"([1,2,3])").status == 422);
   CHECK(fresh.del("/subscribe/0000000000000000").status == 404);
   CHECK(fresh.get("/publish").status == 405);
+}
+
+TEST_CASE("robustness: strangers announcing 17 MiB frames before a handshake are cut at once and cost no memory") {
+  TestFleet fleet(2);
+  auto& node = fleet.mesh().nodes()[0];
+  auto before = rss_kib(node.pid);
+  REQUIRE(before > 0);
+  std::vector<std::unique_ptr<RawConn>> strangers;
+  for (int i = 0; i < 40; ++i) {
+    strangers.push_back(std::make_unique<RawConn>(node.mesh_addr));
+    strangers.back()->send(std::string("\x01\x10\x00\x00\x01", 5) + std::string(1000, 'A'));  // 17 MiB announced, 1 KB sent
+  }
+  for (auto& c : strangers) CHECK(c->closed_by_peer(5s));
+  CHECK(rss_kib(node.pid) - before < 64 * 1024);  // was 40 × 17 MiB allocated and zeroed
+  auto hs = fleet.get(0, "/diagnostics/connectivity")["handshake"];
+  CHECK(hs["oversize_frame_before_hello"].get<int>() >= 40);
+  CHECK(fleet.peers(0) == 1);
+  CHECK(fleet.post(0, "/direct/send", {{"agent_id", fleet.agent_id(1)}, {"payload", "aGk="}})["ok"] == true);
+}
+
+TEST_CASE("robustness: a stranger without a handshake is closed after handshake_timeout_ms, and strangers beyond the per-address cap are refused and counted") {
+  TestFleet fleet(2, "[lean]\nhandshake_timeout_ms = 1500\n");
+  auto& node = fleet.mesh().nodes()[0];
+  {
+    RawConn idle(node.mesh_addr);
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(idle.closed_by_peer(10s));
+    CHECK(std::chrono::steady_clock::now() - t0 >= 1s);
+  }
+  std::vector<std::unique_ptr<RawConn>> strangers;
+  for (int i = 0; i < 80; ++i) strangers.push_back(std::make_unique<RawConn>(node.mesh_addr));  // the cap is 64 per address
+  int refused = 0;
+  for (auto& c : strangers) refused += c->closed_by_peer(300ms) ? 1 : 0;
+  CHECK(refused >= 16);
+  CHECK(fleet.get(0, "/diagnostics/connectivity")["handshake"]["refused_too_many_pending"].get<int>() >= 16);
+  CHECK(fleet.get(0, "/diagnostics/connectivity")["handshake"]["timed_out"].get<int>() >= 1);
+  // When the strangers time out, a real peer still gets in: the mesh is whole.
+  for (auto& c : strangers) CHECK(c->closed_by_peer(10s));
+  fleet.mesh().restart_node(1);  // it dials node 0 again, as a new connection
+  CHECK(eventually([&] { return fleet.peers(0) == 1; }, 20s));
 }
