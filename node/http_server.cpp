@@ -1,6 +1,8 @@
 #include <utility>  // before Boost.Asio: 1.74 misses it under C++20
 #include "node/http_server.h"
 
+#include <nlohmann/json.hpp>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -154,6 +156,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       keep_alive_ = false;
       refused_body_ = true;
       return write({413, "{\"ok\":false,\"error\":\"request body exceeds 1 MiB\"}", "application/json"});
+    }
+    // A request that does not parse is answered (the usual JSON error body),
+    // not dropped: 431 for oversized headers, 400 for anything else malformed.
+    if (ec == http::error::header_limit) {
+      keep_alive_ = false;
+      refused_body_ = true;
+      return write({431, "{\"ok\":false,\"error\":\"request headers exceed 16 KiB\"}", "application/json"});
+    }
+    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+      keep_alive_ = false;
+      refused_body_ = true;
+      nlohmann::json body{{"ok", false}, {"error", "malformed HTTP request: " + ec.message()}};
+      return write({400, body.dump(), "application/json"});
     }
     if (ec) return shutdown();
     auto& req = parser_->get();

@@ -142,6 +142,15 @@ TEST_CASE("robustness: malformed HTTP and oversized bodies get an answer, the no
   {
     RawConn c(host_port(node.api_base));
     c.send("THIS IS NOT HTTP\r\n\r\n");
+    CHECK(c.read_until("\"error\":\"malformed HTTP request", 5s));
+    CHECK(c.received().rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(c.closed_by_peer(5s));
+  }
+  {
+    RawConn c(host_port(node.api_base));
+    c.send("GET /health HTTP/1.1\r\nX-Big: " + std::string(20 * 1024, 'h') + "\r\n\r\n");
+    CHECK(c.read_until("request headers exceed 16 KiB", 5s));
+    CHECK(c.received().rfind("HTTP/1.1 431", 0) == 0);
     CHECK(c.closed_by_peer(5s));
   }
   auto client = fleet.client(0);
