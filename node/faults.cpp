@@ -8,13 +8,13 @@ namespace x0x::node {
 
 using nlohmann::json;
 
-static std::uint64_t get_uint(const json& body, const char* field, std::uint64_t max) {
+static std::uint64_t get_uint(const json& body, const char* field, std::uint64_t max, std::uint64_t min = 0) {
   const auto& v = body.at(field);
-  if (!v.is_number_integer() && !v.is_number_unsigned())
-    throw FaultError(std::string(field) + ": expected a non-negative integer");
+  auto range = std::to_string(min) + ".." + std::to_string(max);
+  if (!v.is_number_integer() && !v.is_number_unsigned()) throw FaultError(std::string(field) + ": expected an integer in " + range);
   auto n = v.get<std::int64_t>();
-  if (n < 0 || static_cast<std::uint64_t>(n) > max)
-    throw FaultError(std::string(field) + ": must be in 0.." + std::to_string(max));
+  if (n < static_cast<std::int64_t>(min) || static_cast<std::uint64_t>(n) > max)
+    throw FaultError(std::string(field) + ": must be in " + range);
   return static_cast<std::uint64_t>(n);
 }
 
@@ -46,8 +46,7 @@ json Faults::apply(const json& body) {
     if (!known.count(k)) throw FaultError(k + ": unknown fault field");
 
   // Validate everything before changing anything.
-  std::uint64_t lease = body.contains("lease_secs") ? get_uint(body, "lease_secs", 7 * 24 * 3600) : kDefaultLeaseSecs;
-  if (lease == 0) throw FaultError("lease_secs: must be at least 1");
+  std::uint64_t lease = body.contains("lease_secs") ? get_uint(body, "lease_secs", 7 * 24 * 3600, 1) : kDefaultLeaseSecs;
   std::optional<std::uint64_t> delay, jitter, window;
   std::optional<double> loss;
   std::optional<std::set<std::string>> partition, peers;
@@ -72,6 +71,10 @@ json Faults::apply(const json& body) {
   Armed armed{Clock::now() + std::chrono::seconds(lease), unix_ms() + lease * 1000, lease};
   {
     std::lock_guard lk(mu_);
+    if (!live(delay_armed_)) delay_armed_.reset();
+    if (!live(loss_armed_)) loss_armed_.reset();
+    if (!live(partition_armed_)) partition_armed_.reset();
+    reset_lapsed();  // a lapsed kind not yet expired by the tick: its parameters go too
     if (delay || jitter) {
       delay_ms_ = delay.value_or(delay_ms_);
       jitter_ms_ = jitter.value_or(jitter_ms_);
@@ -98,10 +101,22 @@ json Faults::apply(const json& body) {
 void Faults::clear() {
   std::lock_guard lk(mu_);
   delay_armed_ = loss_armed_ = partition_armed_ = stall_armed_ = stale_armed_ = std::nullopt;
-  partition_.clear();
-  delay_peers_.clear();
-  loss_peers_.clear();
+  reset_lapsed();
   refresh_any();
+}
+
+// A kind that is not armed keeps no parameter: a later POST starts from zero,
+// never from what an old, lapsed fault had set (an old jitter coming back).
+void Faults::reset_lapsed() {
+  if (!delay_armed_) {
+    delay_ms_ = jitter_ms_ = window_frames_ = 0;
+    delay_peers_.clear();
+  }
+  if (!loss_armed_) {
+    loss_ = 0;
+    loss_peers_.clear();
+  }
+  if (!partition_armed_) partition_.clear();
 }
 
 void Faults::refresh_any() {
@@ -116,7 +131,7 @@ bool Faults::expire(Clock::time_point now) {
       a->reset();
       changed = true;
     }
-  if (!partition_armed_) partition_.clear();
+  reset_lapsed();
   refresh_any();
   return changed;
 }

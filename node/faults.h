@@ -59,6 +59,7 @@ class Faults {
   bool targets(const std::set<std::string>& peers, const std::string& a, const std::string& m) const;
   bool live(const std::optional<Armed>& a) const { return a && Clock::now() < a->expires; }
   void refresh_any();
+  void reset_lapsed();  // with mu_ held
 
   mutable std::mutex mu_;
   std::atomic<bool> any_{false};

@@ -74,3 +74,22 @@ TEST_CASE("faults: window_frames shapes a delay, towards the delay's peers only"
   f.clear();
   CHECK_FALSE(f.delaying(A, "m"));
 }
+
+TEST_CASE("faults: a cleared or lapsed fault keeps no parameter for the next one, and lease_secs says what it accepts") {
+  Faults f;
+  f.apply(json{{"delay_ms", 1000}, {"jitter_ms", 600000}, {"loss", 0.5}, {"lease_secs", 1}});
+  f.clear();
+  f.apply(json{{"delay_ms", 100}});
+  CHECK(f.to_json()["active"]["delay"].value("jitter_ms", json(0)) == 0);  // not the old 600,000
+  for (int i = 0; i < 50; ++i) CHECK(f.delay(A, "m") == 100ms);
+  CHECK_FALSE(f.drop(A, "m"));
+
+  Faults g;
+  g.apply(json{{"delay_ms", 1000}, {"jitter_ms", 600000}, {"lease_secs", 1}});
+  CHECK(g.expire(Clock::now() + 2s));
+  g.apply(json{{"delay_ms", 100}});
+  for (int i = 0; i < 50; ++i) CHECK(g.delay(A, "m") == 100ms);
+
+  CHECK_THROWS_WITH(f.apply(json{{"stale", true}, {"lease_secs", 0}}), "lease_secs: must be in 1..604800");
+  CHECK_THROWS_WITH(f.apply(json{{"stale", true}, {"lease_secs", "x"}}), "lease_secs: expected an integer in 1..604800");
+}
