@@ -7,6 +7,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/log_escape.h"
+
 #include "node/config.h"
 #include "node/lean_node.h"
 
@@ -34,7 +36,9 @@ int main(int argc, char** argv) {
   }
   auto& cfg = cli.config;
   spdlog::set_default_logger(spdlog::stdout_logger_mt("x0x-lean-node"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%5l%$ x0x_lean: %v", spdlog::pattern_time_type::utc);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  formatter->add_flag<x0x::EscapedMessageFlag>('&').set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%5l%$ x0x_lean: %&");
+  spdlog::set_formatter(std::move(formatter));
   spdlog::set_level(spdlog::level::from_str(cfg.log_level == "warn" ? "warning" : cfg.log_level));
   spdlog::flush_on(spdlog::level::info);
   for (auto& w : cfg.warnings) spdlog::warn("config: {}", w);

@@ -17,6 +17,7 @@
 
 #include "core/encoding.h"
 #include "runners/phase_b_actions.h"
+#include "core/log_escape.h"
 #include "runners/retry_policy.h"
 
 namespace x0x::runners {
@@ -176,7 +177,7 @@ void setup_logging(const std::string& node_name, spdlog::level::level_enum level
   }
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto fmtr = std::make_unique<spdlog::pattern_formatter>();
-  fmtr->add_flag<UpperLevelFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %* runner[" + node + "] %v");
+  fmtr->add_flag<UpperLevelFlag>('*').add_flag<EscapedMessageFlag>('&').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %* runner[" + node + "] %&");
   sink->set_formatter(std::move(fmtr));
   auto logger = std::make_shared<spdlog::logger>("runner", sink);
   logger->set_level(level);
