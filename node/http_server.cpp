@@ -26,9 +26,9 @@ namespace {
 // a one-byte read notices the client going away.
 class SseSession : public SseSink, public std::enable_shared_from_this<SseSession> {
  public:
-  SseSession(tcp::socket sock, std::size_t limit, std::chrono::seconds ping_every, bool pings)
+  SseSession(tcp::socket sock, std::size_t limit, std::size_t byte_limit, std::chrono::seconds ping_every, bool pings)
       : sock_(std::move(sock)), strand_(sock_.get_executor()), ping_timer_(sock_.get_executor()),
-        limit_(limit), ping_every_(ping_every), pings_(pings) {}
+        limit_(limit), byte_limit_(byte_limit), ping_every_(ping_every), pings_(pings) {}
 
   void start() {
     auto self = shared_from_this();
@@ -36,6 +36,7 @@ class SseSession : public SseSink, public std::enable_shared_from_this<SseSessio
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
         "Connection: close\r\n\r\n");
     asio::dispatch(strand_, [self] {
+      self->held_bytes_ += header->size();
       self->queue_.push_front(header);
       self->write_next();
       self->watch_close();
@@ -45,11 +46,18 @@ class SseSession : public SseSink, public std::enable_shared_from_this<SseSessio
 
   Push push(std::shared_ptr<const std::string> chunk) override {
     if (closed_.load()) return Push::closed;
+    // Bytes, not only events: a few large DMs to a stalled client must not pile up.
+    if (held_bytes_.load() + chunk->size() > byte_limit_) {
+      asio::post(strand_, [self = shared_from_this()] { self->close(); });
+      return closed_.exchange(true) ? Push::closed : Push::dropped_client;
+    }
+    held_bytes_ += chunk->size();
     bool dropped = false;
     {
       std::lock_guard lk(mu_);
       incoming_.push_back(std::move(chunk));
       if (incoming_.size() > limit_) {
+        held_bytes_ -= incoming_.front()->size();
         incoming_.pop_front();
         dropped = true;
       }
@@ -66,6 +74,10 @@ class SseSession : public SseSink, public std::enable_shared_from_this<SseSessio
         queue_.push_back(std::move(incoming_.front()));
         incoming_.pop_front();
       }
+    }
+    while (queue_.size() > limit_) {  // the count limit holds for what waits on the strand too
+      held_bytes_ -= queue_.front()->size();
+      queue_.pop_front();
     }
     if (!writing_) write_next();
   }
@@ -85,6 +97,8 @@ class SseSession : public SseSink, public std::enable_shared_from_this<SseSessio
     buffers_.clear();
     for (auto& b : batch_) buffers_.emplace_back(asio::buffer(*b));
     asio::async_write(sock_, buffers_, asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      for (auto& b : self->batch_) self->held_bytes_ -= b->size();
+      self->batch_.clear();
       if (ec) return self->close();
       self->write_next();
     }));
@@ -102,6 +116,7 @@ class SseSession : public SseSink, public std::enable_shared_from_this<SseSessio
     ping_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
       static const auto ping = std::make_shared<const std::string>(":ping\n\n");
+      self->held_bytes_ += ping->size();
       self->queue_.push_back(ping);
       if (!self->writing_) self->write_next();
       self->schedule_ping();
@@ -109,7 +124,9 @@ class SseSession : public SseSink, public std::enable_shared_from_this<SseSessio
   }
 
   void close() {
-    if (closed_.exchange(true)) return;
+    closed_ = true;
+    if (sock_closed_) return;
+    sock_closed_ = true;
     beast::error_code ec;
     sock_.shutdown(tcp::socket::shutdown_both, ec);
     sock_.close(ec);
@@ -119,7 +136,9 @@ class SseSession : public SseSink, public std::enable_shared_from_this<SseSessio
   tcp::socket sock_;
   asio::strand<asio::any_io_executor> strand_;
   asio::steady_timer ping_timer_;
-  std::size_t limit_;
+  std::size_t limit_, byte_limit_;
+  std::atomic<std::size_t> held_bytes_{0};  // queued and being written
+  bool sock_closed_ = false;                // on the strand
   std::chrono::seconds ping_every_;
   bool pings_;
   std::mutex mu_;
@@ -192,7 +211,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     });
     if (!channel.empty()) {
       stream_.expires_never();
-      auto sse = std::make_shared<SseSession>(stream_.release_socket(), opts_.sse_queue_limit,
+      auto sse = std::make_shared<SseSession>(stream_.release_socket(), opts_.sse_queue_limit, opts_.sse_byte_limit,
                                               opts_.direct_ping_every, channel == "direct");
       sse->start();
       handler_.attach_sse(channel, sse);

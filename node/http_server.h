@@ -18,6 +18,7 @@ namespace x0x::node {
 struct HttpServerOptions {
   std::size_t body_limit = 1024 * 1024;  // larger bodies get 413
   std::size_t sse_queue_limit = 8192;    // per client; a lagging client loses the oldest
+  std::size_t sse_byte_limit = 16u * 1024 * 1024;  // per client; beyond it a stalled client is dropped
   std::chrono::seconds direct_ping_every{15};
 };
 

@@ -25,7 +25,8 @@ struct HttpResponse {
 // One SSE client. push() is thread-safe and never blocks.
 class SseSink {
  public:
-  enum class Push { queued, dropped_oldest, closed };
+  // dropped_client: the client fell so far behind (its backlog over the byte cap) that it was disconnected.
+  enum class Push { queued, dropped_oldest, dropped_client, closed };
   virtual ~SseSink() = default;
   virtual Push push(std::shared_ptr<const std::string> chunk) = 0;
 };

@@ -53,7 +53,11 @@ EventHub::Result EventHub::broadcast(const std::string& channel, std::string fra
     auto p = s->push(shared);
     if (p == SseSink::Push::closed) continue;
     r.clients++;
-    if (p == SseSink::Push::dropped_oldest) r.lagged++;
+    if (p == SseSink::Push::dropped_oldest || p == SseSink::Push::dropped_client) r.lagged++;
+    if (p == SseSink::Push::dropped_client) {
+      r.dropped_clients++;
+      spdlog::warn("SSE client on /{} dropped: more than its byte cap waiting (a stalled reader)", channel == "direct" ? "direct/events" : channel);
+    }
   }
   return r;
 }

@@ -37,7 +37,7 @@ class HttpServer;
 class EventHub {
  public:
   void attach(const std::string& channel, std::shared_ptr<SseSink> sink);
-  struct Result { std::size_t clients = 0, lagged = 0; };
+  struct Result { std::size_t clients = 0, lagged = 0, dropped_clients = 0; };
   Result broadcast(const std::string& channel, std::string frame);
 
  private:

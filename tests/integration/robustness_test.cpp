@@ -53,13 +53,13 @@ class RawConn {
   // True once the peer closed the connection (whatever it sent first).
   bool closed_by_peer(std::chrono::milliseconds limit) {
     auto until = std::chrono::steady_clock::now() + limit;
-    char buf[4096];
+    std::vector<char> buf(1 << 16);  // what is still in flight before the close: read it fast
     while (true) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
       if (left <= 0) return false;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-      auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      auto n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
       if (n == 0) return true;
       if (n < 0 && errno != EAGAIN) return errno == ECONNRESET;
     }
@@ -202,4 +202,23 @@ TEST_CASE("robustness: a stranger without a handshake is closed after handshake_
   for (auto& c : strangers) CHECK(c->closed_by_peer(10s));
   fleet.mesh().restart_node(1);  // it dials node 0 again, as a new connection
   CHECK(eventually([&] { return fleet.peers(0) == 1; }, 20s));
+}
+
+TEST_CASE("robustness: a stalled /direct/events client is dropped once its backlog passes the byte cap, and the node's memory stays bounded") {
+  TestFleet fleet(2);
+  auto& node = fleet.mesh().nodes()[0];
+  RawConn stalled(host_port(node.api_base));
+  stalled.send("GET /direct/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + node.token + "\r\n\r\n");
+  REQUIRE(stalled.read_until("text/event-stream", 5s));  // then it never reads again
+  auto before = rss_kib(node.pid);
+  const std::string payload = base64_encode(std::string(700 * 1024, 'x'));  // ~0.93 MB per event
+  for (int i = 0; i < 60; ++i) {
+    auto r = fleet.post(1, "/direct/send",
+                        {{"agent_id", fleet.agent_id(0)}, {"payload", payload}, {"require_durable_app_ack", false}});
+    REQUIRE(r["ok"] == true);
+  }
+  // 60 events of ~0.93 MB: past the 16 MiB cap the client is dropped, not buffered.
+  CHECK(stalled.closed_by_peer(20s));
+  CHECK(rss_kib(node.pid) - before < 40 * 1024);
+  CHECK(fleet.get(0, "/health")["ok"] == true);
 }
