@@ -71,23 +71,18 @@ class RawConn {
   std::string received_;
 };
 
-int thread_count(int pid) {
+// A number from /proc/PID/status ("Threads:", "VmRSS:" in KiB); -1 when absent.
+long proc_status(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   return -1;
 }
+long thread_count(int pid) { return proc_status(pid, "Threads:"); }
+long rss_kib(int pid) { return proc_status(pid, "VmRSS:"); }
 
 std::string host_port(const std::string& api_base) { return api_base.substr(std::string("http://").size()); }
-
-long rss_kib(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
 
 }  // namespace
 
