@@ -1,16 +1,15 @@
 #include "core/contained_files.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include "core/encoding.h"
+#include "core/sha256.h"
 
 namespace x0x::contained {
 
@@ -130,19 +129,11 @@ std::string read_file(const fs::path& root, std::string_view rel, std::size_t ma
 std::string sha256_file(const fs::path& root, std::string_view rel) {
   struct stat st {};
   auto f = open_regular(root, rel, st);
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  std::vector<unsigned char> buf(1 << 16);
-  while (true) {
-    auto n = ::read(f.fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(rel, std::string("read error (") + std::strerror(errno) + ")");
-    if (n == 0) break;
-    crypto_hash_sha256_update(&state, buf.data(), static_cast<unsigned long long>(n));
+  try {
+    return x0x::sha256_fd(f.fd, std::string(rel));
+  } catch (const std::runtime_error& e) {
+    fail(rel, "read error");
   }
-  std::array<std::uint8_t, crypto_hash_sha256_BYTES> out{};
-  crypto_hash_sha256_final(&state, out.data());
-  return to_hex(std::span<const std::uint8_t>(out.data(), out.size()));
 }
 
 void write_file(const fs::path& root, std::string_view rel, std::string_view content) {

@@ -1,7 +1,11 @@
 #include "core/sha256.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -18,21 +22,33 @@ std::string sha256_hex(std::string_view bytes) {
   return to_hex(std::span<const std::uint8_t>(out.data(), out.size()));
 }
 
-std::string sha256_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path.string() + ": cannot read");
+std::string sha256_fd(int fd, const std::string& what) {
   crypto_hash_sha256_state st;
   crypto_hash_sha256_init(&st);
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    auto n = in.gcount();
-    if (n > 0) crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), static_cast<unsigned long long>(n));
+  std::vector<unsigned char> buf(1 << 16);
+  while (true) {
+    auto n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(what + ": read error (" + std::strerror(errno) + ")");
+    if (n == 0) break;
+    crypto_hash_sha256_update(&st, buf.data(), static_cast<unsigned long long>(n));
   }
-  if (in.bad()) throw std::runtime_error(path.string() + ": read error");
   std::array<std::uint8_t, crypto_hash_sha256_BYTES> out{};
   crypto_hash_sha256_final(&st, out.data());
   return to_hex(std::span<const std::uint8_t>(out.data(), out.size()));
+}
+
+std::string sha256_file(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(path.string() + ": cannot read");
+  try {
+    auto hex = sha256_fd(fd, path.string());
+    ::close(fd);
+    return hex;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
 }
 
 }  // namespace x0x
