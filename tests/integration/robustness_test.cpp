@@ -82,6 +82,15 @@ long proc_status(int pid, const std::string& field) {
 long thread_count(int pid) { return proc_status(pid, "Threads:"); }
 long rss_kib(int pid) { return proc_status(pid, "VmRSS:"); }
 
+// Under AddressSanitizer freed memory sits in its quarantine (256 MB), so RSS
+// says nothing about what the node holds: the memory bounds are asserted in the
+// plain build, the behaviour (closed, dropped) in both.
+#ifdef __SANITIZE_ADDRESS__
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 std::string host_port(const std::string& api_base) { return api_base.substr(std::string("http://").size()); }
 
 }  // namespace
@@ -170,7 +179,7 @@ TEST_CASE("robustness: strangers announcing 17 MiB frames before a handshake are
     strangers.back()->send(std::string("\x01\x10\x00\x00\x01", 5) + std::string(1000, 'A'));  // 17 MiB announced, 1 KB sent
   }
   for (auto& c : strangers) CHECK(c->closed_by_peer(5s));
-  CHECK(rss_kib(node.pid) - before < 64 * 1024);  // was 40 × 17 MiB allocated and zeroed
+  if (kRssMeaningful) CHECK(rss_kib(node.pid) - before < 64 * 1024);  // was 40 × 17 MiB allocated and zeroed
   auto hs = fleet.get(0, "/diagnostics/connectivity")["handshake"];
   CHECK(hs["oversize_frame_before_hello"].get<int>() >= 40);
   CHECK(fleet.peers(0) == 1);
@@ -214,6 +223,6 @@ TEST_CASE("robustness: a stalled /direct/events client is dropped once its backl
   }
   // 60 events of ~0.93 MB: past the 16 MiB cap the client is dropped, not buffered.
   CHECK(stalled.closed_by_peer(20s));
-  CHECK(rss_kib(node.pid) - before < 40 * 1024);
+  if (kRssMeaningful) CHECK(rss_kib(node.pid) - before < 40 * 1024);
   CHECK(fleet.get(0, "/health")["ok"] == true);
 }
