@@ -23,6 +23,9 @@ struct LeanTuning {
                 dm_ack_timeout_ms = 10000, lazy_flush_ms = 50, graft_timeout_ms = 250,
                 lazy_target = 8,  // IHAVE per message to this many random lazy peers, not all of them
                 handshake_timeout_ms = 10000,  // a connection without a handshake by then is closed
+                peer_idle_timeout_ms = 45000,  // a peer silent this long (no PONG either) is dead: closed, redialled
+                dm_freshness_ms = 600000,      // DMs signed further than this from our clock are refused
+                max_known_addresses = 1024, dials_per_sec = 20,  // peer exchange bounds
                 // cooling (saorsa-gossip's): this many per-peer send timeouts of one
                 // (peer, topic) within the window suppress it for the cooldown
                 cooling_threshold = 5, cooling_window_ms = 30000, cooldown_ms = 120000;

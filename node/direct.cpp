@@ -9,10 +9,9 @@ namespace x0x::node {
 using nlohmann::json;
 using wire::FrameType;
 
-static constexpr std::size_t kDedupeMemory = 65'536;
-
-Direct::Direct(Mesh& mesh, const Identity& id, DirectTuning tuning, Deliver deliver)
-    : mesh_(mesh), id_(id), tuning_(tuning), deliver_(std::move(deliver)) {}
+Direct::Direct(Mesh& mesh, const Identity& id, DirectTuning tuning, const std::filesystem::path& replay_file,
+               Deliver deliver)
+    : mesh_(mesh), id_(id), tuning_(tuning), deliver_(std::move(deliver)), replay_(replay_file, tuning.replay) {}
 
 static json error_body(const std::string& code, const std::string& detail) {
   return {{"ok", false}, {"error", code}, {"detail", detail}};
@@ -99,17 +98,6 @@ void Direct::finish(const wire::MsgId& id, int status, json body) {
   done(status, std::move(body));
 }
 
-bool Direct::seen_request(const wire::MsgId& id) {
-  std::lock_guard lk(mu_);
-  if (!delivered_.insert(id).second) return true;
-  delivered_order_.push_back(id);
-  if (delivered_order_.size() > kDedupeMemory) {
-    delivered_.erase(delivered_order_.front());
-    delivered_order_.pop_front();
-  }
-  return false;
-}
-
 void Direct::handle(const InboundFrame& f) {
   if (f.type == FrameType::dm_ack) {
     auto ack = wire::decode_dm_ack(f.body);
@@ -122,6 +110,11 @@ void Direct::handle(const InboundFrame& f) {
         return finish(ack.request_id, 409, error_body("recipient_key_invalid", "the peer does not host that agent"));
       case wire::DmAckStatus::rejected:
         return finish(ack.request_id, 403, error_body("recipient_rejected", "the recipient refused the message"));
+      case wire::DmAckStatus::stale:
+        return finish(ack.request_id, 403,
+                      error_body("recipient_rejected",
+                                 "the recipient refused the message as stale: signed outside its freshness window "
+                                 "(are the two clocks far apart?)"));
     }
     return;
   }
@@ -138,7 +131,10 @@ void Direct::handle(const InboundFrame& f) {
              decision == "reject_blocked") {  // before dedupe: a retry must be refused too
     stats_.incoming_trust_rejected++;
     ack.status = wire::DmAckStatus::rejected;
-  } else if (seen_request(dm.request_id)) {
+  } else if (auto seen = replay_.check(dm.request_id, dm.ts_ms, unix_ms()); seen == DmReplayGuard::Verdict::stale) {
+    stats_.incoming_stale_rejected++;
+    ack.status = wire::DmAckStatus::stale;
+  } else if (seen == DmReplayGuard::Verdict::duplicate) {
     stats_.incoming_duplicates++;
     ack.status = wire::DmAckStatus::duplicate;
   } else {
@@ -210,6 +206,7 @@ json Direct::diagnostics_json() const {
             {"incoming_signature_failed", s.incoming_signature_failed.load()},
             {"incoming_trust_rejected", s.incoming_trust_rejected.load()},
             {"incoming_duplicates", s.incoming_duplicates.load()},
+            {"incoming_stale_rejected", s.incoming_stale_rejected.load()},  // lean-only: outside the freshness window
             {"incoming_delivered_to_subscribe", s.incoming_delivered.load()},
             {"subscriber_events_evicted", s.subscriber_events_evicted.load()}}},
           {"per_peer", per_peer}};

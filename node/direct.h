@@ -1,7 +1,8 @@
 // Direct messages routed by agent id over the mesh's Bulk stream. The sender
 // answers the REST call only once the recipient node acknowledged the frame
 // (or the budget ran out), retrying with the same request id; the receiver
-// de-duplicates by request id so a retry is never delivered twice.
+// de-duplicates by request id so a retry is never delivered twice, and refuses
+// DMs signed outside its freshness window (DmReplayGuard, kept across restarts).
 #pragma once
 #include <functional>
 #include <deque>
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "node/dm_replay_guard.h"
 #include "node/identity.h"
 #include "node/mesh.h"
 #include "node/metrics.h"
@@ -23,6 +25,7 @@ struct DirectTuning {
   std::chrono::milliseconds ack_timeout{10'000};
   std::chrono::milliseconds retry_every{2'000};
   std::size_t max_retries = 3;
+  DmReplayOptions replay;
 };
 
 class Direct {
@@ -38,7 +41,8 @@ class Direct {
   // Called once per accepted DM with the flat /direct/events object.
   using Deliver = std::function<void(const nlohmann::json& event)>;
 
-  Direct(Mesh& mesh, const Identity& id, DirectTuning tuning, Deliver deliver);
+  // replay_file: where accepted request ids are remembered across restarts.
+  Direct(Mesh& mesh, const Identity& id, DirectTuning tuning, const std::filesystem::path& replay_file, Deliver deliver);
   // The trust_decision for a sender (contacts); "reject_blocked" refuses the
   // DM (403 recipient_rejected at the sender). Set before any traffic.
   using TrustDecision = std::function<std::string(const std::string& sender_agent_id)>;
@@ -61,7 +65,6 @@ class Direct {
     Done done;
   };
   void finish(const wire::MsgId& id, int status, nlohmann::json body);
-  bool seen_request(const wire::MsgId& id);
 
   Mesh& mesh_;
   const Identity& id_;
@@ -71,8 +74,7 @@ class Direct {
   DirectStats stats_;
   mutable std::mutex mu_;
   std::map<wire::MsgId, Pending> pending_;
-  std::set<wire::MsgId> delivered_;  // receiver-side dedupe
-  std::deque<wire::MsgId> delivered_order_;
+  DmReplayGuard replay_;  // receiver-side dedupe and freshness
   struct PeerDm { std::uint64_t sent_ok = 0, sent_failed = 0, recv = 0; std::int64_t rtt_sum_ms = 0; };
   std::map<std::string, PeerDm> per_peer_;
 };

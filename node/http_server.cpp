@@ -1,6 +1,8 @@
 #include <utility>  // before Boost.Asio: 1.74 misses it under C++20
 #include "node/http_server.h"
 
+#include "node/accept_guard.h"
+
 #include <nlohmann/json.hpp>
 
 #include <boost/asio.hpp>
@@ -279,15 +281,38 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   RequestHandler& handler;
   HttpServerOptions opts;
   tcp::acceptor acceptor;
+  AcceptGuard fd_guard{"api"};
+  asio::steady_timer accept_pause{io};
 
   void accept() {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec) {
-        if (ec != asio::error::operation_aborted) self->accept();
-        return;
+        if (ec == asio::error::operation_aborted) return;
+        if (AcceptGuard::is_fd_exhaustion(ec.value())) return self->accept_exhausted();
+        return self->accept();
       }
-      std::make_shared<HttpSession>(std::move(s), self->handler, self->opts)->start();
+      self->fd_guard.on_accepted();
+      self->serve(std::move(s));
       self->accept();
+    });
+  }
+
+  void serve(tcp::socket s) { std::make_shared<HttpSession>(std::move(s), handler, opts)->start(); }
+
+  // At the fd limit the API still answers: the spare descriptor takes the
+  // waiting request (an operator's curl, a runner's poll), then a pause.
+  void accept_exhausted() {
+    auto ex = fd_guard.on_exhausted();
+    if (ex.spare_released) {
+      beast::error_code ec;
+      acceptor.non_blocking(true, ec);
+      tcp::socket s(asio::make_strand(io));
+      acceptor.accept(s, ec);
+      if (!ec) serve(std::move(s));
+    }
+    accept_pause.expires_after(ex.pause);
+    accept_pause.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->accept();
     });
   }
 };
@@ -315,6 +340,7 @@ void HttpServer::stop() {
   asio::post(im->io, [im] {
     beast::error_code ec;
     im->acceptor.close(ec);
+    im->accept_pause.cancel();
   });
 }
 

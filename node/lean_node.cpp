@@ -114,6 +114,9 @@ void LeanNode::start() {
   mo.peer_send_timeout = std::chrono::milliseconds(cfg_.lean.peer_send_timeout_ms);
   mo.heartbeat_interval = std::chrono::milliseconds(cfg_.lean.heartbeat_interval_ms);
   mo.handshake_timeout = std::chrono::milliseconds(cfg_.lean.handshake_timeout_ms);
+  mo.idle_timeout = std::chrono::milliseconds(cfg_.lean.peer_idle_timeout_ms);
+  mo.addresses.max_addresses = cfg_.lean.max_known_addresses;
+  mo.addresses.dials_per_sec = cfg_.lean.dials_per_sec;
   MeshCallbacks cb;
   cb.on_peer_up = [this](const PeerInfo& p) {
     spdlog::info("peer connected: {} ({}) at {}", p.name, p.machine_id.substr(0, 16), p.listen_addr);
@@ -146,7 +149,9 @@ void LeanNode::start() {
 
   DirectTuning dt;
   dt.ack_timeout = std::chrono::milliseconds(cfg_.lean.dm_ack_timeout_ms);
-  direct_ = std::make_unique<Direct>(*mesh_, id_, dt, [this](const nlohmann::json& e) { deliver_dm(e); });
+  dt.replay.window = std::chrono::milliseconds(cfg_.lean.dm_freshness_ms);
+  direct_ = std::make_unique<Direct>(*mesh_, id_, dt, cfg_.data_dir / "dm-replay.bin",
+                                     [this](const nlohmann::json& e) { deliver_dm(e); });
   groups::GroupTransport gtr;
   gtr.publish = [g = gossip_.get()](const std::string& topic, std::string payload) { g->publish(topic, std::move(payload)); };
   gtr.send = [m = mesh_.get()](const std::string& agent_id, std::string body) {

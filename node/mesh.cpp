@@ -1,6 +1,8 @@
 #include <utility>  // before Boost.Asio: 1.74 misses it under C++20
 #include "node/mesh.h"
 
+#include "node/accept_guard.h"
+
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -23,11 +25,16 @@ std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
+// How a queued frame goes on the wire: HELLO as it is, everything else sealed
+// with the session cipher when its write starts (nonces in socket order).
+enum class Sealing : std::uint8_t { plain, session };
+
 struct OutFrame {
   std::string bytes;
   Clock::time_point enqueued, release_at;
   SendMeta meta;
-  bool handshake = false;
+  bool handshake = false;  // may leave before the handshake is complete (HELLO, AUTH)
+  Sealing sealing = Sealing::session;
   bool flagged = false;  // already counted as a send timeout
 };
 
@@ -47,6 +54,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   asio::strand<asio::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   asio::steady_timer tick_timer;
+  AcceptGuard fd_guard{"mesh"};
+  asio::steady_timer accept_pause{strand};
   std::string self_addr;
   std::atomic<bool> stopping{false};
 
@@ -54,10 +63,10 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   std::map<std::string, std::shared_ptr<Conn>> peers;           // established, by machine id
   std::map<std::uint64_t, std::weak_ptr<Conn>> conns;           // every live connection
   std::map<std::string, KnownAgent> agents;                     // discovery cache, by agent id
-  std::set<std::string> known_addrs, dialing;
+  PeerAddressBook addresses;                                    // whom to dial, and when
   std::map<std::string, std::string> addr_owner;                // listen addr -> agent id
   std::uint64_t next_conn_id = 1;
-  Clock::time_point last_heartbeat{}, last_redial{};
+  Clock::time_point last_heartbeat{};
 
   // tx_depth (data_tx.data_tx_depth): frames queued on every connection plus
   // the frame each connection is writing right now. +1 when enqueued, -1 when
@@ -69,19 +78,23 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   // address; and what was refused or cut before a handshake (diagnostics).
   std::map<std::string, std::size_t> pending_by_addr;
   std::size_t pending_total = 0;
-  std::atomic<std::uint64_t> refused_pending_cap{0}, handshake_timeouts{0}, oversize_before_hello{0};
+  std::atomic<std::uint64_t> refused_pending_cap{0}, handshake_timeouts{0}, oversize_before_hello{0},
+      auth_failed{0}, keepalive_timeouts{0};
   std::atomic<bool> above_high_water{false};
 
   Impl(asio::io_context& io_, const Identity& id_, MeshOptions o, RecvPump& p, Faults& f, MeshCallbacks c)
-      : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), strand(asio::make_strand(io_)),
-        acceptor(strand), tick_timer(strand) {}
+      : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), addresses(opts.addresses),
+        strand(asio::make_strand(io_)), acceptor(strand), tick_timer(strand) {}
 
   void accept_loop();
+  void accept_exhausted();
+  void dial_due();  // dials what the address book says is due, within its budget
   void dial(const std::string& addr);
+  bool connected_addr(const std::string& addr) const;  // under mu
   void tick();
   void on_established(const std::shared_ptr<Conn>& c);
   void on_closed(Conn& c);
-  void learn_addr(const std::string& addr);
+  void learn_addr(const std::string& addr, bool bootstrap = false);
   bool partitioned_addr(const std::string& addr) const;
   void note_tx_depth_change();
 };
@@ -95,7 +108,9 @@ struct Conn : std::enable_shared_from_this<Conn> {
   bool outbound;
   std::string dial_addr;
   wire::KxKeyPair kx = wire::KxKeyPair::generate();
-  wire::SessionKey key{};
+  std::array<std::uint8_t, 32> own_nonce = wire::fresh_nonce();
+  std::optional<std::array<std::uint8_t, 32>> peer_kx_pk;  // set by the peer's HELLO
+  wire::SessionCipher cipher;  // from the peer's HELLO on; used on the strand only
   std::atomic<bool> established{false};
   PeerInfo info;
   std::uint32_t generation = 1;
@@ -134,15 +149,9 @@ struct Conn : std::enable_shared_from_this<Conn> {
     auto ep = sock.remote_endpoint(ec);
     if (!ec) info.remote_addr = SocketAddr{ep.address().to_string(), ep.port()}.to_string();
     sock.set_option(tcp::no_delay(true), ec);
-    wire::Hello h;
-    h.agent_pk = mesh->id.agent.pk;
-    h.kx_pk = kx.pk;
-    h.listen_addr = mesh->self_addr;
-    h.name = mesh->opts.name;
-    h.ts_ms = unix_ms();
-    auto body = wire::encode_hello(h, mesh->id.machine);
     if (!mesh->faults.stale())
-      enqueue(wire::seal_frame(FrameType::hello, body, wire::SessionKey{}), {}, true);
+      enqueue(wire::plain_frame(FrameType::hello, wire::encode_hello(wire::Hello{wire::kProtocolVersion, kx.pk, own_nonce})),
+              {}, true, Sealing::plain);
     hs_timer.expires_after(mesh->opts.handshake_timeout);
     hs_timer.async_wait(asio::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->established) return;
@@ -163,7 +172,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
   }
 
   // Thread-safe.
-  bool enqueue(std::string bytes, SendMeta meta, bool handshake = false) {
+  // bytes: an unsealed_frame (a plain_frame for HELLO).
+  bool enqueue(std::string bytes, SendMeta meta, bool handshake = false, Sealing sealing = Sealing::session) {
     auto now = Clock::now();
     auto delay = mesh->faults.delay(info.agent_id, info.machine_id);
     auto window = mesh->faults.window_frames(info.agent_id, info.machine_id);
@@ -184,7 +194,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
       } else {
         window_releases.clear();
       }
-      q.push_back(OutFrame{std::move(bytes), now, release, std::move(meta), handshake});
+      q.push_back(OutFrame{std::move(bytes), now, release, std::move(meta), handshake, sealing});
       mesh->tx_depth++;
       if (!writing && (established || handshake)) kick = writing = true;
     }
@@ -240,6 +250,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
         inflight = frame;
       }
     }
+    if (frame && frame->sealing == Sealing::session) cipher.seal_in_place(frame->bytes);
     if (!frame) {
       release_timer.expires_at(hold_until);
       release_timer.async_wait(asio::bind_executor(strand, [self = shared_from_this()](auto ec) {
@@ -332,32 +343,55 @@ struct Conn : std::enable_shared_from_this<Conn> {
   void on_frame() {
     if (mesh->faults.stale()) return read_header();  // a stale node answers nothing
     try {
-      if (!established) {
-        auto f = wire::open_frame(body_buf, wire::SessionKey{});
-        if (f.type != FrameType::hello) return close("first frame was not HELLO");
-        on_hello(wire::decode_hello(f.body));
-        if (closed) return;
-        return read_header();
-      }
-      auto f = wire::open_frame(body_buf, key);
-      if (f.type == FrameType::hello) return close("HELLO after handshake");
+      if (!established) return on_handshake_frame();
+      auto type = cipher.open_in_place(body_buf);
+      if (type == FrameType::hello || type == FrameType::auth) return close("handshake frame after the handshake");
       rx_frames++;
       last_rx_ns = steady_ns();
       if (mesh->faults.partitioned(info.agent_id, info.machine_id)) return close("partitioned");
       // Keepalives are transport business, as QUIC's are: answered here on
       // the I/O thread instead of waking a dispatcher worker.
-      if (f.type == FrameType::ping) {
-        enqueue(wire::seal_frame(FrameType::pong, f.body, key), {});
+      if (type == FrameType::ping) {
+        enqueue(wire::unsealed_frame(FrameType::pong, body_buf), {});
         return read_header();
       }
-      if (f.type == FrameType::pong) {
-        rtt_us = (steady_ns() - static_cast<std::int64_t>(wire::decode_ping(f.body))) / 1000;
+      if (type == FrameType::pong) {
+        rtt_us = (steady_ns() - static_cast<std::int64_t>(wire::decode_ping(body_buf))) / 1000;
         return read_header();
       }
-      InboundFrame in{f.type, std::move(f.body), id, info.machine_id, {}};
+      InboundFrame in{type, std::move(body_buf), id, info.machine_id, {}};
       push_inbound(std::move(in));
     } catch (const std::exception& e) {
       close(std::string("bad frame: ") + e.what());
+    }
+  }
+
+  // HELLO (plain), then AUTH (the first encrypted frame). Any failure here is
+  // a stranger that could not prove who it is: counted and closed.
+  void on_handshake_frame() {
+    try {
+      if (!peer_kx_pk) {
+        auto f = wire::open_plain_frame(body_buf);
+        if (f.type != FrameType::hello) return close("first frame was not HELLO");
+        auto h = wire::decode_hello(f.body);
+        cipher = wire::derive_session(kx, h.kx_pk, outbound);
+        peer_kx_pk = h.kx_pk;
+        wire::Auth a;
+        a.agent_pk = mesh->id.agent.pk;
+        a.listen_addr = mesh->self_addr;
+        a.name = mesh->opts.name;
+        a.ts_ms = unix_ms();
+        auto body = wire::encode_auth(a, mesh->id.machine, wire::Transcript{kx.pk, h.kx_pk, h.nonce});
+        enqueue(wire::unsealed_frame(FrameType::auth, body), {}, true);
+        return read_header();
+      }
+      auto type = cipher.open_in_place(body_buf);
+      if (type != FrameType::auth) return close("expected AUTH after HELLO");
+      on_auth(wire::decode_auth(body_buf, wire::Transcript{*peer_kx_pk, kx.pk, own_nonce}));
+      if (!closed) read_header();
+    } catch (const std::exception& e) {
+      mesh->auth_failed++;
+      close(std::string("handshake failed: ") + e.what());
     }
   }
 
@@ -379,7 +413,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     read_header();
   }
 
-  void on_hello(const wire::Hello& h) {
+  void on_auth(const wire::Auth& h) {
     info.machine_id = derive_machine_id(h.machine_pk);
     info.agent_id = derive_agent_id(h.agent_pk);
     info.agent_pk = h.agent_pk;
@@ -395,7 +429,6 @@ struct Conn : std::enable_shared_from_this<Conn> {
       return close("connected to self");  // not under mesh->mu: on_closed takes it
     }
     if (mesh->faults.partitioned(info.agent_id, info.machine_id)) return close("partitioned");
-    key = wire::derive_session_key(kx, h.kx_pk);
     established = true;
     hs_timer.cancel();
     release_pending();
@@ -436,12 +469,34 @@ void Mesh::Impl::note_tx_depth_change() {
   if (above_high_water.exchange(above) != above && above) tx_high_water++;
 }
 
+// At the fd limit: take the waiting connection with the spare descriptor and
+// close it (a stranger must not cost us the API's last descriptors), then
+// pause before accepting again. On the acceptor's strand.
+void Mesh::Impl::accept_exhausted() {
+  auto ex = fd_guard.on_exhausted();
+  if (ex.spare_released) {
+    boost::system::error_code ec;
+    acceptor.non_blocking(true, ec);
+    tcp::socket shed(io);
+    acceptor.accept(shed, ec);
+    if (!ec) fd_guard.count_shed();
+    shed.close(ec);
+    fd_guard.restore_spare();  // into the descriptor just closed
+  }
+  accept_pause.expires_after(ex.pause);
+  accept_pause.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec && !self->stopping) self->accept_loop();
+  });
+}
+
 void Mesh::Impl::accept_loop() {
   acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
     if (ec) {
-      if (!self->stopping) self->accept_loop();
-      return;
+      if (self->stopping) return;
+      if (AcceptGuard::is_fd_exhaustion(ec.value())) return self->accept_exhausted();
+      return self->accept_loop();
     }
+    self->fd_guard.on_accepted();
     std::shared_ptr<Conn> c;
     {
       boost::system::error_code aec;
@@ -467,14 +522,14 @@ void Mesh::Impl::accept_loop() {
   });
 }
 
-void Mesh::Impl::learn_addr(const std::string& addr) {
+void Mesh::Impl::learn_addr(const std::string& addr, bool bootstrap) {
   if (addr.empty() || addr == self_addr || !parse_socket_addr(addr)) return;
   bool fresh;
   {
     std::lock_guard lk(mu);
-    fresh = known_addrs.insert(addr).second;
+    fresh = addresses.learn(addr, bootstrap, Clock::now()) == PeerAddressBook::Learned::added;
   }
-  if (fresh) dial(addr);
+  if (fresh) dial_due();
 }
 
 bool Mesh::Impl::partitioned_addr(const std::string& addr) const {
@@ -484,26 +539,36 @@ bool Mesh::Impl::partitioned_addr(const std::string& addr) const {
   return faults.partitioned(it->second, a == agents.end() ? std::string() : a->second.machine_id);
 }
 
-void Mesh::Impl::dial(const std::string& addr) {
+// Under mu: the address belongs to a connected peer, or to us.
+bool Mesh::Impl::connected_addr(const std::string& addr) const {
+  if (addr == self_addr) return true;
+  auto owner = addr_owner.find(addr);
+  if (owner == addr_owner.end()) return false;
+  if (owner->second == id.agent_id) return true;
+  auto a = agents.find(owner->second);
+  return a != agents.end() && peers.count(a->second.machine_id);
+}
+
+void Mesh::Impl::dial_due() {
   if (stopping) return;
-  auto sa = parse_socket_addr(addr);
-  if (!sa) return;
+  std::vector<std::string> due;
   {
     std::lock_guard lk(mu);
-    if (addr == self_addr || dialing.count(addr) || partitioned_addr(addr)) return;
-    auto owner = addr_owner.find(addr);
-    if (owner != addr_owner.end()) {
-      if (owner->second == id.agent_id) return;
-      auto a = agents.find(owner->second);
-      if (a != agents.end() && peers.count(a->second.machine_id)) return;
-    }
-    dialing.insert(addr);
+    due = addresses.take_due(Clock::now(),
+                             [this](const std::string& a) { return connected_addr(a) || partitioned_addr(a); });
   }
+  for (auto& a : due) dial(a);
+}
+
+// Only for addresses take_due handed out: each ends in answered() (a
+// handshake) or dial_failed() (no connection, or no handshake on it).
+void Mesh::Impl::dial(const std::string& addr) {
+  auto sa = parse_socket_addr(addr);
   boost::system::error_code ec;
-  auto ip = asio::ip::make_address(sa->host == "localhost" ? "127.0.0.1" : sa->host, ec);
-  if (ec) {
+  auto ip = sa ? asio::ip::make_address(sa->host == "localhost" ? "127.0.0.1" : sa->host, ec) : asio::ip::address{};
+  if (!sa || ec) {
     std::lock_guard lk(mu);
-    dialing.erase(addr);
+    addresses.dial_failed(addr, Clock::now());
     return;
   }
   // One strand for the socket and its connect timeout: their handlers touch
@@ -522,9 +587,9 @@ void Mesh::Impl::dial(const std::string& addr) {
     std::shared_ptr<Conn> c;
     {
       std::lock_guard lk(self->mu);
-      self->dialing.erase(addr);
       if (e || self->stopping) {
         self->establish_failures++;
+        self->addresses.dial_failed(addr, Clock::now());
         return;
       }
       c = std::make_shared<Conn>(self, std::move(*sock), self->next_conn_id++, true, addr);
@@ -541,9 +606,11 @@ void Mesh::Impl::on_established(const std::shared_ptr<Conn>& c) {
     std::lock_guard lk(mu);
     auto& i = c->info;
     agents[i.agent_id] = KnownAgent{i.agent_id, i.machine_id, i.name, i.listen_addr, i.agent_pk, unix_ms()};
+    if (c->outbound) addresses.answered(c->dial_addr);
     if (!i.listen_addr.empty()) {
       addr_owner[i.listen_addr] = i.agent_id;
-      known_addrs.insert(i.listen_addr);
+      addresses.learn(i.listen_addr, false, Clock::now());
+      addresses.answered(i.listen_addr);
     }
     auto it = peers.find(i.machine_id);
     if (it != peers.end() && it->second != c) {
@@ -576,10 +643,10 @@ void Mesh::Impl::on_established(const std::shared_ptr<Conn>& c) {
   wire::Peers list;
   for (auto& o : others)
     if (!o->info.listen_addr.empty()) list.addrs.push_back(o->info.listen_addr);
-  if (!list.addrs.empty()) c->enqueue(wire::seal_frame(FrameType::peers, wire::encode_peers(list), c->key), {});
+  if (!list.addrs.empty()) c->enqueue(wire::unsealed_frame(FrameType::peers, wire::encode_peers(list)), {});
   if (!c->info.listen_addr.empty()) {
     auto one = wire::encode_peers(wire::Peers{{c->info.listen_addr}});
-    for (auto& o : others) o->enqueue(wire::seal_frame(FrameType::peers, one, o->key), {});
+    for (auto& o : others) o->enqueue(wire::unsealed_frame(FrameType::peers, one), {});
   }
 }
 
@@ -593,6 +660,10 @@ void Mesh::Impl::on_closed(Conn& c) {
       peers.erase(it);
       was_peer = true;
     }
+    auto now = Clock::now();
+    // Connected but no identity proven (no AUTH): a failed dial of that address.
+    if (c.outbound && c.info.machine_id.empty()) addresses.dial_failed(c.dial_addr, now);
+    if (was_peer && !c.info.listen_addr.empty()) addresses.lost(c.info.listen_addr, now);
   }
   if (was_peer && c.established && cb.on_peer_down && !stopping) cb.on_peer_down(c.info.machine_id);
 }
@@ -601,39 +672,32 @@ void Mesh::Impl::tick() {
   if (stopping) return;
   auto now = Clock::now();
   std::vector<std::shared_ptr<Conn>> live;
-  std::vector<std::string> redial;
   bool heartbeat = now - last_heartbeat >= opts.heartbeat_interval;
-  bool redial_now = now - last_redial >= 2s;
   {
     std::lock_guard lk(mu);
     for (auto& [_, w] : conns)
       if (auto c = w.lock()) live.push_back(c);
-    if (redial_now) {
-      last_redial = now;
-      for (auto& a : known_addrs) {
-        auto owner = addr_owner.find(a);
-        bool connected = false;
-        if (owner != addr_owner.end()) {
-          if (owner->second == id.agent_id) continue;
-          auto ag = agents.find(owner->second);
-          connected = ag != agents.end() && peers.count(ag->second.machine_id);
-        }
-        if (!connected) redial.push_back(a);
-      }
-    }
     if (heartbeat) last_heartbeat = now;
   }
+  auto idle_limit_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts.idle_timeout).count();
   for (auto& c : live) {
     if (!c->established) continue;
     if (faults.partitioned(c->info.agent_id, c->info.machine_id)) {
       c->close("partitioned");
       continue;
     }
+    // A stale node keeps its connections (it answers nothing, hears nothing).
+    if (!faults.stale() && steady_ns() - c->last_rx_ns.load() > idle_limit_ns) {
+      keepalive_timeouts++;
+      spdlog::info("mesh: {} sent nothing for {} ms: closing it as dead", c->info.name, opts.idle_timeout.count());
+      c->close("dead: nothing received within the idle timeout");
+      continue;
+    }
     c->check_send_timeouts(now);
     if (heartbeat && !faults.stale())
-      c->enqueue(wire::seal_frame(FrameType::ping, wire::encode_ping(static_cast<std::uint64_t>(steady_ns())), c->key), {});
+      c->enqueue(wire::unsealed_frame(FrameType::ping, wire::encode_ping(static_cast<std::uint64_t>(steady_ns()))), {});
   }
-  for (auto& a : redial) dial(a);
+  dial_due();
   tick_timer.expires_after(1s);
   tick_timer.async_wait([self = shared_from_this()](auto ec) {
     if (!ec) self->tick();
@@ -659,7 +723,7 @@ void Mesh::start() {
   std::string host = bound.address().is_unspecified() ? (ip.is_v6() ? "::1" : "127.0.0.1") : bound.address().to_string();
   im.self_addr = SocketAddr{host, bound.port()}.to_string();
   im.accept_loop();
-  for (auto& b : im.opts.bootstrap) im.learn_addr(b.to_string());
+  for (auto& b : im.opts.bootstrap) im.learn_addr(b.to_string(), true);
   im.tick();
 }
 
@@ -670,6 +734,7 @@ void Mesh::stop() {
     boost::system::error_code ec;
     im->acceptor.close(ec);
     im->tick_timer.cancel();
+    im->accept_pause.cancel();
     std::vector<std::shared_ptr<Conn>> all;
     {
       std::lock_guard lk(im->mu);
@@ -696,7 +761,7 @@ bool Mesh::send(const std::string& machine_id, FrameType type, std::string body,
     c->tx_frames++;
     return true;  // lost on the (emulated) wire
   }
-  return c->enqueue(wire::seal_frame(type, body, c->key), std::move(meta));
+  return c->enqueue(wire::unsealed_frame(type, body), std::move(meta));
 }
 
 std::vector<PeerInfo> Mesh::peers() const {
@@ -744,8 +809,15 @@ void Mesh::handle_membership(const InboundFrame& f) {
   }
   switch (f.type) {
     case FrameType::peers:
-      for (auto& addr : wire::decode_peers(f.body).addrs)
-        asio::post(impl_->io, [im = impl_, addr] { im->learn_addr(addr); });
+      asio::post(impl_->io, [im = impl_, addrs = wire::decode_peers(f.body).addrs] {
+        {
+          std::lock_guard lk(im->mu);
+          auto now = Clock::now();
+          for (auto& a : addrs)
+            if (!a.empty() && a != im->self_addr && parse_socket_addr(a)) im->addresses.learn(a, false, now);
+        }
+        im->dial_due();
+      });
       break;
     default:
       break;
@@ -782,9 +854,11 @@ nlohmann::json Mesh::connectivity_json() const {
   json rows = json::array();
   std::int64_t rtt_sum = 0, rtt_n = 0;
   std::size_t n_peers = 0;
+  json book;
   {
     std::lock_guard lk(impl_->mu);
     n_peers = impl_->peers.size();
+    book = impl_->addresses.stats_json();
     for (auto& [mid, c] : impl_->peers) {
       auto rtt = c->rtt_us.load();
       std::int64_t rtt_ms = rtt < 0 ? 0 : (rtt + 500) / 1000;
@@ -829,7 +903,12 @@ nlohmann::json Mesh::connectivity_json() const {
           {"handshake", {{"refused_too_many_pending", impl_->refused_pending_cap.load()},
                          {"timed_out", impl_->handshake_timeouts.load()},
                          {"oversize_frame_before_hello", impl_->oversize_before_hello.load()},
+                         {"auth_failed", impl_->auth_failed.load()},
+                         {"accept_fd_exhausted", impl_->fd_guard.exhausted_total()},
+                         {"accept_shed_at_fd_limit", impl_->fd_guard.shed_total()},
+                         {"keepalive_timeouts", impl_->keepalive_timeouts.load()},
                          {"timeout_ms", impl_->opts.handshake_timeout.count()}}},
+          {"peer_addresses", book},  // lean-only: the dial budget at work
           {"relay", {{"is_relaying", false}, {"sessions", 0}, {"bytes_forwarded", 0}}},
           {"coordinator", {{"is_coordinating", false}, {"sessions", 0}}},
           {"avg_rtt_ms", rtt_n ? rtt_sum / rtt_n : 0},

@@ -1,7 +1,8 @@
 // The mesh transport: TCP connections to every known peer on bind_address,
-// a signed HELLO handshake (session key for frame MACs), peer exchange so a
-// node joined to any one peer learns the rest, heartbeats for RTT and
-// liveness, per-peer outbound queues (data_tx) with the per-peer send timeout,
+// a challenge–response handshake (then every frame encrypted under the
+// session keys), peer exchange so a node joined to any one peer learns the
+// rest (bounded, with a dial budget), heartbeats for RTT and dead-peer
+// detection, per-peer outbound queues (data_tx) with the per-peer send timeout,
 // and the lean node's wire faults (partition, stale, delay, loss) applied on
 // this path. Inbound frames go to the recv pump; HELLO is handled here.
 #pragma once
@@ -17,6 +18,7 @@
 #include "core/socket_addr.h"
 #include "node/faults.h"
 #include "node/identity.h"
+#include "node/peer_addresses.h"
 #include "node/recv_pump.h"
 #include "node/wire.h"
 
@@ -61,6 +63,10 @@ struct MeshOptions {
   std::chrono::milliseconds handshake_timeout{10'000};
   std::size_t pending_per_address = 64;
   std::size_t pending_total = 256;
+  // An established peer from which nothing (not even a PONG) arrived for this
+  // long is dead: closed, and dialled again through the address book.
+  std::chrono::milliseconds idle_timeout{45'000};
+  AddressBookLimits addresses;
 };
 
 struct MeshCallbacks {

@@ -68,7 +68,7 @@ struct DirectStats {
       outgoing_send_failed{0}, outgoing_path_loopback{0}, outgoing_path_raw_quic{0},
       outgoing_path_gossip_inbox{0}, incoming_envelopes_total{0}, incoming_signature_failed{0},
       incoming_duplicates{0}, incoming_delivered{0}, subscriber_events_evicted{0},
-      incoming_trust_rejected{0};
+      incoming_trust_rejected{0}, incoming_stale_rejected{0};
 };
 
 }  // namespace x0x::node

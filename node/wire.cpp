@@ -18,7 +18,7 @@ const char* stream_name(Stream s) {
 
 std::optional<FrameType> frame_type_from(std::uint8_t v) {
   switch (v) {
-    case 1: case 2: case 3: case 4: case 10: case 11: case 12: case 13: case 14: case 15:
+    case 1: case 2: case 3: case 4: case 5: case 10: case 11: case 12: case 13: case 14: case 15:
     case 20: case 21: case 22:
       return static_cast<FrameType>(v);
     default:
@@ -59,56 +59,85 @@ void Reader::expect_done() const {
   if (!done()) throw WireError("trailing " + std::to_string(in_.size() - pos_) + " bytes in frame");
 }
 
-static std::array<std::uint8_t, kMacSize> mac_of(std::uint8_t type, std::string_view body,
-                                                 const SessionKey& key) {
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, key.data(), key.size(), kMacSize);
-  crypto_generichash_update(&st, &type, 1);
-  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(body.data()), body.size());
-  std::array<std::uint8_t, kMacSize> mac{};
-  crypto_generichash_final(&st, mac.data(), mac.size());
-  return mac;
+static std::uint32_t read_be32(const char* p) {
+  return std::uint32_t(std::uint8_t(p[0])) << 24 | std::uint32_t(std::uint8_t(p[1])) << 16 |
+         std::uint32_t(std::uint8_t(p[2])) << 8 | std::uint8_t(p[3]);
 }
 
-std::string seal_frame(FrameType type, std::string_view body, const SessionKey& key) {
-  auto t = static_cast<std::uint8_t>(type);
-  Writer w(4 + 1 + body.size() + kMacSize);
-  w.u32(static_cast<std::uint32_t>(1 + body.size() + kMacSize));
-  w.u8(t);
+static FrameType checked_type(std::uint8_t v) {
+  auto type = frame_type_from(v);
+  if (!type) throw WireError("unknown frame type " + std::to_string(v));
+  return *type;
+}
+
+std::string plain_frame(FrameType type, std::string_view body) {
+  Writer w(4 + 1 + body.size());
+  w.u32(static_cast<std::uint32_t>(1 + body.size()));
+  w.u8(static_cast<std::uint8_t>(type));
   w.raw(body);
-  w.fixed(mac_of(t, body, key));
   return std::move(w.data());
 }
 
-OpenedFrame open_frame(std::string_view payload, const SessionKey& key) {
+OpenedFrame open_plain_frame(std::string_view payload) {
+  if (payload.empty()) throw WireError("empty frame");
+  return {checked_type(static_cast<std::uint8_t>(payload[0])), std::string(payload.substr(1))};
+}
+
+std::string unsealed_frame(FrameType type, std::string_view body) {
+  Writer w(4 + 1 + body.size() + kMacSize);
+  w.u32(static_cast<std::uint32_t>(1 + body.size() + kMacSize));
+  w.u8(static_cast<std::uint8_t>(type));
+  w.raw(body);
+  w.data().append(kMacSize, '\0');
+  return std::move(w.data());
+}
+
+// IETF ChaCha20-Poly1305 nonce: 4 zero bytes and the frame counter. Each
+// direction has its own key, so a counter value is never used twice per key.
+static std::array<unsigned char, crypto_aead_chacha20poly1305_IETF_NPUBBYTES> nonce_of(std::uint64_t n) {
+  std::array<unsigned char, crypto_aead_chacha20poly1305_IETF_NPUBBYTES> nonce{};
+  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<unsigned char>(n >> (8 * i));
+  return nonce;
+}
+
+void SessionCipher::seal_in_place(std::string& frame) {
+  if (frame.size() < 4 + 1 + kMacSize || read_be32(frame.data()) != frame.size() - 4)
+    throw WireError("not an unsealed frame");
+  auto* text = reinterpret_cast<unsigned char*>(frame.data() + 4);
+  auto text_len = frame.size() - 4 - kMacSize;
+  auto nonce = nonce_of(tx_n_++);
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(text, text + text_len, nullptr, text, text_len, nullptr, 0,
+                                                     nullptr, nonce.data(), tx_.data());
+}
+
+FrameType SessionCipher::open_in_place(std::string& payload) {
   if (payload.size() < 1 + kMacSize) throw WireError("frame shorter than its header");
-  auto type = frame_type_from(static_cast<std::uint8_t>(payload[0]));
-  if (!type) throw WireError("unknown frame type " + std::to_string(static_cast<std::uint8_t>(payload[0])));
-  auto body = payload.substr(1, payload.size() - 1 - kMacSize);
-  auto mac = mac_of(static_cast<std::uint8_t>(payload[0]), body, key);
-  if (sodium_memcmp(mac.data(), payload.data() + payload.size() - kMacSize, kMacSize) != 0)
-    throw WireError("frame MAC mismatch");
-  return {*type, std::string(body)};
+  auto* text = reinterpret_cast<unsigned char*>(payload.data());
+  auto text_len = payload.size() - kMacSize;
+  auto nonce = nonce_of(rx_n_);
+  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(text, nullptr, text, text_len, text + text_len, nullptr, 0,
+                                                         nonce.data(), rx_.data()) != 0)
+    throw WireError("frame does not authenticate (forged, reordered or replayed)");
+  rx_n_++;
+  auto type = checked_type(text[0]);
+  payload.resize(text_len);
+  payload.erase(0, 1);
+  return type;
 }
 
-// --- hello ----------------------------------------------------------------
+// --- handshake --------------------------------------------------------------
 
-static void write_hello_fields(Writer& w, const Hello& h) {
+std::array<std::uint8_t, 32> fresh_nonce() {
+  std::array<std::uint8_t, 32> n{};
+  randombytes_buf(n.data(), n.size());
+  return n;
+}
+
+std::string encode_hello(const Hello& h) {
+  Writer w(2 + 32 + 32);
   w.u16(h.version);
-  w.fixed(h.machine_pk);
-  w.fixed(h.agent_pk);
   w.fixed(h.kx_pk);
-  w.str(h.listen_addr);
-  w.str(h.name);
-  w.u64(h.ts_ms);
-}
-
-std::string encode_hello(Hello& h, const KeyPair& machine) {
-  h.machine_pk = machine.pk;
-  Writer w;
-  write_hello_fields(w, h);
-  h.sig = sign(machine, w.data());
-  w.fixed(h.sig);
+  w.fixed(h.nonce);
   return std::move(w.data());
 }
 
@@ -117,19 +146,58 @@ Hello decode_hello(std::string_view body) {
   Hello h;
   h.version = r.u16();
   if (h.version != kProtocolVersion)
-    throw WireError("unsupported protocol version " + std::to_string(h.version));
-  h.machine_pk = r.fixed<32>();
-  h.agent_pk = r.fixed<32>();
+    throw WireError("unsupported protocol version " + std::to_string(h.version) + " (this node speaks " +
+                    std::to_string(kProtocolVersion) + ")");
   h.kx_pk = r.fixed<32>();
-  h.listen_addr = r.str(256);
-  h.name = r.str(256);
-  h.ts_ms = r.u64();
-  auto signed_len = r.offset();
-  h.sig = r.fixed<64>();
+  h.nonce = r.fixed<32>();
   r.expect_done();
-  if (!verify(h.machine_pk, body.substr(0, signed_len), h.sig))
-    throw WireError("hello signature does not verify");
   return h;
+}
+
+static constexpr std::string_view kAuthContext = "x0x-lean-mesh-auth-v2";
+
+static void write_auth_fields(Writer& w, const Auth& a) {
+  w.fixed(a.machine_pk);
+  w.fixed(a.agent_pk);
+  w.str(a.listen_addr);
+  w.str(a.name);
+  w.u64(a.ts_ms);
+}
+
+// What the machine key signs: a context string, the transcript and the fields.
+static std::string auth_signed_bytes(std::string_view fields, const Transcript& t) {
+  Writer w(kAuthContext.size() + 96 + fields.size());
+  w.raw(kAuthContext);
+  w.fixed(t.own_kx_pk);
+  w.fixed(t.peer_kx_pk);
+  w.fixed(t.peer_nonce);
+  w.raw(fields);
+  return std::move(w.data());
+}
+
+std::string encode_auth(Auth& a, const KeyPair& machine, const Transcript& t) {
+  a.machine_pk = machine.pk;
+  Writer w;
+  write_auth_fields(w, a);
+  a.sig = sign(machine, auth_signed_bytes(w.data(), t));
+  w.fixed(a.sig);
+  return std::move(w.data());
+}
+
+Auth decode_auth(std::string_view body, const Transcript& signer_view) {
+  Reader r(body);
+  Auth a;
+  a.machine_pk = r.fixed<32>();
+  a.agent_pk = r.fixed<32>();
+  a.listen_addr = r.str(256);
+  a.name = r.str(256);
+  a.ts_ms = r.u64();
+  auto signed_len = r.offset();
+  a.sig = r.fixed<64>();
+  r.expect_done();
+  if (!verify(a.machine_pk, auth_signed_bytes(body.substr(0, signed_len), signer_view), a.sig))
+    throw WireError("auth signature does not cover this connection (replayed or forged)");
+  return a;
 }
 
 std::string encode_peers(const Peers& p) {
@@ -287,7 +355,7 @@ DmAck decode_dm_ack(std::string_view body) {
   DmAck a;
   a.request_id = r.fixed<16>();
   auto s = r.u8();
-  if (s > 3) throw WireError("unknown dm ack status " + std::to_string(s));
+  if (s > 4) throw WireError("unknown dm ack status " + std::to_string(s));
   a.status = static_cast<DmAckStatus>(s);
   r.expect_done();
   return a;
@@ -300,20 +368,12 @@ KxKeyPair KxKeyPair::generate() {
   return k;
 }
 
-SessionKey derive_session_key(const KxKeyPair& mine, const std::array<std::uint8_t, 32>& peer_pk) {
-  std::array<std::uint8_t, 32> shared{};
-  if (crypto_scalarmult(shared.data(), mine.sk.data(), peer_pk.data()) != 0)
-    throw WireError("invalid key exchange public key");
-  const auto& lo = std::min(mine.pk, peer_pk);
-  const auto& hi = std::max(mine.pk, peer_pk);
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, nullptr, 0, 32);
-  crypto_generichash_update(&st, shared.data(), shared.size());
-  crypto_generichash_update(&st, lo.data(), lo.size());
-  crypto_generichash_update(&st, hi.data(), hi.size());
-  SessionKey key{};
-  crypto_generichash_final(&st, key.data(), key.size());
-  return key;
+SessionCipher derive_session(const KxKeyPair& mine, const std::array<std::uint8_t, 32>& peer_pk, bool dialer) {
+  SessionKey rx{}, tx{};
+  int rc = dialer ? crypto_kx_client_session_keys(rx.data(), tx.data(), mine.pk.data(), mine.sk.data(), peer_pk.data())
+                  : crypto_kx_server_session_keys(rx.data(), tx.data(), mine.pk.data(), mine.sk.data(), peer_pk.data());
+  if (rc != 0) throw WireError("invalid key exchange public key");
+  return SessionCipher(tx, rx);
 }
 
 }  // namespace x0x::node::wire

@@ -1,10 +1,16 @@
 // The lean node's mesh wire format: length-prefixed binary frames on TCP.
 //
-//   u32 big-endian length | u8 frame type | body | 16-byte session MAC
+//   handshake HELLO:  u32 big-endian length | u8 type | body            (plain)
+//   every later frame: u32 big-endian length | AEAD(u8 type | body) | 16-byte tag
 //
-// Every frame is authenticated hop by hop with a MAC under the session key that
-// the signed HELLO handshake established; PUB and DM bodies additionally carry
-// an Ed25519 signature of their origin so relayed copies stay verifiable.
+// The handshake is a challenge–response: each side sends a HELLO with an
+// ephemeral X25519 key and a fresh nonce, then an AUTH (already encrypted under
+// the session keys) that its machine key signs over both ephemeral keys and the
+// other side's nonce — so a recorded AUTH proves nothing on another connection.
+// After it, frames are encrypted and authenticated per direction
+// (ChaCha20-Poly1305, counter nonces; TCP keeps them in order). PUB and DM
+// bodies additionally carry an Ed25519 signature of their origin so relayed
+// copies stay verifiable.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -18,7 +24,7 @@
 
 namespace x0x::node::wire {
 
-constexpr std::size_t kMacSize = 16;
+constexpr std::size_t kMacSize = 16;  // the AEAD tag
 constexpr std::size_t kMaxFrameSize = 17u * 1024 * 1024;  // 16 MiB DM payload + headroom
 // The only frame a connection may send before its handshake: a HELLO, a few
 // hundred bytes (its name and address are bounded well below this).
@@ -26,7 +32,7 @@ constexpr std::size_t kMaxHelloFrameSize = 8u * 1024;
 // A frame body is read (and allocated) in steps of at most this much as its
 // bytes arrive, so an announced length costs memory only once it is sent.
 constexpr std::size_t kFrameReadStep = 256u * 1024;
-constexpr std::uint16_t kProtocolVersion = 1;
+constexpr std::uint16_t kProtocolVersion = 2;  // 2: challenge–response handshake, encrypted frames
 
 using MsgId = std::array<std::uint8_t, 16>;
 using SessionKey = std::array<std::uint8_t, 32>;
@@ -36,7 +42,7 @@ constexpr std::size_t kStreamCount = 3;
 const char* stream_name(Stream s);
 
 enum class FrameType : std::uint8_t {
-  hello = 1, peers = 2, ping = 3, pong = 4,                              // membership
+  hello = 1, peers = 2, ping = 3, pong = 4, auth = 5,                    // membership
   pub = 10, ihave = 11, iwant = 12, prune = 13, graft = 14, digest = 15,  // pubsub
   dm = 20, dm_ack = 21,                                                  // bulk
   grp = 22,  // lean-internal group control (join, head, sync, leave): JSON body, never a DM
@@ -97,30 +103,67 @@ class Reader {
 
 // --- frame envelope -------------------------------------------------------
 
-// Builds the bytes to put on the socket for (type, body) under key.
-std::string seal_frame(FrameType type, std::string_view body, const SessionKey& key);
-
 struct OpenedFrame {
   FrameType type;
   std::string body;
 };
-// Checks the MAC of a frame payload (everything after the length prefix).
-OpenedFrame open_frame(std::string_view payload, const SessionKey& key);
+
+// A handshake frame (HELLO): not encrypted, nothing secret in it.
+std::string plain_frame(FrameType type, std::string_view body);
+OpenedFrame open_plain_frame(std::string_view payload);  // everything after the length prefix
+
+// The layout of a frame to be sealed later, in place: length | type | body |
+// room for the tag. Built by the sender's thread; encrypted by the connection
+// when it is written, so nonces follow the order frames reach the socket.
+std::string unsealed_frame(FrameType type, std::string_view body);
+
+// One connection's session: a key and a frame counter per direction. Not
+// thread-safe: seal on the writer's strand, open on the reader's.
+class SessionCipher {
+ public:
+  SessionCipher() = default;
+  SessionCipher(const SessionKey& tx, const SessionKey& rx) : tx_(tx), rx_(rx) {}
+  void seal_in_place(std::string& frame);  // an unsealed_frame
+  // Decrypts a payload (after the length prefix) in place; on success it holds
+  // the body and the type is returned. Throws WireError on a forged, reordered
+  // or replayed frame.
+  FrameType open_in_place(std::string& payload);
+
+ private:
+  SessionKey tx_{}, rx_{};
+  std::uint64_t tx_n_ = 0, rx_n_ = 0;
+};
 
 // --- message bodies -------------------------------------------------------
 
+// Sent first by both sides, in the clear: no identity, only the session's
+// ephemeral key and a challenge for the other side to sign.
 struct Hello {
   std::uint16_t version = kProtocolVersion;
+  std::array<std::uint8_t, 32> kx_pk{};  // ephemeral X25519 key for the session
+  std::array<std::uint8_t, 32> nonce{};  // fresh per connection
+};
+std::array<std::uint8_t, 32> fresh_nonce();
+std::string encode_hello(const Hello& h);
+Hello decode_hello(std::string_view body);  // throws WireError (a version-1 peer gets a clear one)
+
+// The answer to the other side's HELLO, as the first encrypted frame: who we
+// are, signed by the machine key over this connection's transcript.
+struct Auth {
   PublicKey machine_pk{};
   PublicKey agent_pk{};
-  std::array<std::uint8_t, 32> kx_pk{};  // ephemeral X25519 key for the session
   std::string listen_addr;
   std::string name;
   std::uint64_t ts_ms = 0;
-  Signature sig{};  // machine key over all fields above
+  Signature sig{};
 };
-std::string encode_hello(Hello& h, const KeyPair& machine);  // fills sig
-Hello decode_hello(std::string_view body);  // throws WireError, including on a bad signature
+struct Transcript {  // as seen by the signer
+  std::array<std::uint8_t, 32> own_kx_pk{}, peer_kx_pk{}, peer_nonce{};
+};
+std::string encode_auth(Auth& a, const KeyPair& machine, const Transcript& t);  // fills sig
+// Throws WireError unless the signature covers this transcript (the verifier
+// passes it from the signer's side: the signer's key, ours, and our nonce).
+Auth decode_auth(std::string_view body, const Transcript& signer_view);
 
 struct Peers { std::vector<std::string> addrs; };
 std::string encode_peers(const Peers& p);
@@ -164,7 +207,8 @@ std::string encode_dm(Dm& d, const KeyPair& agent);  // fills sig
 Dm decode_dm(std::string_view body);
 bool verify_dm(const Dm& d, std::string_view body);
 
-enum class DmAckStatus : std::uint8_t { accepted = 0, duplicate = 1, wrong_recipient = 2, rejected = 3 };
+// stale: signed outside the recipient's freshness window (a replay, or a clock far off).
+enum class DmAckStatus : std::uint8_t { accepted = 0, duplicate = 1, wrong_recipient = 2, rejected = 3, stale = 4 };
 struct DmAck { MsgId request_id{}; DmAckStatus status = DmAckStatus::accepted; };
 std::string encode_dm_ack(const DmAck& a);
 DmAck decode_dm_ack(std::string_view body);
@@ -177,6 +221,7 @@ struct KxKeyPair {
   std::array<std::uint8_t, 32> sk{};
   static KxKeyPair generate();
 };
-// Both sides derive the same key from their ephemeral X25519 exchange.
-SessionKey derive_session_key(const KxKeyPair& mine, const std::array<std::uint8_t, 32>& peer_pk);
+// Both sides derive the same pair of keys from their ephemeral X25519
+// exchange; the dialer's tx is the acceptor's rx and the other way round.
+SessionCipher derive_session(const KxKeyPair& mine, const std::array<std::uint8_t, 32>& peer_pk, bool dialer);
 }  // namespace x0x::node::wire

@@ -2,7 +2,8 @@
 # The sanitizer pass (CI runs it after the test suite). Usage: scripts/sanitize.sh [asan] [tsan]
 # (both when none is named).
 #   asan  AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan: the unit tests, the lean
-#         node and the node's integration tests (mesh, churn, quiescence, stress, faults, robustness), all run.
+#         node, the node's integration tests (mesh, churn, quiescence, stress, faults, robustness) and the
+#         hostile-peer suite (tests/adversarial), all run.
 #   tsan  ThreadSanitizer, in build-tsan: the lean node and the node's integration tests, run.
 # Only those targets are built. Every report is fatal (halt_on_error, non-zero exit code), and every
 # sanitized process — the test binaries and the lean nodes they start, whose stderr goes to a log
@@ -82,7 +83,7 @@ run_pass() {  # name, build dir, sanitizers, runtime lib, targets, ctest label r
 status=0
 for k in "${kinds[@]}"; do
   case "$k" in
-    asan) run_pass asan build-asan address,undefined libasan "x0x_unit_tests x0x_node_integration_tests" '^(unit|node)$' || status=1 ;;
+    asan) run_pass asan build-asan address,undefined libasan "x0x_unit_tests x0x_node_integration_tests x0x_adversarial_tests" '^(unit|node|adversarial)$' || status=1 ;;
     tsan) run_pass tsan build-tsan thread libtsan "x0x_node_integration_tests" '^node$' || status=1 ;;
   esac
 done

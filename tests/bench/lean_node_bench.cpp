@@ -1,6 +1,7 @@
 // Benchmarks of the lean node (not part of ctest; see BENCHMARKS.md):
 //   dispatcher  PubSub frames/s through one node's dispatcher, signatures verified
 //   dm          DM round trip (REST send -> recipient node ack -> 200) between two nodes
+//   handshake   mesh handshakes/s one node accepts (challenge–response, then closed), and its CPU per handshake
 //   idle        RSS of one idle node
 //   mesh        RSS and CPU of an N-node mesh at rest
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "node/mesh.h"
 #include "orchestrator/lifecycle/local_mesh.h"
 #include "probes/rest_client.h"
+#include "tests/adversarial/hostile_peer.h"
 
 using namespace x0x;
 using namespace x0x::node;
@@ -130,6 +132,35 @@ static int bench_dm(int rounds) {
   return 0;
 }
 
+// Sequential clients (the adversarial suite's HostilePeer), each a full
+// handshake: HELLO both ways, AUTH both ways, both signatures verified.
+static int bench_handshake(int count) {
+  auto o = mesh_opts(1);
+  {
+    orchestrator::LocalMesh mesh(o);
+    mesh.start();
+    auto& node = mesh.nodes()[0];
+    for (int i = 0; i < 20; ++i) {  // warm up
+      testing::HostilePeer p("bench");
+      p.connect(node.mesh_addr);
+      p.handshake();
+    }
+    auto cpu0 = cpu_secs(node.pid);
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < count; ++i) {
+      testing::HostilePeer p("bench");
+      p.connect(node.mesh_addr);
+      p.handshake();
+    }
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double cpu = cpu_secs(node.pid) - cpu0;
+    fmt::print("handshakes: {} in {:.2f} s = {:.0f}/s sequential; node CPU {:.0f} us per handshake "
+               "(= {:.0f}/s on one core)\n", count, wall, count / wall, 1e6 * cpu / count, count / cpu);
+  }
+  fs::remove_all(o.root_dir);
+  return 0;
+}
+
 static int bench_mesh(int n, int settle_secs, int measure_secs) {
   auto o = mesh_opts(n);
   {
@@ -183,10 +214,11 @@ int main(int argc, char** argv) {
     return bench_dispatcher(workers, frames, payload);
   }
   if (what == "dm") return bench_dm(argc > 2 ? std::stoi(argv[2]) : 2000);
+  if (what == "handshake") return bench_handshake(argc > 2 ? std::stoi(argv[2]) : 2000);
   if (what == "idle") return bench_mesh(1, argc > 2 ? std::stoi(argv[2]) : 5, 10);
   if (what == "mesh")
     return bench_mesh(argc > 2 ? std::stoi(argv[2]) : 50, argc > 3 ? std::stoi(argv[3]) : 10,
                       argc > 4 ? std::stoi(argv[4]) : 30);
-  std::fprintf(stderr, "usage: lean_node_bench verify [n] [payload] | dispatcher [workers] [frames] [payload] | dm [rounds] | idle | mesh [nodes] [settle_s] [measure_s]\n");
+  std::fprintf(stderr, "usage: lean_node_bench verify [n] [payload] | dispatcher [workers] [frames] [payload] | dm [rounds] | handshake [count] | idle | mesh [nodes] [settle_s] [measure_s]\n");
   return 2;
 }

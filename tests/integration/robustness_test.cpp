@@ -13,63 +13,12 @@
 #include "core/encoding.h"
 #include "core/socket_addr.h"
 #include "tests/support/fleet_fixture.h"
+#include "tests/support/raw_conn.h"
 
 using namespace x0x;
 using namespace x0x::testing;
 
 namespace {
-
-// A plain TCP client, so a test can hold hundreds of streams without a thread each.
-class RawConn {
- public:
-  explicit RawConn(const std::string& host_port) {
-    auto a = parse_socket_addr(host_port);
-    REQUIRE(a);
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(a->port);
-    ::inet_pton(AF_INET, a->host.c_str(), &sa.sin_addr);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  }
-  ~RawConn() { ::close(fd_); }
-  RawConn(const RawConn&) = delete;
-  void send(std::string_view data) { REQUIRE(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size())); }
-  // Reads until `needle` shows up in what was received, the peer closes, or the deadline.
-  bool read_until(const std::string& needle, std::chrono::milliseconds limit) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    while (received_.find(needle) == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
-      if (left <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-      char buf[4096];
-      auto n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return false;
-      received_.append(buf, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  // True once the peer closed the connection (whatever it sent first).
-  bool closed_by_peer(std::chrono::milliseconds limit) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    std::vector<char> buf(1 << 16);  // what is still in flight before the close: read it fast
-    while (true) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
-      if (left <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-      auto n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
-      if (n == 0) return true;
-      if (n < 0 && errno != EAGAIN) return errno == ECONNRESET;
-    }
-  }
-  const std::string& received() const { return received_; }
-
- private:
-  int fd_ = -1;
-  std::string received_;
-};
 
 // A number from /proc/PID/status ("Threads:", "VmRSS:" in KiB); -1 when absent.
 long proc_status(int pid, const std::string& field) {
