@@ -20,10 +20,12 @@ std::map<std::string, gates::RawSnapshot> settle_window(const std::vector<NodeAp
   auto interrupted = [&] { return opts.interrupted && opts.interrupted->load(); };
   int quiet_in_a_row = 0;
   std::map<std::string, gates::RawSnapshot> snaps;
+  decltype(record.pending) before;  // the previous poll's
   while (true) {
     auto poll_started = Clock::now();
     snaps = take_snapshots(nodes, opts.request_timeout);
     record.polls++;
+    before = std::move(record.pending);
     record.pending.clear();
     for (auto& [node, snap] : snaps)
       if (auto why = gates::pending_work(snap); !why.empty()) record.pending[node] = std::move(why);
@@ -32,7 +34,16 @@ std::map<std::string, gates::RawSnapshot> settle_window(const std::vector<NodeAp
       record.settled = true;
       break;
     }
-    if (elapsed() >= opts.bounds.max_secs || interrupted()) break;
+    if (elapsed() >= opts.bounds.max_secs || interrupted()) {
+      // Named: the nodes pending on the last two polls. A healthy node that
+      // had one frame in its queue at the last instant (a digest, on a loaded
+      // machine) is not stuck; unless that leaves no one to name.
+      decltype(record.pending) stuck;
+      for (auto& [node, why] : record.pending)
+        if (before.count(node)) stuck[node] = why;
+      if (!stuck.empty()) record.pending = std::move(stuck);
+      break;
+    }
     // The next poll at the poll interval, and not after max (nor before min when already quiet).
     auto next = poll_started + opts.poll;
     auto limit = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts.bounds.max_secs));

@@ -4,6 +4,7 @@
 // timeout. Here the window closes when every node shows nothing from the
 // scenario still pending (gates/quiescence.h) on two polls in a row, and not
 // before min_secs; at max_secs it closes anyway, and what was still pending
+// (on the last two polls, so a transient frame does not name a healthy node)
 // is recorded so that the scorer counts it against the gate (fail closed).
 // The last poll is the post snapshot.
 #pragma once

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include <fmt/core.h>
+#include <sodium.h>
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
@@ -97,7 +98,8 @@ static double cpu_secs(int pid) {
 
 static orchestrator::LocalMesh::Options mesh_opts(int n) {
   orchestrator::LocalMesh::Options o;
-  o.node_binary = X0X_LEAN_NODE_BIN;
+  // X0X_BENCH_NODE_BIN: another build's node, for a before/after comparison.
+  o.node_binary = std::getenv("X0X_BENCH_NODE_BIN") ? std::getenv("X0X_BENCH_NODE_BIN") : X0X_LEAN_NODE_BIN;
   o.root_dir = fs::temp_directory_path() / ("x0x-bench-" + random_hex(4));
   o.nodes = n;
   o.log_level = "warn";
@@ -161,6 +163,65 @@ static int bench_handshake(int count) {
   return 0;
 }
 
+// The protocol-1 handshake this replaced, for the comparison in BENCHMARKS.md:
+// one signed HELLO each way (MAC under a zero key), nothing else. Run it
+// against a protocol-1 node (X0X_BENCH_NODE_BIN=<an older build's node>).
+static int bench_handshake_v1(int count) {
+  auto hello_v1 = [](const KeyPair& machine, const KeyPair& agent) {
+    auto kx = wire::KxKeyPair::generate();
+    wire::Writer w;
+    w.u16(1);
+    w.fixed(machine.pk);
+    w.fixed(agent.pk);
+    w.fixed(kx.pk);
+    w.str("");
+    w.str("bench");
+    w.u64(unix_ms());
+    w.fixed(sign(machine, w.data()));
+    std::string body = std::move(w.data());
+    std::array<std::uint8_t, 32> zero{};
+    std::array<std::uint8_t, 16> mac{};
+    std::uint8_t type = 1;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, zero.data(), zero.size(), mac.size());
+    crypto_generichash_update(&st, &type, 1);
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+    crypto_generichash_final(&st, mac.data(), mac.size());
+    wire::Writer f;
+    f.u32(static_cast<std::uint32_t>(1 + body.size() + 16));
+    f.u8(type);
+    f.raw(body);
+    f.fixed(mac);
+    return std::move(f.data());
+  };
+  auto o = mesh_opts(1);
+  {
+    orchestrator::LocalMesh mesh(o);
+    mesh.start();
+    auto& node = mesh.nodes()[0];
+    auto one = [&] {
+      auto machine = KeyPair::generate(), agent = KeyPair::generate();
+      testing::RawConn c(node.mesh_addr);
+      c.send(hello_v1(machine, agent));
+      auto len = c.read_exact(4, 5s);  // the node's HELLO: established once both are in
+      if (!len) throw std::runtime_error("no HELLO from the node");
+      std::uint32_t n = std::uint32_t(std::uint8_t((*len)[0])) << 24 | std::uint32_t(std::uint8_t((*len)[1])) << 16 |
+                        std::uint32_t(std::uint8_t((*len)[2])) << 8 | std::uint8_t((*len)[3]);
+      if (!c.read_exact(n, 5s)) throw std::runtime_error("short HELLO from the node");
+    };
+    for (int i = 0; i < 20; ++i) one();
+    auto cpu0 = cpu_secs(node.pid);
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < count; ++i) one();
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double cpu = cpu_secs(node.pid) - cpu0;
+    fmt::print("handshakes (protocol 1): {} in {:.2f} s = {:.0f}/s sequential; node CPU {:.0f} us per handshake "
+               "(= {:.0f}/s on one core)\n", count, wall, count / wall, 1e6 * cpu / count, count / cpu);
+  }
+  fs::remove_all(o.root_dir);
+  return 0;
+}
+
 static int bench_mesh(int n, int settle_secs, int measure_secs) {
   auto o = mesh_opts(n);
   {
@@ -215,10 +276,11 @@ int main(int argc, char** argv) {
   }
   if (what == "dm") return bench_dm(argc > 2 ? std::stoi(argv[2]) : 2000);
   if (what == "handshake") return bench_handshake(argc > 2 ? std::stoi(argv[2]) : 2000);
+  if (what == "handshake-v1") return bench_handshake_v1(argc > 2 ? std::stoi(argv[2]) : 2000);
   if (what == "idle") return bench_mesh(1, argc > 2 ? std::stoi(argv[2]) : 5, 10);
   if (what == "mesh")
     return bench_mesh(argc > 2 ? std::stoi(argv[2]) : 50, argc > 3 ? std::stoi(argv[3]) : 10,
                       argc > 4 ? std::stoi(argv[4]) : 30);
-  std::fprintf(stderr, "usage: lean_node_bench verify [n] [payload] | dispatcher [workers] [frames] [payload] | dm [rounds] | handshake [count] | idle | mesh [nodes] [settle_s] [measure_s]\n");
+  std::fprintf(stderr, "usage: lean_node_bench verify [n] [payload] | dispatcher [workers] [frames] [payload] | dm [rounds] | handshake [count] | handshake-v1 [count] | idle | mesh [nodes] [settle_s] [measure_s]\n");
   return 2;
 }

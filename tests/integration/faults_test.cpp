@@ -92,3 +92,16 @@ TEST_CASE("faults: a delay with a window carries at most that many frames per ro
   CHECK(ev.wait_for([](auto& e) { return e.size() >= 6; }, 3s));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(8500));
 }
+
+TEST_CASE("faults: when a delay's lease lapses, what the delay holds leaves at once") {
+  TestFleet fleet(2);
+  // A 30 s delay on everything node 0 sends, leased for 2 s only.
+  fleet.post(0, "/lean/faults", {{"delay_ms", 30000}, {"lease_secs", 2}});
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = fleet.post(0, "/direct/send", {{"agent_id", fleet.agent_id(1)}, {"payload", base64_encode("held, then freed")}});
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(r["ok"] == true);
+  CHECK(took >= std::chrono::milliseconds(1500));  // it was held...
+  CHECK(took < std::chrono::seconds(8));           // ...until the lease lapsed, not for the delay's 30 s
+  CHECK(fleet.get(0, "/lean/faults")["active"].empty());
+}

@@ -18,7 +18,7 @@ wire::MsgId id_of(std::uint8_t b) {
 constexpr std::uint64_t kNow = 1'800'000'000'000;
 }  // namespace
 
-TEST_CASE("dm replay guard: fresh once, then a duplicate; outside the window stale either way") {
+TEST_CASE("dm replay guard: fresh once, then a duplicate, and outside the window stale either way") {
   x0x::testing::TempDir dir("x0x-replay-");
   DmReplayGuard g(dir.path / "dm-replay.bin", {.window = std::chrono::minutes(10)});
   CHECK(g.check(id_of(1), kNow, kNow) == Verdict::fresh);
