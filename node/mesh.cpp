@@ -80,7 +80,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   std::size_t pending_total = 0;
   std::atomic<std::uint64_t> refused_pending_cap{0}, handshake_timeouts{0}, oversize_before_hello{0},
       auth_failed{0}, keepalive_timeouts{0};
-  std::atomic<bool> above_high_water{false};
+  std::atomic<bool> above_high_water{false}, version_mismatch_logged{false};
 
   Impl(asio::io_context& io_, const Identity& id_, MeshOptions o, RecvPump& p, Faults& f, MeshCallbacks c)
       : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), addresses(opts.addresses),
@@ -391,6 +391,11 @@ struct Conn : std::enable_shared_from_this<Conn> {
       if (!closed) read_header();
     } catch (const std::exception& e) {
       mesh->auth_failed++;
+      // A fleet half upgraded across protocol versions cannot mesh: say so
+      // where an operator looks, once.
+      if (std::string_view(e.what()).find("protocol version") != std::string_view::npos &&
+          !mesh->version_mismatch_logged.exchange(true))
+        spdlog::warn("mesh: a peer speaks another protocol version ({}): upgrade every lean node together", e.what());
       close(std::string("handshake failed: ") + e.what());
     }
   }

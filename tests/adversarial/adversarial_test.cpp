@@ -274,3 +274,15 @@ TEST_CASE("adversarial: at the fd limit the accept loops pause instead of spinni
   CHECK(count_lines_with(a.log_path, "mesh: out of file descriptors") == 1);
   CHECK(fleet.get(0, "/diagnostics/connectivity")["handshake"]["accept_fd_exhausted"].get<int>() >= 1);
 }
+
+TEST_CASE("adversarial: a peer of mesh protocol 1 is refused, and the log says why once") {
+  TestFleet fleet(1);
+  auto& a = fleet.mesh().nodes()[0];
+  for (int i = 0; i < 3; ++i) {
+    RawConn old(a.mesh_addr);
+    old.send(HostilePeer::protocol1_hello(node::KeyPair::generate(), node::KeyPair::generate()));
+    CHECK(old.closed_by_peer(5s));
+  }
+  CHECK(count_lines_with(a.log_path, "a peer speaks another protocol version (unsupported protocol version 1") == 1);
+  CHECK(fleet.peers(0) == 0);
+}

@@ -1,5 +1,7 @@
 #include "tests/adversarial/hostile_peer.h"
 
+#include <sodium.h>
+
 #include <stdexcept>
 
 #include "node/metrics.h"
@@ -101,6 +103,34 @@ std::string HostilePeer::signed_dm(const std::string& recipient_agent_id, const 
   d.ts_ms = ts_ms;
   d.payload = payload;
   return wire::encode_dm(d, agent_);
+}
+
+std::string HostilePeer::protocol1_hello(const KeyPair& machine, const KeyPair& agent) {
+  auto kx = wire::KxKeyPair::generate();
+  wire::Writer w;
+  w.u16(1);
+  w.fixed(machine.pk);
+  w.fixed(agent.pk);
+  w.fixed(kx.pk);
+  w.str("");
+  w.str("protocol-1");
+  w.u64(unix_ms());
+  w.fixed(sign(machine, w.data()));
+  std::string body = std::move(w.data());
+  std::array<std::uint8_t, 32> zero{};
+  std::array<std::uint8_t, 16> mac{};
+  std::uint8_t type = 1;
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, zero.data(), zero.size(), mac.size());
+  crypto_generichash_update(&st, &type, 1);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  crypto_generichash_final(&st, mac.data(), mac.size());
+  wire::Writer f;
+  f.u32(static_cast<std::uint32_t>(1 + body.size() + 16));
+  f.u8(type);
+  f.raw(body);
+  f.fixed(mac);
+  return std::move(f.data());
 }
 
 }  // namespace x0x::testing

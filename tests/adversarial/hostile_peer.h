@@ -48,6 +48,10 @@ class HostilePeer {
   // Frames until one of `type` arrives (others are dropped); nullopt at the deadline.
   std::optional<node::wire::OpenedFrame> recv_until(node::wire::FrameType type, std::chrono::milliseconds limit);
 
+  // A whole HELLO frame of mesh protocol 1 (signed HELLO, MAC under a zero
+  // key), as a lean node built before protocol 2 sends it.
+  static std::string protocol1_hello(const node::KeyPair& machine, const node::KeyPair& agent);
+
   // A DM from our agent to `recipient_agent_id`, signed, with the given time.
   std::string signed_dm(const std::string& recipient_agent_id, const std::string& payload, std::uint64_t ts_ms,
                         node::wire::MsgId request_id);

@@ -167,33 +167,6 @@ static int bench_handshake(int count) {
 // one signed HELLO each way (MAC under a zero key), nothing else. Run it
 // against a protocol-1 node (X0X_BENCH_NODE_BIN=<an older build's node>).
 static int bench_handshake_v1(int count) {
-  auto hello_v1 = [](const KeyPair& machine, const KeyPair& agent) {
-    auto kx = wire::KxKeyPair::generate();
-    wire::Writer w;
-    w.u16(1);
-    w.fixed(machine.pk);
-    w.fixed(agent.pk);
-    w.fixed(kx.pk);
-    w.str("");
-    w.str("bench");
-    w.u64(unix_ms());
-    w.fixed(sign(machine, w.data()));
-    std::string body = std::move(w.data());
-    std::array<std::uint8_t, 32> zero{};
-    std::array<std::uint8_t, 16> mac{};
-    std::uint8_t type = 1;
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, zero.data(), zero.size(), mac.size());
-    crypto_generichash_update(&st, &type, 1);
-    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(body.data()), body.size());
-    crypto_generichash_final(&st, mac.data(), mac.size());
-    wire::Writer f;
-    f.u32(static_cast<std::uint32_t>(1 + body.size() + 16));
-    f.u8(type);
-    f.raw(body);
-    f.fixed(mac);
-    return std::move(f.data());
-  };
   auto o = mesh_opts(1);
   {
     orchestrator::LocalMesh mesh(o);
@@ -202,7 +175,7 @@ static int bench_handshake_v1(int count) {
     auto one = [&] {
       auto machine = KeyPair::generate(), agent = KeyPair::generate();
       testing::RawConn c(node.mesh_addr);
-      c.send(hello_v1(machine, agent));
+      c.send(testing::HostilePeer::protocol1_hello(machine, agent));
       auto len = c.read_exact(4, 5s);  // the node's HELLO: established once both are in
       if (!len) throw std::runtime_error("no HELLO from the node");
       std::uint32_t n = std::uint32_t(std::uint8_t((*len)[0])) << 24 | std::uint32_t(std::uint8_t((*len)[1])) << 16 |
