@@ -127,16 +127,19 @@ void FaultGuard::apply(orchestrator::FaultRequest req) {
     throw;
   }
   run_.faults[window].start_unix = applied.applied_unix > 0 ? applied.applied_unix : w.start_unix;
-  auto heartbeat = std::make_unique<orchestrator::FaultHeartbeat>(ctx_.faults, applied, req.lease);
-  active_.push_back({std::move(applied), window, std::move(heartbeat)});
+  active_.push_back({std::move(applied), window, nullptr});  // first: reverted even if the heartbeat cannot start
+  active_.back().heartbeat = std::make_unique<orchestrator::FaultHeartbeat>(ctx_.faults, active_.back().fault, req.lease);
 }
 
 bool FaultGuard::revert_all() {
   while (!active_.empty()) {
     auto a = std::move(active_.back());
     active_.pop_back();
-    a.heartbeat->stop();  // no renewal may land after the revert
-    auto renewals = a.heartbeat->summary();
+    json renewals;
+    if (a.heartbeat) {
+      a.heartbeat->stop();  // no renewal may land after the revert
+      renewals = a.heartbeat->summary();
+    }
     json rec;
     try {
       rec = ctx_.faults.revert(a.fault);

@@ -3,9 +3,9 @@
 // goes through the FaultInjector (lean node API locally, tc/iptables with a
 // dead-man revert over SSH) inside a FaultGuard, so it is reverted and the
 // revert verified on every path, and held under a short lease its heartbeat
-// renews (a killed gate's fault ends within seconds). Recovery is measured from the heal, on the
-// monotonic clock, and partition recovery only counts once the partition was
-// seen to bite (spec gates-and-proofs.md §9.1 item 9).
+// renews (a killed gate's fault ends within seconds). Recovery is measured
+// from the heal, on the monotonic clock, and partition recovery only counts
+// once the partition was seen to bite (spec gates-and-proofs.md §9.1 item 9).
 #include <atomic>
 #include <cmath>
 #include <thread>
