@@ -1,7 +1,11 @@
 // `x0xctl chaos`: one fault (or a restart) on named hosts, held by a lease the
 // host enforces by itself (the lean node's lease, or an on-host dead-man), so
-// this command applies, prints what expires when, and exits. `clear` removes
-// whatever we may have left and verifies; `status` lists what is active.
+// this command applies, prints what expires when, and exits. The lease is
+// the fault's planned duration (--for): unlike a gate's faults, which are
+// renewed by a heartbeat while the gate runs, there is no process left to
+// renew it, and none is needed. `clear` removes whatever we may have left
+// and verifies; `status` lists what is active (over SSH with the expiry the
+// host holds now).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <fmt/ranges.h>

@@ -107,6 +107,7 @@ FaultGuard::~FaultGuard() {
 void FaultGuard::apply(orchestrator::FaultRequest req) {
   req.run_id = ctx_.run_id;
   req.scenario = run_.name;
+  if (const auto* target = ctx_.fleet.find(req.target)) req.lease = orchestrator::heartbeat_lease(*target, req);
   auto window = run_.faults.size();
   gates::FaultWindow w;
   w.node = req.target;
@@ -117,7 +118,7 @@ void FaultGuard::apply(orchestrator::FaultRequest req) {
                                   : "peers " + fmt::format("{}", fmt::join(req.peers, ","));
   w.start_unix = unix_now();
   run_.faults.push_back(w);
-  ctx_.say(fmt::format("fault {} on {} (lease {} s)", req.kind, req.target, req.lease.count()));
+  ctx_.say(fmt::format("fault {} on {} (lease {} s, renewed until the revert)", req.kind, req.target, req.lease.count()));
   orchestrator::AppliedFault applied;
   try {
     applied = ctx_.faults.apply(req);  // throws after undoing a partial apply
@@ -126,19 +127,26 @@ void FaultGuard::apply(orchestrator::FaultRequest req) {
     throw;
   }
   run_.faults[window].start_unix = applied.applied_unix > 0 ? applied.applied_unix : w.start_unix;
-  active_.push_back({std::move(applied), window});
+  active_.push_back({std::move(applied), window, nullptr});  // first: reverted even if the heartbeat cannot start
+  active_.back().heartbeat = std::make_unique<orchestrator::FaultHeartbeat>(ctx_.faults, active_.back().fault, req.lease);
 }
 
 bool FaultGuard::revert_all() {
   while (!active_.empty()) {
     auto a = std::move(active_.back());
     active_.pop_back();
+    json renewals;
+    if (a.heartbeat) {
+      a.heartbeat->stop();  // no renewal may land after the revert
+      renewals = a.heartbeat->summary();
+    }
     json rec;
     try {
       rec = ctx_.faults.revert(a.fault);
     } catch (const std::exception& e) {
       rec = {{"id", a.fault.id}, {"host", a.fault.request.target}, {"clean", false}, {"error", e.what()}};
     }
+    rec["lease_renewals"] = renewals;
     run_.faults[a.window].end_unix = unix_now();
     bool clean = rec.value("clean", false);
     all_clean_ = all_clean_ && clean;

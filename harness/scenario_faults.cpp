@@ -2,9 +2,10 @@
 // (keeps its connections, answers nothing) and partition_recovery. Each fault
 // goes through the FaultInjector (lean node API locally, tc/iptables with a
 // dead-man revert over SSH) inside a FaultGuard, so it is reverted and the
-// revert verified on every path. Recovery is measured from the heal, on the
-// monotonic clock, and partition recovery only counts once the partition was
-// seen to bite (spec gates-and-proofs.md §9.1 item 9).
+// revert verified on every path, and held under a short lease its heartbeat
+// renews (a killed gate's fault ends within seconds). Recovery is measured
+// from the heal, on the monotonic clock, and partition recovery only counts
+// once the partition was seen to bite (spec gates-and-proofs.md §9.1 item 9).
 #include <atomic>
 #include <cmath>
 #include <thread>
@@ -103,8 +104,6 @@ class BackgroundTraffic {
   std::thread thread_;
 };
 
-std::chrono::seconds lease_for(double secs) { return std::chrono::seconds(static_cast<long>(secs) + 120); }
-
 // Waits until `node` lists at least `peers` peers again (after a heal); seconds or -1.
 double wait_rejoined(ScenarioContext& ctx, const std::string& node, std::size_t peers, double limit) {
   auto t0 = Clock::now();
@@ -128,7 +127,6 @@ void peer_fault(ScenarioContext& ctx, gates::ScenarioRun& run, const std::string
     orchestrator::FaultRequest req;
     req.kind = kind;
     req.target = target;
-    req.lease = lease_for(o.peer_fault_secs + o.discover.count() / 1000.0 + o.settle.count() / 1000.0);
     guard.apply(req);
     auto t0 = Clock::now();
     if (ctx.wait(std::chrono::duration<double>(o.peer_fault_secs / 2)) && phase_a_asked(ctx, run))
@@ -204,7 +202,6 @@ void high_rtt_peer(ScenarioContext& ctx, gates::ScenarioRun& run) {
     req.target = target;
     req.delay_ms = o.netem_delay_ms;
     req.jitter_ms = o.netem_jitter_ms;
-    req.lease = lease_for(o.fault_secs);
     guard.apply(req);
     auto t0 = Clock::now();
     const double half = std::max(1.0, o.fault_secs / 2);
@@ -309,7 +306,6 @@ void partition_recovery(ScenarioContext& ctx, gates::ScenarioRun& run) {
       req.kind = "partition";
       req.target = n;
       req.peers = {other(n)};
-      req.lease = lease_for(o.block_secs + o.heal_secs);
       guard.apply(req);
     }
     auto t0 = Clock::now();

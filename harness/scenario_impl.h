@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "harness/scenario.h"
+#include "orchestrator/faults/fault_heartbeat.h"
 
 namespace x0x::harness::detail {
 
@@ -18,7 +19,9 @@ void phase_b(ScenarioContext& ctx, gates::ScenarioRun& run);
 
 // Faults applied in one scenario; reverted (and the revert verified and
 // recorded in run.metrics["cleanup"]) by revert_all() or, at the latest, the
-// destructor — so an exception or an interrupt cannot leave one behind.
+// destructor — so an exception or an interrupt cannot leave one behind. Each
+// fault is held on its host under a short lease that a heartbeat renews until
+// the revert, so if this process dies the host ends it within that lease.
 class FaultGuard {
  public:
   FaultGuard(ScenarioContext& ctx, gates::ScenarioRun& run) : ctx_(ctx), run_(run) {}
@@ -35,6 +38,7 @@ class FaultGuard {
   struct Active {
     orchestrator::AppliedFault fault;
     std::size_t window;  // index in run_.faults
+    std::unique_ptr<orchestrator::FaultHeartbeat> heartbeat;
   };
   std::vector<Active> active_;
   bool all_clean_ = true;

@@ -1,5 +1,7 @@
 #include "node/faults.h"
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
@@ -41,9 +43,10 @@ static bool get_bool(const json& body, const char* field) {
 json Faults::apply(const json& body) {
   if (!body.is_object()) throw FaultError("body: expected a JSON object");
   static const std::set<std::string> known = {"delay_ms", "jitter_ms", "window_frames", "loss", "partition",
-                                              "stall_dispatcher", "stale", "lease_secs", "peers"};
+                                              "stall_dispatcher", "stale", "lease_secs", "peers", "renew"};
   for (auto& [k, _] : body.items())
     if (!known.count(k)) throw FaultError(k + ": unknown fault field");
+  if (body.contains("renew")) return renew(body);
 
   // Validate everything before changing anything.
   std::uint64_t lease = body.contains("lease_secs") ? get_uint(body, "lease_secs", 7 * 24 * 3600, 1) : kDefaultLeaseSecs;
@@ -94,6 +97,29 @@ json Faults::apply(const json& body) {
     if (stall) stall_armed_ = *stall ? std::optional(armed) : std::nullopt;
     if (stale) stale_armed_ = *stale ? std::optional(armed) : std::nullopt;
     refresh_any();
+  }
+  return to_json();
+}
+
+json Faults::renew(const json& body) {
+  static const std::set<std::string> kinds = {"delay", "loss", "partition", "stall_dispatcher", "stale"};
+  for (auto& [k, _] : body.items())
+    if (k != "renew" && k != "lease_secs") throw FaultError(k + ": a renewal carries only renew and lease_secs");
+  if (!body.contains("lease_secs")) throw FaultError("lease_secs: a renewal needs the new lease");
+  auto lease = get_uint(body, "lease_secs", 7 * 24 * 3600, 1);
+  const auto& names = body.at("renew");
+  if (!names.is_array() || names.empty()) throw FaultError("renew: expected a list of active fault kinds");
+  for (auto& n : names)
+    if (!n.is_string() || !kinds.count(n.get<std::string>()))
+      throw FaultError("renew: expected kinds among delay, loss, partition, stall_dispatcher, stale");
+  Armed armed{Clock::now() + std::chrono::seconds(lease), unix_ms() + lease * 1000, lease};
+  {
+    std::lock_guard lk(mu_);
+    std::map<std::string, std::optional<Armed>*> slot = {{"delay", &delay_armed_}, {"loss", &loss_armed_},
+                                                         {"partition", &partition_armed_},
+                                                         {"stall_dispatcher", &stall_armed_}, {"stale", &stale_armed_}};
+    for (auto& n : names)
+      if (auto* a = slot.at(n.get<std::string>()); live(*a)) *a = armed;  // a lapsed kind stays lapsed
   }
   return to_json();
 }

@@ -28,6 +28,10 @@ class Faults {
 
   // Validates and merges a request body; kinds named in it are (re)armed with
   // its lease. Throws FaultError naming the bad field. Returns the new state.
+  // The renewal form {"renew": [kind, ...], "lease_secs": N} (kinds as named
+  // under "active") only moves the expiry of those kinds that are still
+  // active to now + N: it never arms a kind nor touches a parameter, so an
+  // orchestrator's heartbeat cannot bring back a fault that was cleared.
   nlohmann::json apply(const nlohmann::json& body);
   void clear();
   nlohmann::json to_json() const;
@@ -58,6 +62,7 @@ class Faults {
   };
   bool targets(const std::set<std::string>& peers, const std::string& a, const std::string& m) const;
   bool live(const std::optional<Armed>& a) const { return a && Clock::now() < a->expires; }
+  nlohmann::json renew(const nlohmann::json& body);
   void refresh_any();
   void reset_lapsed();  // with mu_ held
 

@@ -4,6 +4,7 @@
 // the backend by the target's transport; backends are thread-safe so status
 // and clear can run on many hosts at once.
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ class FaultBackend {
   virtual AppliedFault apply(const FaultRequest& req, const Host& target, const std::vector<const Host*>& peers,
                              const std::string& id) = 0;
   virtual nlohmann::json revert(const AppliedFault& fault, const Host& target) = 0;
+  // See FaultInjector::renew.
+  virtual double renew(const AppliedFault& fault, const Host& target, std::chrono::seconds lease) = 0;
   // {"host","transport","faults":[{"id","kind","mechanism","expires_unix",…}], …} or {"host","error"}.
   virtual nlohmann::json status(const Host& host) = 0;
   // {"host","clean","removed":[…]} (+ "would_run" when dry_run, "error" on failure).

@@ -139,34 +139,53 @@ std::string process_state_command(int pid) {
 }
 
 MarkerPaths MarkerPaths::for_fault(const std::string& marker_dir, const std::string& id) {
-  return {marker_dir, marker_dir + "/chaos-" + id + ".json", marker_dir + "/chaos-" + id + ".undo.sh"};
+  auto base = marker_dir + "/chaos-" + id;
+  return {marker_dir, base + ".json", base + ".undo.sh", base + ".expiry"};
 }
+
+namespace {
+
+// The dead-man's loop. It reads the expiry every second (a renewal rewrites
+// it), and a missing file means the fault was reverted: nothing to undo. Its
+// command line names the undo script, which is how a cancel recognises it.
+std::string watcher_text(const MarkerPaths& p) {
+  return "f=" + shell_quote(p.expiry) +
+         "; while [ -f \"$f\" ]; do if { read e < \"$f\"; } 2>/dev/null && [ \"$(date +%s)\" -ge \"$e\" ] 2>/dev/null; "
+         "then exec sh " + shell_quote(p.undo_script) + "; fi; sleep 1; done";
+}
+
+std::string write_expiry_command(const MarkerPaths& p, long lease_secs) {
+  return "e=$(( $(date +%s) + " + std::to_string(lease_secs) + " )); echo \"$e\" > " + shell_quote(p.expiry + ".tmp") +
+         " && mv -f " + shell_quote(p.expiry + ".tmp") + " " + shell_quote(p.expiry);
+}
+
+}  // namespace
 
 std::string arm_script(const MarkerPaths& p, const std::string& id, const nlohmann::json& marker,
                        const std::vector<std::string>& undo, long lease_secs) {
   auto m = marker;
   m["deadman"] = "pending";
   std::string unit = "x0xctl-revert-" + safe_id(id);
+  auto watcher = shell_quote(watcher_text(p));
   std::ostringstream s;
   s << "set -e\numask 077\n"
     << "mkdir -p " << shell_quote(p.dir) << "\n"
     << "cat > " << shell_quote(p.undo_script) << " <<'X0X_UNDO_EOF'\n"
     << "#!/bin/sh\n# x0xctl chaos: undo of " << safe_id(id) << "; run by the dead-man at expiry, or by revert/clear\n";
   for (auto& u : undo) s << u << "\n";
-  s << "rm -f " << shell_quote(p.marker) << " " << shell_quote(p.undo_script) << "\n"
+  s << remove_marker_files_command(p) << "\n"
     << "X0X_UNDO_EOF\n"
     << "cat > " << shell_quote(p.marker + ".tmp") << " <<'X0X_MARKER_EOF'\n"
     << m.dump() << "\n"
     << "X0X_MARKER_EOF\n"
     << "mv -f " << shell_quote(p.marker + ".tmp") << " " << shell_quote(p.marker) << "\n"
+    << write_expiry_command(p, lease_secs) << "\n"
     // The dead-man: the host reverts by itself even if we never come back.
     << "if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then\n"
-    << "  systemd-run --quiet --on-active=" << lease_secs << "s --unit=" << unit << " sh "
-    << shell_quote(p.undo_script) << "\n"
+    << "  systemd-run --quiet --unit=" << unit << " sh -c " << watcher << "\n"
     << "  dm='{\"kind\":\"systemd\",\"unit\":\"" << unit << "\"}'\n"
     << "else\n"
-    << "  setsid sh -c " << shell_quote("sleep " + std::to_string(lease_secs) + "; sh " + shell_quote(p.undo_script))
-    << " </dev/null >/dev/null 2>&1 &\n"
+    << "  setsid sh -c " << watcher << " </dev/null >/dev/null 2>&1 &\n"
     << "  pid=$!\n"
     << "  kill -0 \"$pid\"\n"
     << "  dm=\"{\\\"kind\\\":\\\"sleeper\\\",\\\"pid\\\":$pid}\"\n"
@@ -176,6 +195,26 @@ std::string arm_script(const MarkerPaths& p, const std::string& id, const nlohma
     << "mv -f " << shell_quote(p.marker + ".tmp") << " " << shell_quote(p.marker) << "\n"
     << "echo \"deadman $dm\"\n";
   return s.str();
+}
+
+std::string renew_expiry_command(const MarkerPaths& p, long lease_secs) {
+  return "if [ -f " + shell_quote(p.marker) + " ] && [ -f " + shell_quote(p.expiry) + " ]; then " +
+         write_expiry_command(p, lease_secs) + " && echo \"expires $e\"; " +
+         "else echo 'the fault is no longer armed on this host (no marker or expiry file)' >&2; exit 3; fi";
+}
+
+std::optional<double> parse_renewed_expiry(const std::string& out) {
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind("expires ", 0) == 0) try {
+        return std::stod(l.substr(8));
+      } catch (...) {
+      }
+  return std::nullopt;
+}
+
+std::string remove_marker_files_command(const MarkerPaths& p) {
+  return "rm -f " + shell_quote(p.marker) + " " + shell_quote(p.undo_script) + " " + shell_quote(p.expiry);
 }
 
 std::string cancel_deadman_command(const nlohmann::json& dm, const MarkerPaths& p) {
@@ -198,20 +237,30 @@ std::string cancel_deadman_command(const nlohmann::json& dm, const MarkerPaths& 
 }
 
 std::string list_markers_command(const std::string& dir) {
-  return fmt::format("for f in {}/chaos-*.json; do [ -f \"$f\" ] || continue; cat \"$f\"; echo; echo '{}'; done; true",
-                     shell_quote(dir), kMarkerSeparator);
+  return fmt::format(
+      "for f in {}/chaos-*.json; do [ -f \"$f\" ] || continue; cat \"$f\"; echo; e=\"${{f%.json}}.expiry\"; "
+      "if [ -f \"$e\" ]; then printf '{}%s\\n' \"$(cat \"$e\")\"; fi; echo '{}'; done; true",
+      shell_quote(dir), kExpiresPrefix, kMarkerSeparator);
 }
 
 std::vector<nlohmann::json> parse_marker_listing(const std::string& out) {
   std::vector<nlohmann::json> markers;
   std::string chunk;
   std::istringstream in(out);
+  double expires = -1;  // from the marker's expiry line; < 0: none
   for (std::string l; std::getline(in, l);) {
-    if (l == kMarkerSeparator) {
+    if (l.rfind(kExpiresPrefix, 0) == 0) {
+      try {
+        expires = std::stod(l.substr(std::string(kExpiresPrefix).size()));
+      } catch (...) {
+      }
+    } else if (l == kMarkerSeparator) {
       auto j = nlohmann::json::parse(chunk, nullptr, false);
       if (j.is_discarded() || !j.is_object()) j = {{"id", "?"}, {"unreadable", chunk.substr(0, 200)}};
+      if (expires >= 0 && j.contains("kind")) j["expires_unix"] = expires;  // renewals moved it past the marker's
       markers.push_back(std::move(j));
       chunk.clear();
+      expires = -1;
     } else {
       chunk += l + "\n";
     }

@@ -4,6 +4,7 @@
 // it, the undo script and arms the dead-man. Pure functions, so `--dry-run`
 // prints exactly what a real run executes and tests can check the text.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,27 +59,44 @@ std::string qdisc_show_command(const std::string& iface);
 std::string our_rules_command();  // iptables -S INPUT / ip6tables -S INPUT lines with our comment
 std::string process_state_command(int pid);  // prints the state letter from /proc/<pid>/stat
 
-// The files of one fault on a host.
+// The files of one fault on a host. `expiry` holds the unix second (host
+// clock) after which the dead-man undoes the fault; renewals rewrite it.
 struct MarkerPaths {
-  std::string dir, marker, undo_script;
+  std::string dir, marker, undo_script, expiry;
   static MarkerPaths for_fault(const std::string& marker_dir, const std::string& id);
 };
 
-// Script (run with `sh -s`, on stdin) that writes the undo script and the
-// marker, arms the dead-man (a transient systemd timer where systemd runs,
-// else a detached sleeper) and records it in the marker. It prints
+// Script (run with `sh -s`, on stdin) that writes the undo script, the
+// marker and the expiry file (now + lease), arms the dead-man and records it
+// in the marker. The dead-man is a watcher (a transient systemd service
+// where systemd runs, else a detached sleeper) that re-reads the expiry file
+// every second, runs the undo script once that time has passed, and leaves
+// quietly if the file is gone (the fault was reverted). It prints
 // "deadman {json}" on success. Nothing in it touches the network or the node.
 std::string arm_script(const MarkerPaths& paths, const std::string& id, const nlohmann::json& marker,
                        const std::vector<std::string>& undo, long lease_secs);
+
+// Moves the expiry to now + lease (host clock) while the fault is still
+// armed (marker and expiry file present), else exits 3 and changes nothing.
+// Prints "expires <unix seconds>".
+std::string renew_expiry_command(const MarkerPaths& paths, long lease_secs);
+// The new expiry from renew_expiry_command's output; nullopt if none.
+std::optional<double> parse_renewed_expiry(const std::string& out);
+
+// Removes a fault's marker, undo script and expiry file.
+std::string remove_marker_files_command(const MarkerPaths& paths);
 
 // Cancels the dead-man described by the marker's "deadman" object: stops the
 // transient unit, or kills the sleeper's process group after checking through
 // /proc/<pid>/cmdline that it is our sleeper (a recycled PID is left alone).
 std::string cancel_deadman_command(const nlohmann::json& deadman, const MarkerPaths& paths);
 
-// Prints every marker in the dir, each followed by a line "@@x0x-marker@@".
+// Prints every marker in the dir, then "@@x0x-expires@@ <unix seconds>" when
+// its expiry file exists, then a line "@@x0x-marker@@". The parsed markers
+// carry the current expiry (renewals move it) as "expires_unix".
 std::string list_markers_command(const std::string& marker_dir);
 inline constexpr const char* kMarkerSeparator = "@@x0x-marker@@";
+inline constexpr const char* kExpiresPrefix = "@@x0x-expires@@ ";
 std::vector<nlohmann::json> parse_marker_listing(const std::string& out);
 
 // Removes every INPUT rule carrying our comment (v4 and v6), looping while

@@ -61,6 +61,19 @@ class Injector : public FaultInjector {
     return backend(*target).revert(fault, *target);
   }
 
+  double renew(const AppliedFault& fault, std::chrono::seconds lease) override {
+    const Host& target = host(fault.request.target, "target");
+    if (lease.count() < 1) throw FaultError(target.name + ": the lease must be at least 1 s");
+    if (opts_.dry_run) return unix_now() + static_cast<double>(lease.count());
+    try {
+      return backend(target).renew(fault, target, lease);
+    } catch (const FaultError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw FaultError(target.name + ": renewing the " + fault.request.kind + " lease: " + e.what());
+    }
+  }
+
   json status(const std::vector<std::string>& hosts) override {
     return each(hosts, false, [this](const Host& h) { return backend(h).status(h); });
   }

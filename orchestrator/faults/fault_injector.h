@@ -2,10 +2,12 @@
 // (transport "local") through the lean node's POST /lean/faults, whose lease
 // lapses by itself. On an SSH host through `tc` / `iptables` / `ip6tables` /
 // signals, with a dead-man revert armed on the host *before* the fault is
-// applied (a transient systemd timer where systemd runs, else a detached
-// sleeper), an on-host marker (<marker dir>/chaos-<id>.json: what, how to
+// applied (a watcher, as a transient systemd service where systemd runs, else
+// a detached sleeper, that undoes the fault once the time in its expiry file
+// has passed), an on-host marker (<marker dir>/chaos-<id>.json: what, how to
 // undo, expiry), the host's previous qdisc recorded and restored (never
 // wiped), and a verified revert (state after == state before, recorded).
+// Either way the lease can be renewed (FaultHeartbeat, fault_heartbeat.h).
 // The anchor is never a target.
 #pragma once
 #include <chrono>
@@ -80,6 +82,10 @@ class FaultInjector {
   // Arms the dead-man revert, then applies. On failure after a partial apply it
   // reverts what it did before throwing FaultError. Refuses the anchor.
   virtual AppliedFault apply(const FaultRequest& req) = 0;
+  // Moves the host's expiry of an applied fault to now + lease and changes
+  // nothing else; a fault that is gone (reverted, cleared, lapsed) is never
+  // brought back: FaultError. Returns the new expiry (unix seconds).
+  virtual double renew(const AppliedFault& fault, std::chrono::seconds lease) = 0;
   // Reverts and verifies. Idempotent; never throws for "already gone".
   // Returns {"id","host","clean":bool,"before":…,"after":…,"steps":[…]}.
   virtual nlohmann::json revert(const AppliedFault& fault) = 0;

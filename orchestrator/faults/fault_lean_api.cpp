@@ -139,6 +139,21 @@ class LeanApiBackend : public FaultBackend {
     return out;
   }
 
+  // The renewal form of POST /lean/faults: the node moves the expiry of the
+  // kind only while it is still active, so a fault that was cleared or that
+  // lapsed stays gone. The link ends of a delayed node are renewed with it.
+  double renew(const AppliedFault& f, const Host& target, std::chrono::seconds lease) override {
+    auto slot = f.revert_plan.value("slot", slot_of(f.request.kind));
+    json body = {{"renew", json::array({slot})}, {"lease_secs", lease.count()}};
+    double expires = renew_one(target, body, slot);
+    for (auto& name : f.revert_plan.value("link_ends", json::array())) {
+      const Host* h = find_host(name.get<std::string>());
+      if (!h) throw FaultError(name.get<std::string>() + ": not a host of the fleet");
+      expires = std::min(expires, renew_one(*h, body, slot));
+    }
+    return expires;
+  }
+
   json status(const Host& h) override {
     json out = {{"host", h.name}, {"transport", "local"}, {"faults", json::array()}};
     try {
@@ -220,6 +235,17 @@ class LeanApiBackend : public FaultBackend {
       revert(f, target);
       throw;
     }
+  }
+
+  double renew_one(const Host& h, const json& body, const std::string& slot) {
+    auto r = client(h).post("/lean/faults", body.dump());
+    if (!r.ok())
+      throw FaultError(h.name + ": POST /lean/faults " + body.dump() + " → HTTP " + std::to_string(r.status) + ": " +
+                       probes::detail::snippet(r.body));
+    auto active = r.json().value("active", json::object());
+    if (!active.contains(slot) || !active[slot].contains("expires_at_unix_ms"))
+      throw FaultError(h.name + ": the " + slot + " fault is no longer active; it is not renewed");
+    return active[slot]["expires_at_unix_ms"].get<double>() / 1000.0;
   }
 
   // The local host whose machine or agent id this is ("" if none); the ids

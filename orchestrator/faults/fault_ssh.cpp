@@ -1,8 +1,9 @@
 // Faults on SSH hosts: tc netem/tbf, iptables/ip6tables, SIGSTOP. Order per
-// fault: read the state to restore → write undo script + marker and arm the
-// dead-man (one command) → apply (one command) → on failure undo at once.
-// Revert: undo → cancel the dead-man → remove the marker → read the state
-// again and compare with the recorded one.
+// fault: read the state to restore → write undo script + marker + expiry and
+// arm the dead-man (one command) → apply (one command) → on failure undo at
+// once. Renew: rewrite the expiry file the dead-man watches. Revert: undo →
+// cancel the dead-man → remove the marker files → read the state again and
+// compare with the recorded one.
 #include <fmt/format.h>
 
 #include <map>
@@ -119,7 +120,8 @@ class SshBackend : public FaultBackend {
     json before = json::object();
     std::vector<std::string> apply_cmds, undo;
     std::string mechanism;
-    json plan = {{"marker", paths.marker}, {"undo_script", paths.undo_script}, {"marker_dir", paths.dir}};
+    json plan = {{"marker", paths.marker}, {"undo_script", paths.undo_script}, {"expiry_file", paths.expiry},
+                 {"marker_dir", paths.dir}};
 
     if (req.kind == "delay" || req.kind == "loss" || req.kind == "slow") {
       auto iface = interface_of(*conn, target, peers);
@@ -222,7 +224,7 @@ class SshBackend : public FaultBackend {
     std::vector<std::pair<std::string, std::string>> steps = {
         {"undo", script_of(undo, false)},
         {"cancel dead-man", cancel_deadman_command(plan.value("deadman", json()), paths)},
-        {"remove marker", "rm -f " + shell_quote(paths.marker) + " " + shell_quote(paths.undo_script)}};
+        {"remove marker", remove_marker_files_command(paths)}};
     if (opts_.dry_run) {
       out["would_run"] = json::array();
       for (auto& [_, cmd] : steps) out["would_run"].push_back(cmd);
@@ -243,6 +245,24 @@ class SshBackend : public FaultBackend {
       out["error"] = target.name + ": " + e.what();
     }
     return out;
+  }
+
+  double renew(const AppliedFault& f, const Host& target, std::chrono::seconds lease) override {
+    auto paths = MarkerPaths::for_fault(f.revert_plan.value("marker_dir", marker_dir_of(target)), f.id);
+    auto conn = take(target);
+    ExecResult r;
+    try {
+      r = conn->exec(renew_expiry_command(paths, static_cast<long>(lease.count())),
+                     opts_.command_timeout + delay_allowance(f.request));
+    } catch (const RemoteError& e) {
+      conn.broken();
+      throw FaultError(target.name + ": renewing the " + f.request.kind + " lease: " + e.what());
+    }
+    auto expires = parse_renewed_expiry(r.out);
+    if (r.exit_code != 0 || !expires)
+      throw FaultError(fmt::format("{}: renewing the {} lease failed (exit {}): {}", target.name, f.request.kind,
+                                   r.exit_code, one_line(r.err.empty() ? r.out : r.err)));
+    return *expires;
   }
 
   json status(const Host& h) override {
@@ -279,8 +299,8 @@ class SshBackend : public FaultBackend {
             if (u.is_string()) undo.push_back(u.get<std::string>());
         if (m.contains("plan") && m["plan"].contains("pid") && m["plan"]["pid"].is_number_integer())
           stopped_pids.push_back(m["plan"]["pid"].get<int>());
-        auto script = script_of(undo, false) + cancel_deadman_command(m.value("deadman", json()), paths) + "\nrm -f " +
-                      shell_quote(paths.marker) + " " + shell_quote(paths.undo_script) + "\n";
+        auto script = script_of(undo, false) + cancel_deadman_command(m.value("deadman", json()), paths) + "\n" +
+                      remove_marker_files_command(paths) + "\n";
         if (opts_.dry_run) {
           would.push_back(script);
         } else {
@@ -425,8 +445,8 @@ class SshBackend : public FaultBackend {
     try {
       auto paths = MarkerPaths::for_fault(f.revert_plan.value("marker_dir", marker_dir_of(h)), f.id);
       conn->exec("sh -s", opts_.command_timeout,
-                 script_of(f.revert_plan.value("undo", std::vector<std::string>{}), false) + "rm -f " +
-                     shell_quote(paths.marker) + " " + shell_quote(paths.undo_script) + "\n");
+                 script_of(f.revert_plan.value("undo", std::vector<std::string>{}), false) +
+                     remove_marker_files_command(paths) + "\n");
     } catch (const std::exception&) {
       conn.broken();
     }

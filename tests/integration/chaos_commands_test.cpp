@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -87,8 +88,22 @@ TEST_CASE("chaos commands: a marker folder with a quote and a space is armed, an
   CHECK_THAT(cancel.out, Contains("cancelled sleeper " + std::to_string(sleeper)));
   CHECK(testing::eventually([&] { return !process_alive(sleeper); }, 10s));
   CHECK_FALSE(fs::exists(undone));  // cancelled, not run
-  // The undo script itself runs with the quoted paths.
+  // A renewal moves the expiry the dead-man reads, by the host's clock.
+  const auto before = std::time(nullptr);
+  auto renewed = sh(renew_expiry_command(paths, 600));
+  INFO(renewed.out);
+  CHECK(renewed.exit_code() == 0);
+  auto expires = parse_renewed_expiry(renewed.out);
+  REQUIRE(expires);
+  CHECK(*expires >= static_cast<double>(before + 600));
+  CHECK(std::stod(slurp(paths.expiry)) == *expires);
+  // The undo script itself runs with the quoted paths, and takes the expiry with it.
   CHECK(sh("sh " + shell_quote(paths.undo_script)).exit_code() == 0);
   CHECK(fs::exists(undone));
   CHECK_FALSE(fs::exists(paths.marker));
+  CHECK_FALSE(fs::exists(paths.expiry));
+  // An undone fault is never renewed back.
+  auto late = sh(renew_expiry_command(paths, 600));
+  CHECK(late.exit_code() == 3);
+  CHECK_FALSE(fs::exists(paths.expiry));
 }

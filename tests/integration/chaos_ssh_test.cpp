@@ -14,11 +14,14 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "core/encoding.h"
 #include "core/process.h"
+#include "orchestrator/faults/fault_heartbeat.h"
 #include "orchestrator/faults/fault_injector.h"
 #include "orchestrator/control/inventory.h"
 #include "tests/support/cli_runner.h"
@@ -199,7 +202,7 @@ TEST_CASE("chaos over SSH: the dead-man is armed before tc changes anything, and
   // Order on the host: the sleeper started, then the first change, with the marker already there.
   auto calls = hosts.calls();
   INFO(slurp(hosts.state("calls.log")));
-  auto armed = first_line_with(calls, "setsid sh -c sleep 30");
+  auto armed = first_line_with(calls, "setsid sh -c f=");
   auto changed = first_line_with(calls, "tc qdisc replace");
   REQUIRE(armed >= 0);
   REQUIRE(changed > armed);
@@ -230,7 +233,7 @@ TEST_CASE("chaos over SSH: a partition drops both directions per protocol and re
                      "-s 127.0.0.1 -p tcp --sport 16702", "-s 127.0.0.1 -p tcp --dport 16701"})
     CHECK(first_line_with(rules, std::string(want) + " -m comment --comment x0x-partition-recovery -j DROP") >= 0);
   auto calls = hosts.calls();
-  auto armed = first_line_with(calls, "setsid sh -c sleep 30");
+  auto armed = first_line_with(calls, "setsid sh -c f=");
   REQUIRE(armed >= 0);
   CHECK(first_line_with(calls, "iptables -I INPUT 1") > armed);
 
@@ -316,8 +319,10 @@ TEST_CASE("chaos over SSH: dry run records state but changes nothing", "[faults]
   CHECK(hosts.marker_count() == 0);
 }
 
-// Not a test on its own: the child of the next test. It applies a fault
-// described by the environment, says so, and blocks until it is killed.
+// Not a test on its own: the child of the next tests, an orchestrator that
+// applies a fault described by the environment (a 3 s lease, renewed by a
+// heartbeat when X0X_CHAOS_HELPER_RENEW is set), says so, and blocks until
+// it is killed.
 TEST_CASE("chaos helper: apply a delay from the environment and block", "[.chaos-helper]") {
   const char* toml = std::getenv("X0X_CHAOS_HELPER_FLEET");
   REQUIRE(toml);
@@ -325,53 +330,72 @@ TEST_CASE("chaos helper: apply a delay from the environment and block", "[.chaos
   auto req = request("delay", "nyc", {"sfo"}, 3);
   req.delay_ms = 150;
   auto f = inj->apply(req);
+  std::optional<FaultHeartbeat> heartbeat;
+  if (std::getenv("X0X_CHAOS_HELPER_RENEW")) heartbeat.emplace(*inj, f, req.lease);
   std::printf("applied %s\n", f.id.c_str());
   std::fflush(stdout);
   for (;;) ::pause();
 }
 
+namespace {
+
+// The helper above as a child process, once it has applied its fault;
+// SIGKILLed when it goes out of scope if the test has not killed it.
+class OrchestratorChild {
+ public:
+  OrchestratorChild(const FakeHosts& hosts, bool renew) {
+    ProcessSpec spec;
+    spec.argv = {fs::read_symlink("/proc/self/exe").string(), kHelperTest};
+    spec.env = {{"X0X_CHAOS_HELPER_FLEET", hosts.toml().string()}};
+    if (renew) spec.env.push_back({"X0X_CHAOS_HELPER_RENEW", "1"});
+    spec.out = Stdio::pipe();
+    auto helper = spawn_process(spec);
+    pid_ = helper.pid;
+    REQUIRE(pid_ > 0);
+    out_ = std::move(helper.out);
+    // Wait for "applied <id>", with a deadline.
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (said_.find('\n', said_.find("applied ")) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 200) > 0) {
+        char buf[512];
+        auto n = ::read(out_.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        said_.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+    INFO(said_);
+    REQUIRE(said_.find("applied ") != std::string::npos);
+  }
+  ~OrchestratorChild() {
+    if (send_signal(pid_, SIGKILL)) reap(pid_);  // 0 once reaped: nothing is signalled
+  }
+  // SIGKILL, reaped; true when it died of it.
+  bool kill() {
+    if (!send_signal(pid_, SIGKILL)) return false;
+    const int status = reap(pid_);
+    pid_ = 0;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  }
+
+ private:
+  int pid_ = 0;
+  UniqueFd out_;
+  std::string said_;
+};
+
+bool netem_on(const FakeHosts& hosts) { return slurp(hosts.state("qdisc.lo")).find("netem") != std::string::npos; }
+
+}  // namespace
+
 TEST_CASE("chaos over SSH: when the orchestrator is SIGKILLed, the host's dead-man reverts at expiry", "[faults][chaos]") {
   FakeHosts hosts;
-  ProcessSpec spec;
-  spec.argv = {fs::read_symlink("/proc/self/exe").string(), kHelperTest};
-  spec.env = {{"X0X_CHAOS_HELPER_FLEET", hosts.toml().string()}};
-  spec.out = Stdio::pipe();
-  auto helper = spawn_process(spec);
-  const int child = helper.pid;
-  REQUIRE(child > 0);
-  struct Reap {
-    int pid;
-    ~Reap() {
-      if (send_signal(pid, SIGKILL)) reap(pid);  // 0 once reaped: nothing is signalled
-    }
-  } reap_guard{child};
-  const int out_fd = helper.out.get();
-
-  // Wait for "applied <id>", with a deadline.
-  std::string said;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (said.find('\n', said.find("applied ")) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out_fd, POLLIN, 0};
-    if (::poll(&p, 1, 200) > 0) {
-      char buf[512];
-      auto n = ::read(out_fd, buf, sizeof buf);
-      if (n <= 0) break;
-      said.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  INFO(said);
-  auto at = said.find("applied ");
-  REQUIRE(at != std::string::npos);
-  auto id = said.substr(at + 8, said.find('\n', at) - at - 8);
+  OrchestratorChild orchestrator(hosts, false);
   REQUIRE(hosts.marker_count() == 1);
-  CHECK_THAT(slurp(hosts.state("qdisc.lo")), Catch::Contains("netem"));
+  CHECK(netem_on(hosts));
+  REQUIRE(orchestrator.kill());
 
-  REQUIRE(send_signal(child, SIGKILL));
-  const int status = reap(child);
-  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
-  reap_guard.pid = 0;  // reaped: nothing left to kill
-
-  // Nobody is left to revert: the host's sleeper does, after the 3 s lease.
+  // Nobody is left to revert: the host's watcher does, after the 3 s lease.
   CHECK(testing::eventually([&] { return hosts.marker_count() == 0 && !fs::exists(hosts.state("qdisc.lo")); }, 20s));
   auto calls = hosts.calls();
   INFO(slurp(hosts.state("calls.log")));
@@ -379,6 +403,41 @@ TEST_CASE("chaos over SSH: when the orchestrator is SIGKILLed, the host's dead-m
   auto reverted = first_line_with(calls, "tc qdisc del dev lo root");
   CHECK(applied >= 0);
   CHECK(reverted > applied);
+}
+
+TEST_CASE("chaos over SSH: a live orchestrator's heartbeat keeps a fault past its 3 s lease, and after a SIGKILL the host "
+          "ends it within seconds", "[faults][chaos]") {
+  FakeHosts hosts;
+  OrchestratorChild orchestrator(hosts, true);
+  REQUIRE(hosts.marker_count() == 1);
+  REQUIRE(netem_on(hosts));
+  auto expiry_file = [&] {
+    for (auto& e : fs::directory_iterator(hosts.markers()))
+      if (e.path().extension() == ".expiry") return e.path();
+    return fs::path();
+  };
+  REQUIRE(!expiry_file().empty());
+  const auto first_expiry = std::stol(slurp(expiry_file()));
+
+  // Three leases long, the fault stays: the heartbeat moves the expiry on.
+  const auto held_until = std::chrono::steady_clock::now() + 9s;
+  bool held = true;
+  while (held && std::chrono::steady_clock::now() < held_until) {
+    held = hosts.marker_count() == 1 && netem_on(hosts);
+    std::this_thread::sleep_for(200ms);  // the poll interval, not a wait for an outcome
+  }
+  INFO(slurp(hosts.state("calls.log")));
+  CHECK(held);
+  REQUIRE(!expiry_file().empty());
+  CHECK(std::stol(slurp(expiry_file())) >= first_expiry + 6);
+  auto st = make_fault_injector(hosts.fleet())->status({"nyc"});
+  INFO(st.dump(2));
+  CHECK(st[0]["faults"][0]["expires_unix"].get<double>() >= static_cast<double>(first_expiry + 6));
+
+  // Once it is dead, the host ends the fault within its lease (3 s, and the watcher's 1 s tick).
+  REQUIRE(orchestrator.kill());
+  CHECK(testing::eventually([&] { return hosts.marker_count() == 0 && !fs::exists(hosts.state("qdisc.lo")); }, 6s));
+  CHECK(expiry_file().empty());
 }
 
 TEST_CASE("chaos CLI over SSH: delay with a lease, status, clear, and stall refused", "[chaos]") {

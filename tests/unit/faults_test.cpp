@@ -93,3 +93,34 @@ TEST_CASE("faults: a cleared or lapsed fault keeps no parameter for the next one
   CHECK_THROWS_WITH(f.apply(json{{"stale", true}, {"lease_secs", 0}}), "lease_secs: must be in 1..604800");
   CHECK_THROWS_WITH(f.apply(json{{"stale", true}, {"lease_secs", "x"}}), "lease_secs: expected an integer in 1..604800");
 }
+
+TEST_CASE("faults: a renewal moves only the expiry of active kinds, and never brings back a cleared or lapsed one") {
+  Faults f;
+  f.apply(json{{"delay_ms", 300}, {"jitter_ms", 40}, {"window_frames", 10}, {"peers", {A}}, {"lease_secs", 2}});
+  f.apply(json{{"stale", true}, {"lease_secs", 2}});
+  auto state = f.apply(json{{"renew", {"delay"}}, {"lease_secs", 60}});
+  auto d = state["active"]["delay"];
+  CHECK(d["lease_secs"] == 60);
+  CHECK(d["expires_in_ms"].get<std::int64_t>() > 50'000);
+  CHECK(d["delay_ms"] == 300);  // parameters untouched
+  CHECK(d["jitter_ms"] == 40);
+  CHECK(d["window_frames"] == 10);
+  CHECK(d["peers"] == json::array({A}));
+  CHECK(state["active"]["stale"]["lease_secs"] == 2);  // a kind not named keeps its lease
+  // Past the old lease, the renewed kind is still there; the other lapsed.
+  CHECK(f.expire(Clock::now() + 3s));
+  CHECK(f.delaying(A, "m"));
+  CHECK_FALSE(f.stale());
+  // A lapsed or cleared kind is not armed again by a renewal.
+  state = f.apply(json{{"renew", {"stale", "delay"}}, {"lease_secs", 60}});
+  CHECK_FALSE(state["active"].contains("stale"));
+  f.clear();
+  state = f.apply(json{{"renew", {"delay"}}, {"lease_secs", 60}});
+  CHECK(state["active"].empty());
+  CHECK_FALSE(f.any());
+  // A renewal carries nothing else, and says so.
+  CHECK_THROWS_WITH(f.apply(json{{"renew", {"delay"}}}), Catch::StartsWith("lease_secs:"));
+  CHECK_THROWS_WITH(f.apply(json{{"renew", {"delay"}}, {"delay_ms", 5}, {"lease_secs", 5}}), Catch::StartsWith("delay_ms:"));
+  CHECK_THROWS_WITH(f.apply(json{{"renew", {"bogus"}}, {"lease_secs", 5}}), Catch::StartsWith("renew:"));
+  CHECK_THROWS_WITH(f.apply(json{{"renew", json::array()}, {"lease_secs", 5}}), Catch::StartsWith("renew:"));
+}
