@@ -83,8 +83,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   std::atomic<bool> above_high_water{false}, version_mismatch_logged{false};
 
   Impl(asio::io_context& io_, const Identity& id_, MeshOptions o, RecvPump& p, Faults& f, MeshCallbacks c)
-      : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), addresses(opts.addresses),
-        strand(asio::make_strand(io_)), acceptor(strand), tick_timer(strand) {}
+      : io(io_), id(id_), opts(std::move(o)), pump(p), faults(f), cb(std::move(c)), strand(asio::make_strand(io_)),
+        acceptor(strand), tick_timer(strand), addresses(opts.addresses) {}
 
   void accept_loop();
   void accept_exhausted();
