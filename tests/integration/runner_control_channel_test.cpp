@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "harness/runner_session.h"
 #include "probes/rest_client.h"
 #include "runners/control_protocol.h"
 #include "runners/runner.h"
@@ -52,11 +53,14 @@ struct ControlChannelFleet {
   probes::SseCollector *anchor_dms = nullptr, *attacker_dms = nullptr, *third_dms = nullptr;
   std::string runner_agent, runner_node;
 
-  explicit ControlChannelFleet(std::string command_timeout_secs = "30") {
+  enum class Trust { anchor_listed, first_discover };
+
+  explicit ControlChannelFleet(std::string command_timeout_secs = "30", Trust trust = Trust::anchor_listed) {
     auto& mesh = fleet.mesh();
-    // Runner 1 trusts the anchor only (the local fleet's default trusts every node of it).
+    // Runner 1 trusts the anchor only (the local fleet's default trusts every node of
+    // it): listed, or as the sender of the first discover (no list).
     mesh.stop_runner(kRunner);
-    mesh.start_runner(kRunner, {{"X0X_RUNNER_TRUSTED_AGENTS", fleet.agent_id(kAnchor)},
+    mesh.start_runner(kRunner, {{"X0X_RUNNER_TRUSTED_AGENTS", trust == Trust::anchor_listed ? fleet.agent_id(kAnchor) : ""},
                                 {"X0X_RUNNER_COMMAND_TIMEOUT_SECS", command_timeout_secs}});
     runner_agent = fleet.agent_id(kRunner);
     runner_node = mesh.nodes()[kRunner].name;
@@ -161,9 +165,18 @@ TEST_CASE("runner control channel: a command from an untrusted peer is answered 
   REQUIRE(answer->outcome.is_object());
   CHECK_THAT(answer->outcome["error"].get<std::string>(), Catch::Contains("unauthorised"));
 
+  // The same command published on the legacy control topic: the publisher is the attacker.
+  auto published = f.command("contact_add", {{"agent_id", victim_contact}, {"trust_level", "Trusted"}}, "evil-2");
+  f.fleet.post(kAttacker, "/publish",
+               {{"topic", runners::kControlTopic}, {"payload", base64_encode(runners::encode_topic_command(published))}});
+  auto answer2 = f.wait_result(f.attacker_dms, 15s, [](const runners::Result& r) { return r.command_id == "evil-2"; });
+  REQUIRE(answer2);
+  CHECK(answer2->kind == "error");
+
   // Never run: no contact, and the counter says why.
   auto c = f.counters();
-  CHECK(c["commands_refused_untrusted"] == 1);
+  CHECK(c["commands_refused_untrusted"] == 2);
+  CHECK(c["commands_accepted"].get<int>() >= 1);  // the fixture's own discover and pings
   CHECK_FALSE(f.has_contact(victim_contact));
 }
 
@@ -326,4 +339,29 @@ TEST_CASE("runner control channel: a flood of 5,000 commands from a peer stays b
   INFO(c.dump());
   CHECK(counted);
   CHECK(c["commands_accepted"].get<int>() < 20);  // the fixture's discover and pings only
+}
+
+TEST_CASE("runner control channel: with no list, the first orchestrator to discover is trusted and another one is told it is refused") {
+  ControlChannelFleet f("30", ControlChannelFleet::Trust::first_discover);  // the anchor's discover came first
+  auto c = f.counters();
+  CHECK(c["trust_mode"] == "trust_on_first_discover");
+  CHECK(c["pinned_orchestrator"] == f.fleet.agent_id(kAnchor));
+
+  // A second orchestrator (our own session code, anchored on node 2) cannot discover it.
+  auto& other = f.fleet.mesh().nodes()[kAttacker];
+  harness::SessionOptions so;
+  so.anchor_base_url = other.api_base;
+  so.anchor_token = other.token;
+  so.nodes = {f.runner_node};
+  so.discover = 4s;
+  std::vector<std::string> said;
+  harness::RunnerSession session(so, [&](const std::string& line) { said.push_back(line); });
+  session.discover();
+  CHECK(session.missing() == std::vector<std::string>{f.runner_node});
+  auto refused = session.bus().snapshot().refused_by;
+  CHECK(refused.count(f.runner_node) == 1);
+  bool told = std::any_of(said.begin(), said.end(), [&](auto& l) { return l.find("refuses this anchor") != std::string::npos; });
+  CHECK(told);
+  // The first orchestrator still drives it.
+  CHECK(f.ping(5s));
 }
