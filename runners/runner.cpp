@@ -572,6 +572,12 @@ void Runner::on_direct_event(const probes::SseEvent& ev) {
     spdlog::debug("/direct/events: payload is not base64 (from {})", short_id(sender));
     return;
   }
+  if (payload->rfind(kTestPrefix, 0) != 0) return;  // not ours
+  // Results for the orchestrator: the anchor's own runner sees every runner's on its
+  // daemon; they are neither commands nor hops, so they cost no sender's budget.
+  if (payload->rfind(kResPrefix, 0) == 0) return;
+  // Before any parsing: a flood costs the runner one bucket lookup per frame.
+  if (!within_rate(sender, "test DM")) return;
   DmMessage m;
   try {
     m = decode_dm(*payload);
@@ -600,7 +606,6 @@ void Runner::on_test_dm(DmMessage& m, const json& data, const std::string& sende
     }
     case DmKind::hop:
     case DmKind::legacy: {
-      if (!within_rate(sender, "hop")) return;
       auto field = [&](const char* k) {
         auto it = data.find(k);
         return it != data.end() ? *it : json(nullptr);
@@ -673,6 +678,11 @@ void Runner::on_topic_event(const probes::SseEvent& ev) {
     if (noisy_log_.allow()) spdlog::warn("{}: payload is not base64", topic);
     return;
   }
+  // The publisher is the signed origin of the message, as the daemon verified it.
+  Origin from;
+  if (auto s = data.find("sender"); s != data.end() && s->is_string()) from.sender = s->get<std::string>();
+  if (auto v = data.find("verified"); v != data.end()) from.verified = json_truthy(*v);
+  if (!within_rate(from.sender, topic)) return;
   Command cmd;
   try {
     cmd = decode_topic_command(*payload);
@@ -680,10 +690,6 @@ void Runner::on_topic_event(const probes::SseEvent& ev) {
     if (noisy_log_.allow()) spdlog::warn("malformed command on {}: {}", topic, e.what());
     return;
   }
-  // The publisher is the signed origin of the message, as the daemon verified it.
-  Origin from;
-  if (auto s = data.find("sender"); s != data.end() && s->is_string()) from.sender = s->get<std::string>();
-  if (auto v = data.find("verified"); v != data.end()) from.verified = json_truthy(*v);
   dispatch(std::move(cmd), from, is_discover ? "discover topic" : "control topic");
 }
 
@@ -710,7 +716,7 @@ void Runner::refuse(const Command& cmd, const std::string& sender, std::string_v
 }
 
 void Runner::dispatch(Command cmd, const Origin& from, std::string_view via) {
-  if (!within_rate(from.sender, "command")) return;
+  // (The sender's rate was checked before the frame was parsed.)
   if (cmd.target_node != "*" && cmd.target_node != cfg_.node_name) {
     spdlog::debug("ignoring {} {} for node {} (via {})", cmd.action, cmd.command_id, cmd.target_node, via);
     return;
