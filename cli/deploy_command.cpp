@@ -23,6 +23,7 @@
 #include "core/utc_time.h"
 #include "orchestrator/lifecycle/deploy.h"
 #include "orchestrator/control/inventory.h"
+#include "runners/control_trust.h"
 
 namespace x0x::cli {
 
@@ -33,6 +34,7 @@ namespace {
 struct DeployCliOptions {
   std::string fleet, network, binary, runner, config_template, waves = "1,25%,100%", hosts, json_path, proof_root = "proofs";
   std::string expect_version, log_level, verify;  // verify: "", a, b or ab
+  std::string runner_trusted_agents;               // "" (unset): each runner trusts its first discover's sender
   int max_fail = 0;
   std::size_t parallel = 8;
   double gate_secs = 60, api_secs = 30;
@@ -97,6 +99,13 @@ int run_deploy_cli(const DeployCliOptions& c) {
   orchestrator::DeployOptions o;
   o.binary = c.binary;
   o.runner = c.runner;
+  try {
+    auto trusted = runners::parse_trusted_agents(c.runner_trusted_agents);
+    for (auto& a : trusted) o.runner_trusted_agents += (o.runner_trusted_agents.empty() ? "" : ",") + a;
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "x0xctl deploy: --runner-trusted-agents: {}\n", e.what());
+    return kExitUsage;
+  }
   o.config_template = c.config_template;
   o.expect_version = c.expect_version;
   o.waves = c.waves;
@@ -189,6 +198,11 @@ void register_deploy(CLI::App& app, int& exit_code) {
   sub->add_option("--network", c->network, "the inventory's [network.NAME] to deploy (a require_explicit network only by this option)");
   sub->add_option("--binary", c->binary, "the node binary to deploy (x0xd or x0x-lean-node)")->required();
   sub->add_option("--runner", c->runner, "the x0x-test-runner binary to deploy beside each node");
+  sub->add_option("--runner-trusted-agents", c->runner_trusted_agents,
+                  "orchestrator agent ids (64 hex, comma-separated) the runners take commands from, written to their "
+                  "env file as X0X_RUNNER_TRUSTED_AGENTS (default: each runner trusts the first orchestrator that "
+                  "discovers it, e.g. this deploy's --verify, until it restarts)")
+      ->envname("X0X_RUNNER_TRUSTED_AGENTS");
   sub->add_option("--config-template", c->config_template,
                   "node config template (TOML); api_address, bind_address, data_dir, instance_name, log_level and "
                   "bootstrap_peers are set from the inventory");

@@ -25,9 +25,14 @@ void ResultBus::add(const runners::Result& r, SessionClock::time_point arrived) 
   {
     std::lock_guard lk(mu_);
     auto& s = results_;
+    const bool ours = r.command_id && probes_.count(*r.command_id);
     if (r.kind == "discover_reply") {
-      bool ours = r.command_id && probes_.count(*r.command_id);
       if (ours && !r.node.empty() && !s.runners.count(r.node)) s.runners[r.node] = {r.agent_id, r.machine_id};
+    } else if (r.kind == "error" && ours && !r.node.empty() && r.outcome.is_object() &&
+               r.outcome.value("error", nlohmann::json()).is_string() &&
+               r.outcome["error"].get<std::string>().rfind("unauthorised", 0) == 0) {
+      // A runner that trusts another orchestrator (runners/control_trust.h).
+      s.refused_by.try_emplace(r.node, r.outcome["error"].get<std::string>());
     } else if (r.kind == "ack") {
       if (r.command_id) s.acked.insert(*r.command_id);
     } else if (r.kind == "received_dm") {
@@ -213,6 +218,10 @@ void RunnerSession::discover() {
         discovered_.push_back(n);
       } else {
         missing_.push_back(n);
+        if (auto why = s.refused_by.find(n); why != s.refused_by.end())
+          say(fmt::format("{}'s runner refuses this anchor ({}): its X0X_RUNNER_TRUSTED_AGENTS does not list {}, or "
+                          "it trusted another orchestrator's discover first (restart it to forget that)",
+                          n, why->second.substr(0, 200), anchor_aid_));
       }
     }
   });

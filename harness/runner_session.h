@@ -64,6 +64,8 @@ struct SessionResults {
   std::map<std::string, runners::Result> by_request;
   // received_dm by (reporting node, request id); the first one counts
   std::map<std::pair<std::string, std::string>, Receipt> receipts;
+  // node -> why its runner refused this session's discover (it trusts another orchestrator)
+  std::map<std::string, std::string> refused_by;
 };
 
 // The results of one session, fed by both SSE streams (thread-safe).

@@ -95,6 +95,22 @@ std::optional<int> parse_raw_quic_ack_ms(std::string_view v) {
   return value;
 }
 
+std::chrono::milliseconds parse_command_timeout(std::string_view v) {
+  auto s = trim(v);
+  if (s.empty()) return std::chrono::seconds(kDefaultCommandTimeoutSecs);
+  int value = 0;
+  std::size_t pos = 0;
+  try {
+    value = std::stoi(s, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  if (pos != s.size() || value <= 0 || value > 3600)
+    throw ConfigError("X0X_RUNNER_COMMAND_TIMEOUT_SECS / --command-timeout-secs: expected seconds (1-3600), got \"" +
+                      std::string(v) + "\"");
+  return std::chrono::seconds(value);
+}
+
 spdlog::level::level_enum parse_log_level(std::string_view v) {
   auto s = lower(trim(v));
   if (s.empty() || s == "info") return spdlog::level::info;
@@ -166,6 +182,15 @@ RunnerConfig resolve_config(const ConfigInputs& flags,
     if (auto v = env("X0X_NO_PUBSUB_AFTER_DISCOVER")) cfg.no_pubsub_after_discover = is_truthy(*v);
   if (auto v = pick(flags.result_raw_quic_ack_ms, "X0X_RESULT_RAW_QUIC_ACK_MS"))
     cfg.result_raw_quic_ack_ms = parse_raw_quic_ack_ms(*v);
+  if (auto v = pick(flags.trusted_agents, "X0X_RUNNER_TRUSTED_AGENTS")) {
+    try {
+      cfg.trusted_agents = parse_trusted_agents(*v);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(e.what());
+    }
+  }
+  if (auto v = pick(flags.command_timeout_secs, "X0X_RUNNER_COMMAND_TIMEOUT_SECS"))
+    cfg.command_timeout = parse_command_timeout(*v);
   return cfg;
 }
 
@@ -288,11 +313,17 @@ std::optional<Result> RecentResults::get(const std::string& command_id) {
 
 Runner::Runner(RunnerConfig cfg)
     : cfg_(std::move(cfg)),
+      trust_(cfg_.trusted_agents, ""),
+      limiter_(cfg_.rate_limited_senders_max),
+      // A few lines per 10 s whatever a stranger sends; a summary counts the rest.
+      noisy_log_(20, std::chrono::seconds(10)),
       seen_commands_(cfg_.dedup_capacity),
       // A repeat comes within a command timeout of the first: a few dozen results
       // suffice, and a state-commits read on a big group can be hundreds of KB.
       recent_results_(64),
-      results_(cfg_.result_queue_max, cfg_.result_max_age) {}
+      results_(cfg_.result_queue_max, cfg_.result_max_age),
+      // Answers to strangers: a small queue of their own (drop-oldest when full).
+      stranger_results_(64, cfg_.result_max_age) {}
 
 Runner::~Runner() {
   stop();
@@ -304,6 +335,7 @@ Runner::~Runner() {
   }
   tasks_cv_.notify_all();
   results_.close();
+  stranger_results_.close();
   for (auto& t : workers_)
     if (t.joinable()) t.join();
   for (auto& t : senders_)
@@ -351,6 +383,7 @@ bool Runner::bootstrap() {
           last_error = "GET /agent: no 64-hex agent_id in " + probes::detail::snippet(a.body, 200);
         } else {
           agent_id_ = ab["agent_id"].get<std::string>();
+          trust_.set_own_agent_id(agent_id_);
           if (auto it = ab.find("machine_id"); it != ab.end() && it->is_string()) machine_id_ = it->get<std::string>();
           spdlog::info("daemon {} ok: version={} peers={} agent_id={} machine_id={}", cfg_.api_base,
                        hb.value("version", json("?")).dump(), hb.value("peers", json(nullptr)).dump(), agent_id_,
@@ -396,6 +429,7 @@ int Runner::run() {
   started_at_ms_ = unix_ms_now();
 
   for (std::size_t i = 0; i < std::max<std::size_t>(1, cfg_.senders); ++i) senders_.emplace_back([this] { sender_loop(); });
+  senders_.emplace_back([this] { stranger_sender_loop(); });
   for (std::size_t i = 0; i < std::max<std::size_t>(1, cfg_.workers); ++i) workers_.emplace_back([this] { worker_loop(); });
 
   subs_client_ = std::make_unique<probes::RestClient>(cfg_.api_base, cfg_.token, cfg_.rest_timeout);
@@ -431,11 +465,22 @@ int Runner::run() {
   ready.details = {{"started_at_ms", started_at_ms_}};
   enqueue(std::move(ready), "");
   spdlog::info("runner ready (node {}, agent {})", cfg_.node_name, short_id(agent_id_));
+  if (trust_.mode() == TrustMode::allow_list)
+    spdlog::info("commands accepted from {} trusted orchestrator agent(s) (X0X_RUNNER_TRUSTED_AGENTS) and this node's "
+                 "own agent; command timeout {} s", trust_.allow_list_size(), cfg_.command_timeout.count() / 1000);
+  else
+    spdlog::warn("X0X_RUNNER_TRUSTED_AGENTS not set: the sender of the first discover will be the only trusted "
+                 "orchestrator (with this node's own agent) until the runner restarts; command timeout {} s",
+                 cfg_.command_timeout.count() / 1000);
 
-  // Housekeeping: retry subscriptions that failed, apply PubSub mode changes.
+  // Housekeeping: retry subscriptions that failed, apply PubSub mode changes,
+  // and a summary of the control channel's counters every 10 s when they moved.
+  int ticks = 0;
   while (sleep_for(2s)) {
     if (events_->connected()) resubscribe(false);
+    if (++ticks % 5 == 0) log_control_summary();
   }
+  log_control_summary();
 
   spdlog::info("stopping");
   events_->stop();
@@ -446,6 +491,7 @@ int Runner::run() {
   }
   tasks_cv_.notify_all();
   results_.close();
+  stranger_results_.close();
   for (auto& t : workers_) t.join();
   workers_.clear();
   for (auto& t : senders_) t.join();
@@ -504,164 +550,6 @@ void Runner::set_pubsub_disabled(bool disabled, std::string_view why) {
   if (events_ && events_->connected()) resubscribe(false);
 }
 
-// ---------------------------------------------------------------- inbound
-
-void Runner::on_direct_event(const probes::SseEvent& ev) {
-  if (ev.event != "direct_message") return;
-  json data;
-  try {
-    data = json::parse(ev.data);
-  } catch (const json::exception&) {
-    spdlog::warn("/direct/events: event data is not JSON: {}", probes::detail::snippet(ev.data, 120));
-    return;
-  }
-  if (!data.is_object()) return;
-  auto sget = [&](const char* k) {
-    auto it = data.find(k);
-    return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  std::string sender = sget("sender");
-  auto payload = base64_decode(sget("payload"));
-  if (!payload) {
-    spdlog::debug("/direct/events: payload is not base64 (from {})", short_id(sender));
-    return;
-  }
-  DmMessage m;
-  try {
-    m = decode_dm(*payload);
-  } catch (const ProtocolError& e) {
-    spdlog::warn("malformed test DM from {} ({} bytes): {}", short_id(sender), payload->size(), e.what());
-    return;
-  } catch (const std::exception& e) {
-    spdlog::warn("undecodable test DM from {}: {}", short_id(sender), e.what());
-    return;
-  }
-  switch (m.kind) {
-    case DmKind::not_test:
-      return;
-    case DmKind::result:
-      spdlog::debug("ignoring a result DM from {} (results are for the orchestrator)", short_id(sender));
-      return;
-    case DmKind::command: {
-      if (is_agent_id(sender)) {
-        std::lock_guard lk(anchor_mu_);
-        last_anchor_ = sender;
-      }
-      dispatch(std::move(*m.command), sender, "dm");
-      return;
-    }
-    case DmKind::hop:
-    case DmKind::legacy: {
-      auto field = [&](const char* k) {
-        auto it = data.find(k);
-        return it != data.end() ? *it : json(nullptr);
-      };
-      Result r;
-      r.kind = "received_dm";
-      r.details = {{"sender", field("sender")},     {"machine_id", field("machine_id")},
-                   {"verified", field("verified")}, {"trust_decision", field("trust_decision")},
-                   {"bytes", payload->size()},      {"via", m.kind == DmKind::hop ? "hop_dm" : "legacy_dm"}};
-      std::string target;
-      if (m.kind == DmKind::hop) {
-        auto& h = *m.hop;
-        if (!h.request_id.empty()) r.request_id = h.request_id;
-        if (!h.tag.empty()) r.digest_marker = h.tag;
-        if (is_agent_id(h.anchor_aid)) {
-          target = h.anchor_aid;
-          std::lock_guard lk(anchor_mu_);
-          last_anchor_ = target;
-        }
-      } else {
-        auto& l = *m.legacy;
-        if (!l.request_id.empty()) r.request_id = l.request_id;
-        if (!l.digest.empty()) r.digest_marker = l.digest;
-        std::lock_guard lk(anchor_mu_);
-        target = last_anchor_;
-      }
-      spdlog::info("received {} rid={} tag={} from {} ({} bytes) → report to {}",
-                   m.kind == DmKind::hop ? "hop DM" : "legacy DM", r.request_id.value_or("-"),
-                   r.digest_marker.value_or("-"), short_id(sender), payload->size(),
-                   target.empty() ? "results topic" : short_id(target));
-      enqueue(std::move(r), std::move(target));
-      return;
-    }
-  }
-}
-
-void Runner::on_topic_event(const probes::SseEvent& ev) {
-  if (ev.event != "message") return;
-  json data;
-  try {
-    data = json::parse(ev.data);
-  } catch (const json::exception&) {
-    spdlog::debug("/events: event data is not JSON: {}", probes::detail::snippet(ev.data, 120));
-    return;
-  }
-  if (data.is_object() && data.contains("data") && data["data"].is_object()) data = data["data"];
-  if (!data.is_object()) return;
-  auto t = data.find("topic");
-  if (t == data.end() || !t->is_string()) return;
-  const std::string topic = t->get<std::string>();
-  const bool is_discover = topic == kDiscoverTopic;
-  if (!is_discover && topic != kControlTopic) return;
-  if (!is_discover && pubsub_disabled_.load()) {
-    spdlog::debug("ignoring a control-topic message: PubSub after discover is disabled");
-    return;
-  }
-  auto p = data.find("payload");
-  if (p == data.end() || !p->is_string()) return;
-  auto payload = base64_decode(p->get<std::string>());
-  if (!payload) {
-    spdlog::warn("{}: payload is not base64", topic);
-    return;
-  }
-  Command cmd;
-  try {
-    cmd = decode_topic_command(*payload);
-  } catch (const ProtocolError& e) {
-    spdlog::warn("malformed command on {}: {}", topic, e.what());
-    return;
-  }
-  std::string anchor = cmd.reply_to("");
-  if (!anchor.empty()) {
-    std::lock_guard lk(anchor_mu_);
-    last_anchor_ = anchor;
-  }
-  dispatch(std::move(cmd), anchor, is_discover ? "discover topic" : "control topic");
-}
-
-void Runner::dispatch(Command cmd, const std::string& source, std::string_view via) {
-  if (cmd.target_node != "*" && cmd.target_node != cfg_.node_name) {
-    spdlog::debug("ignoring {} {} for node {} (via {})", cmd.action, cmd.command_id, cmd.target_node, via);
-    return;
-  }
-  std::string reply = cmd.reply_to(source);
-  {
-    std::lock_guard lk(anchor_mu_);
-    if (!reply.empty()) last_anchor_ = reply;
-    else reply = last_anchor_;
-  }
-  if (!cmd.command_id.empty() && !seen_commands_.insert(cmd.command_id)) {
-    if (auto done = recent_results_.get(cmd.command_id)) {
-      spdlog::info("repeated command {} ({}, via {}): its result sent again, not run again", cmd.command_id, cmd.action, via);
-      enqueue(std::move(*done), reply);
-    } else {
-      spdlog::info("duplicate command {} ({}, via {}) ignored", cmd.command_id, cmd.action, via);
-    }
-    return;
-  }
-  spdlog::info("command {} {} via {} → reply to {}", cmd.action, cmd.command_id.empty() ? "-" : cmd.command_id, via,
-               reply.empty() ? "results topic" : short_id(reply));
-  auto shared = std::make_shared<Command>(std::move(cmd));
-  if (!submit([this, shared, reply](probes::RestClient& rest) { execute(*shared, reply, rest); })) {
-    spdlog::error("command backlog full ({}): dropping {} {}", cfg_.command_backlog_max, shared->action,
-                  shared->command_id);
-    Result r = base_result("error", *shared);
-    r.outcome = Result::error_outcome("runner command backlog full");
-    enqueue(std::move(r), reply);
-  }
-}
-
 // ---------------------------------------------------------------- workers
 
 bool Runner::submit(Task t) {
@@ -702,22 +590,40 @@ Result Runner::base_result(std::string kind, const Command& cmd) const {
   return r;
 }
 
-void Runner::execute(const Command& cmd, const std::string& reply_to, probes::RestClient& rest) {
+void Runner::answer_at_once(const Command& cmd, const std::string& reply_to) {
+  if (cmd.action == "noop_ack") {
+    Result r = base_result("ack", cmd);
+    r.details = {{"control_channel", control_channel_state()}};
+    enqueue(std::move(r), reply_to);
+    return;
+  }
+  Result r = base_result("discover_reply", cmd);
+  r.details = {{"node", cfg_.node_name}, {"control_channel", control_channel_state()}};
+  enqueue(std::move(r), reply_to);
+  // After the reply is queued (spec §2.9); not a one-way door.
+  if (cfg_.no_pubsub_after_discover) set_pubsub_disabled(true, "--no-pubsub-after-discover");
+  else if (cmd.wants_no_pubsub_after_discover()) set_pubsub_disabled(true, "discover flag");
+  else set_pubsub_disabled(false, "discover without the flag");
+}
+
+Result Runner::timed_out(const Command& cmd, std::string why) {
+  stats_.commands_timed_out++;
+  std::string kind = "error";
+  if (cmd.action == "send_dm") kind = "send_result";
+  else if (is_phase_b_action(cmd.action)) kind = phase_b_result_kind(cmd.action);
+  Result r = base_result(std::move(kind), cmd);
+  r.outcome = Result::error_outcome(fmt::format("runner command timeout ({} s): {}", cfg_.command_timeout.count() / 1000, why));
+  r.details = {{"action", cmd.action}};
+  if (noisy_log_.allow()) spdlog::warn("command {} {} timed out: {}", cmd.action, cmd.command_id, why);
+  return r;
+}
+
+void Runner::execute(const Command& cmd, const std::string& reply_to, probes::RestClient& rest, Deadline deadline) {
   try {
-    if (cmd.action == "discover") {
-      Result r = base_result("discover_reply", cmd);
-      r.details = {{"node", cfg_.node_name}};
-      enqueue(std::move(r), reply_to);
-      // After the reply is queued (spec §2.9); not a one-way door.
-      if (cfg_.no_pubsub_after_discover) set_pubsub_disabled(true, "--no-pubsub-after-discover");
-      else if (cmd.wants_no_pubsub_after_discover()) set_pubsub_disabled(true, "discover flag");
-      else set_pubsub_disabled(false, "discover without the flag");
-    } else if (cmd.action == "noop_ack") {
-      enqueue(base_result("ack", cmd), reply_to);
-    } else if (cmd.action == "send_dm") {
-      do_send_dm(cmd, reply_to, base_result("send_result", cmd), rest);
+    if (cmd.action == "send_dm") {
+      do_send_dm(cmd, reply_to, base_result("send_result", cmd), rest, deadline);
     } else if (is_phase_b_action(cmd.action)) {
-      do_phase_b(cmd, reply_to, rest);
+      do_phase_b(cmd, reply_to, rest, deadline);
     } else {
       spdlog::warn("unknown action {} (command {})", cmd.action, cmd.command_id);
       Result r = base_result("error", cmd);
@@ -734,7 +640,8 @@ void Runner::execute(const Command& cmd, const std::string& reply_to, probes::Re
   }
 }
 
-void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result r, probes::RestClient& rest) {
+void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result r, probes::RestClient& rest,
+                        Deadline deadline) {
   const json& p = cmd.params;
   const std::string rid = *r.request_id;
   if (auto it = p.find("digest_marker"); it != p.end() && it->is_string() && !it->get<std::string>().empty())
@@ -780,14 +687,24 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
   if (param_truthy(p, "require_gossip")) body["require_gossip"] = true;
   const std::string text = dump_json(body);
 
-  const auto policy = daemon_request_policy(cfg_.retry_backoff);
   const auto t0 = std::chrono::steady_clock::now();
+  auto policy = daemon_request_policy(cfg_.retry_backoff);
+  // No new attempt after the command's timeout, and none runs past it.
+  policy.give_up_after = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - t0);
   json last_error;
   std::optional<int> last_status;
   json success;
+  bool out_of_time = false;
   auto send = [&](int attempt) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left <= 0ms) {
+      out_of_time = true;
+      return AttemptOutcome::final_failure;
+    }
     try {
-      auto resp = rest.post("/direct/send", text);
+      std::optional<probes::RestClient> bounded;
+      auto& client = left < rest.timeout() ? bounded.emplace(cfg_.api_base, cfg_.token, left) : rest;
+      auto resp = client.post("/direct/send", text);
       json b = body_json(resp);
       last_status = static_cast<int>(resp.status);
       if (resp.ok() && b.is_object() && json_truthy(b.value("ok", json(false)))) {
@@ -804,6 +721,7 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
     } catch (const probes::ProbeError& e) {
       last_status.reset();
       last_error = {{"error", e.what()}};
+      if (std::chrono::steady_clock::now() >= deadline) out_of_time = true;
       spdlog::warn("send_dm {} to {}: attempt {}/{}: {}", rid, short_id(recipient), attempt, policy.max_attempts,
                    e.what());
       return AttemptOutcome::retry;
@@ -822,6 +740,12 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
     spdlog::info("send_dm {} to {} ok: path={} attempts={} in {} ms", rid, short_id(recipient),
                  success.value("path", json(nullptr)).dump(), attempts, wall_ms);
   } else {
+    if (out_of_time || std::chrono::steady_clock::now() >= deadline) {
+      stats_.commands_timed_out++;
+      last_error = {{"error", fmt::format("runner command timeout ({} s) reached; last attempt: {}",
+                                          cfg_.command_timeout.count() / 1000,
+                                          last_error.is_null() ? std::string("none") : dump_json(last_error))}};
+    }
     if (last_error.is_null()) last_error = {{"error", "stopped"}};
     r.outcome = Result::error_outcome(last_error, last_status);
     r.details = {{"wall_clock_ms", wall_ms}, {"recipient_aid", recipient}, {"runner_attempts", attempts}};
@@ -832,12 +756,17 @@ void Runner::do_send_dm(const Command& cmd, const std::string& reply_to, Result 
   enqueue(std::move(r), reply_to);
 }
 
-void Runner::do_phase_b(const Command& cmd, const std::string& reply_to, probes::RestClient& rest) {
+void Runner::do_phase_b(const Command& cmd, const std::string& reply_to, probes::RestClient& rest,
+                        Deadline deadline) {
   Result r = base_result(phase_b_result_kind(cmd.action), cmd);
   const auto t0 = std::chrono::steady_clock::now();
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - t0);
   // A daemon that is restarting refuses connections for a moment: the action,
-  // which it never saw, is sent again for up to 10 s.
-  auto out = run_phase_b_action(rest, cmd.action, cmd.params, daemon_ready_policy(std::chrono::seconds(10)));
+  // which it never saw, is sent again for up to 10 s (within the command's timeout).
+  std::optional<probes::RestClient> bounded;
+  auto& client = left < rest.timeout() ? bounded.emplace(cfg_.api_base, cfg_.token, std::max(left, 1ms)) : rest;
+  auto out = run_phase_b_action(client, cmd.action, cmd.params,
+                                daemon_ready_policy(std::clamp(left, 1ms, std::chrono::milliseconds(10'000))));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   r.outcome = std::move(out.outcome);
   if (out.details) r.details = std::move(*out.details);
@@ -856,14 +785,35 @@ void Runner::enqueue(Result r, std::string target_aid) {
   r.machine_id = machine_id_;
   r.ts_ms = unix_ms_now();
   std::string kind = r.kind;
-  if (r.command_id) recent_results_.put(*r.command_id, r);
-  auto rep = results_.push({std::move(r), std::move(target_aid)});
-  if (rep.pruned_stale)
+  // Kept for a repeat of the command by the same (trusted) sender only.
+  if (r.command_id && !target_aid.empty() && trust_.is_trusted(target_aid))
+    recent_results_.put(target_aid + "|" + *r.command_id, r);
+  auto& queue = target_aid.empty() || trust_.is_trusted(target_aid) ? results_ : stranger_results_;
+  auto rep = queue.push({std::move(r), std::move(target_aid)});
+  stats_.results_dropped += rep.pruned_stale + rep.dropped_oldest + (rep.dropped_new ? 1 : 0);
+  if (rep.pruned_stale && noisy_log_.allow())
     spdlog::warn("pruned {} result(s) older than {} s from the outbound queue", rep.pruned_stale,
                  cfg_.result_max_age.count() / 1000);
-  if (rep.dropped_oldest)
+  if (rep.dropped_oldest && noisy_log_.allow())
     spdlog::warn("outbound result queue full ({}): dropped the oldest result", cfg_.result_queue_max);
-  if (rep.dropped_new) spdlog::error("outbound result queue full: dropped the new {} result", kind);
+  if (rep.dropped_new && noisy_log_.allow()) spdlog::error("outbound result queue full: dropped the new {} result", kind);
+}
+
+void Runner::stranger_sender_loop() {
+  probes::RestClient rest(cfg_.api_base, cfg_.token, 2s);
+  while (!stopping()) {
+    auto item = stranger_results_.pop(500ms);
+    if (!item) continue;
+    try {
+      json body = {{"agent_id", item->target_aid}, {"payload", base64_encode(encode_result_dm(item->result))}};
+      auto resp = rest.post("/direct/send", body.dump());
+      if (!resp.ok() && noisy_log_.allow())
+        spdlog::debug("{} result to {}: HTTP {} (not retried)", item->result.kind, short_id(item->target_aid), resp.status);
+    } catch (const std::exception& e) {
+      if (noisy_log_.allow())
+        spdlog::debug("{} result to {}: {} (not retried)", item->result.kind, short_id(item->target_aid), e.what());
+    }
+  }
 }
 
 void Runner::sender_loop() {

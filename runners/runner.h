@@ -18,7 +18,14 @@
 //    commands and the PubSub result fallback stop. A later discover without the
 //    flag (and no --no-pubsub-after-discover) turns PubSub back on;
 //  * a token that looks like a path but cannot be read is a configuration error,
-//    not a literal token (weakness 6); bootstrap waits up to ~30 s for the daemon.
+//    not a literal token (weakness 6); bootstrap waits up to ~30 s for the daemon;
+//  * commands are run only for the orchestrators it trusts (weakness 12, issue 12;
+//    runners/control_trust.h), deduplicated per (sender, command_id), and their
+//    results go only to the command's sender: never to an anchor_aid the command
+//    names, and a hop never redirects them. Each sender's frames are rate limited,
+//    every command has a timeout from its receipt (X0X_RUNNER_COMMAND_TIMEOUT_SECS),
+//    discover and noop_ack are answered at once (never behind slow commands), and
+//    lines caused by hostile traffic are throttled. Counters: control_stats().
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -34,6 +41,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <set>
 #include <unordered_set>
 #include <vector>
 
@@ -42,6 +50,9 @@
 #include "probes/rest_client.h"
 #include "probes/sse.h"
 #include "runners/control_protocol.h"
+#include "runners/control_stats.h"
+#include "runners/control_trust.h"
+#include "runners/sender_limits.h"
 
 namespace x0x::runners {
 
@@ -54,6 +65,7 @@ class ConfigError : public std::runtime_error {
 inline constexpr std::string_view kDefaultApiBase = "http://127.0.0.1:12600";
 inline constexpr std::string_view kDefaultTokenPath = "/var/lib/x0x/api-token";
 inline constexpr int kDefaultResultRawQuicAckMs = 12000;
+inline constexpr int kDefaultCommandTimeoutSecs = 30;
 
 struct RunnerConfig {
   std::string node_name;
@@ -74,11 +86,23 @@ struct RunnerConfig {
   std::chrono::milliseconds rest_timeout{15'000};
   std::size_t dedup_capacity = 4096;
   std::size_t command_backlog_max = 4096;
+
+  // The control channel's trust and bounds (issue 12).
+  std::set<std::string> trusted_agents;  // X0X_RUNNER_TRUSTED_AGENTS; empty: trust on first discover
+  // From a command's receipt to its result, queue wait included: a black-hole
+  // recipient cannot hold a worker longer (X0X_RUNNER_COMMAND_TIMEOUT_SECS).
+  std::chrono::milliseconds command_timeout{kDefaultCommandTimeoutSecs * 1000};
+  // Inbound test frames per sender: a trusted orchestrator drives whole matrices
+  // at once; anyone else (hop senders, strangers) gets a small budget.
+  RateLimit trusted_rate{200, 2000};
+  RateLimit stranger_rate{5, 50};
+  std::size_t rate_limited_senders_max = 256;
 };
 
 // What came from the command line; unset means "use the environment, then the default".
 struct ConfigInputs {
   std::optional<std::string> node_name, api_base, api_token, log_level, result_raw_quic_ack_ms;
+  std::optional<std::string> trusted_agents, command_timeout_secs;
   bool no_pubsub_after_discover = false;
 };
 
@@ -86,6 +110,8 @@ struct ConfigInputs {
 bool is_truthy(std::string_view v);
 // X0X_RESULT_RAW_QUIC_ACK_MS: "" → 12000; none/off/false/0 → nullopt; else a positive int (ConfigError).
 std::optional<int> parse_raw_quic_ack_ms(std::string_view v);
+// X0X_RUNNER_COMMAND_TIMEOUT_SECS: "" → 30; else a positive number of seconds (ConfigError).
+std::chrono::milliseconds parse_command_timeout(std::string_view v);
 // DEBUG, INFO, WARNING/WARN, ERROR, CRITICAL, TRACE (case-insensitive); ConfigError otherwise.
 spdlog::level::level_enum parse_log_level(std::string_view v);
 // X0X_API_TOKEN: a readable file wins (content trimmed); a value containing '/' that is not a
@@ -181,20 +207,42 @@ class Runner {
 
   bool pubsub_disabled() const { return pubsub_disabled_.load(); }
   const std::string& agent_id() const { return agent_id_; }
+  const ControlChannelStats& control_stats() const { return stats_; }
 
  private:
   using Task = std::function<void(probes::RestClient&)>;
+  using Deadline = std::chrono::steady_clock::time_point;
+  // Who a frame came from, as the runner's daemon vouches for it.
+  struct Origin {
+    std::string sender;     // 64 hex, or "" when the daemon named nobody
+    bool verified = false;  // the daemon checked the sender's signature
+  };
 
   bool bootstrap();  // false when stopped meanwhile; ConfigError on failure
-  void dispatch(Command cmd, const std::string& source, std::string_view via);
-  void execute(const Command& cmd, const std::string& reply_to, probes::RestClient& rest);
-  void do_send_dm(const Command& cmd, const std::string& reply_to, Result base, probes::RestClient& rest);
+  void dispatch(Command cmd, const Origin& from, std::string_view via);
+  // One token from the sender's bucket; false (counted, throttled log) when it is empty.
+  bool within_rate(const std::string& sender, std::string_view what);
+  // An error result to an untrusted sender; the command never runs.
+  void refuse(const Command& cmd, const std::string& sender, std::string_view via);
+  void on_test_dm(DmMessage& m, const nlohmann::json& event, const std::string& sender, std::size_t bytes);
+  // discover and noop_ack: answered on the listener thread, never queued behind slow commands.
+  void answer_at_once(const Command& cmd, const std::string& reply_to);
+  void execute(const Command& cmd, const std::string& reply_to, probes::RestClient& rest, Deadline deadline);
+  void do_send_dm(const Command& cmd, const std::string& reply_to, Result base, probes::RestClient& rest,
+                  Deadline deadline);
   // The Phase B actions (runners/phase_b_actions.h): one daemon call, tried once.
-  void do_phase_b(const Command& cmd, const std::string& reply_to, probes::RestClient& rest);
+  void do_phase_b(const Command& cmd, const std::string& reply_to, probes::RestClient& rest, Deadline deadline);
+  // The action's own result kind with a timeout error (counted).
+  Result timed_out(const Command& cmd, std::string why);
+  nlohmann::json control_channel_state() const;
+  void log_control_summary();
   void set_pubsub_disabled(bool disabled, std::string_view why);
 
   void enqueue(Result r, std::string target_aid);
   void sender_loop();
+  // Answers to strangers (refusals): their own small queue and thread, one
+  // short attempt each, so a black-hole stranger cannot delay a trusted result.
+  void stranger_sender_loop();
   void deliver(ResultQueue::Item& item, probes::RestClient& rest);
   bool publish_result(const Result& r, probes::RestClient& rest);
 
@@ -219,11 +267,18 @@ class Runner {
 
   std::atomic<bool> pubsub_disabled_{false};
   std::mutex anchor_mu_;
-  std::string last_anchor_;
+  std::string last_orchestrator_;  // the last trusted command sender: where legacy v0 hops are reported
+
+  TrustedOrchestrators trust_;
+  SenderRateLimiter limiter_;
+  LogThrottle noisy_log_;  // lines that strangers' traffic causes
+  ControlChannelStats stats_;
+  std::uint64_t last_summary_total_ = 0;
 
   RecentIds seen_commands_;
   RecentResults recent_results_;
   ResultQueue results_;
+  ResultQueue stranger_results_;
 
   std::mutex tasks_mu_;
   std::condition_variable tasks_cv_;

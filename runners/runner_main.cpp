@@ -24,7 +24,11 @@ constexpr const char* kDescription =
     "x0x.test.results.v1).\n\n"
     "Every option has an environment variable; a flag wins over the environment:\n"
     "  NODE_NAME, X0X_API_BASE, X0X_API_TOKEN (a token file path, or the token itself), LOG_LEVEL,\n"
-    "  X0X_NO_PUBSUB_AFTER_DISCOVER (1/true/yes/on), X0X_RESULT_RAW_QUIC_ACK_MS (none/off/false/0 omits it).\n\n"
+    "  X0X_NO_PUBSUB_AFTER_DISCOVER (1/true/yes/on), X0X_RESULT_RAW_QUIC_ACK_MS (none/off/false/0 omits it),\n"
+    "  X0X_RUNNER_TRUSTED_AGENTS, X0X_RUNNER_COMMAND_TIMEOUT_SECS.\n\n"
+    "Commands are run only for trusted orchestrators: the agents of X0X_RUNNER_TRUSTED_AGENTS (and this\n"
+    "node's own agent); when it is not set, the sender of the first discover is trusted until the runner\n"
+    "restarts. Anyone else gets an error result and nothing runs. Results go only to a command's sender.\n\n"
     "Exit codes: 0 stopped by SIGTERM/SIGINT, 2 configuration error or daemon not ready within ~30 s,\n"
     "1 unexpected failure.";
 
@@ -40,7 +44,7 @@ int main(int argc, char** argv) {
   CLI::App app{kDescription, "x0x-test-runner"};
   app.set_help_flag("-h,--help", "Print this help and exit");
   bool show_version = false;
-  std::string node_name, api_base, api_token, log_level, ack_ms;
+  std::string node_name, api_base, api_token, log_level, ack_ms, trusted, command_timeout;
   bool no_pubsub = false;
   app.add_flag("-V,--version", show_version, "Print the version and exit");
   auto* o_node = app.add_option("--node-name", node_name, "Node label, must equal the orchestrator's [env NODE_NAME; default: host name]");
@@ -54,6 +58,12 @@ int main(int argc, char** argv) {
   auto* o_ack = app.add_option("--result-raw-quic-ack-ms", ack_ms,
                                "raw_quic_receive_ack_ms on result DMs; none/off/false/0 omits it "
                                "[env X0X_RESULT_RAW_QUIC_ACK_MS; default 12000]");
+  auto* o_trusted = app.add_option("--trusted-agents", trusted,
+                                   "Orchestrator agent ids (64 hex, comma-separated) whose commands run "
+                                   "[env X0X_RUNNER_TRUSTED_AGENTS; default: the first discover's sender]");
+  auto* o_timeout = app.add_option("--command-timeout-secs", command_timeout,
+                                   "From a command's receipt to its result, at most [env "
+                                   "X0X_RUNNER_COMMAND_TIMEOUT_SECS; default 30]");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -74,6 +84,8 @@ int main(int argc, char** argv) {
   if (o_token->count()) in.api_token = api_token;
   if (o_level->count()) in.log_level = log_level;
   if (o_ack->count()) in.result_raw_quic_ack_ms = ack_ms;
+  if (o_trusted->count()) in.trusted_agents = trusted;
+  if (o_timeout->count()) in.command_timeout_secs = command_timeout;
   in.no_pubsub_after_discover = no_pubsub;
 
   x0x::runners::RunnerConfig cfg;

@@ -830,7 +830,7 @@ DeployReport Deployer::run() {
     try {
       w.sm = make_service_manager(*w.host, w.layout, o_.service);
       w.files = managed_files(fleet_, *w.host, w.layout, *w.sm, rep_.binary, rep_.runner, template_text_, template_name,
-                              o_.log_level);
+                              o_.log_level, o_.runner_trusted_agents);
     } catch (const std::invalid_argument& e) {
       throw DeployUsageError(fleet_.path.string() + ":" + std::to_string(w.host->line) + ": host (" + w.host->name + "): " + e.what());
     }

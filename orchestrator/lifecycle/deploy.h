@@ -48,6 +48,9 @@ namespace x0x::orchestrator {
 struct DeployOptions {
   std::filesystem::path binary;           // the node binary (x0xd or x0x-lean-node)
   std::filesystem::path runner;           // empty: no runner managed
+  // X0X_RUNNER_TRUSTED_AGENTS in the runner's env file (comma-separated agent ids,
+  // validated by the caller); empty: the runner trusts its first discover's sender.
+  std::string runner_trusted_agents;
   std::filesystem::path config_template;  // empty: render from the inventory only
   std::string expect_version;             // empty: from `<binary> --version`
   std::string waves = "1,25%,100%";

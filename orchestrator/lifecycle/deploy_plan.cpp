@@ -174,7 +174,8 @@ std::string render_node_config(const Fleet& fleet, const Host& host, const HostL
   }
 }
 
-std::string render_runner_env(const Host& host, const HostLayout& layout, const std::string& log_level) {
+std::string render_runner_env(const Host& host, const HostLayout& layout, const std::string& log_level,
+                              const std::string& trusted_agents) {
   auto [h, port] = api_target(host);
   auto base = "http://" + SocketAddr{h, port}.to_string();
   // Single-quoted as sh wants it ('\'' for a quote), which systemd's
@@ -188,13 +189,14 @@ std::string render_runner_env(const Host& host, const HostLayout& layout, const 
   for (auto& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return "# Rendered by x0xctl deploy for host " + host.name + ". X0X_API_TOKEN is the token FILE, never the token.\n" +
          line("NODE_NAME", host.name) + line("X0X_API_BASE", base) + line("X0X_API_TOKEN", layout.token) +
-         line("LOG_LEVEL", level);
+         line("LOG_LEVEL", level) + (trusted_agents.empty() ? "" : line("X0X_RUNNER_TRUSTED_AGENTS", trusted_agents));
 }
 
 std::vector<ManagedFile> managed_files(const Fleet& fleet, const Host& host, const HostLayout& layout,
                                        const ServiceManager& sm, const Artefact& binary,
                                        const std::optional<Artefact>& runner, const std::string& template_text,
-                                       const std::string& template_name, const std::string& log_level) {
+                                       const std::string& template_name, const std::string& log_level,
+                                       const std::string& runner_trusted_agents) {
   std::vector<ManagedFile> files;
   auto artefact = [&](const char* key, const std::string& remote, const Artefact& a) {
     ManagedFile f;
@@ -220,7 +222,8 @@ std::vector<ManagedFile> managed_files(const Fleet& fleet, const Host& host, con
   rendered("config", layout.config, render_node_config(fleet, host, layout, template_text, template_name, log_level), 0644);
   if (runner) {
     artefact("runner", layout.runner_binary, *runner);
-    rendered("runner_env", layout.runner_env, render_runner_env(host, layout, log_level == "debug" ? "DEBUG" : "INFO"), 0644);
+    rendered("runner_env", layout.runner_env, render_runner_env(host, layout, log_level == "debug" ? "DEBUG" : "INFO", runner_trusted_agents),
+             0644);
   }
   for (auto& f : sm.files()) rendered(f.key, f.remote_path, f.content, f.mode);
   return files;

@@ -62,8 +62,11 @@ std::string render_node_config(const Fleet& fleet, const Host& host, const HostL
                                const std::string& log_level);
 
 // The runner's environment file (sh- and systemd-compatible, values quoted):
-// NODE_NAME, X0X_API_BASE, X0X_API_TOKEN (the token FILE path), LOG_LEVEL.
-std::string render_runner_env(const Host& host, const HostLayout& layout, const std::string& log_level);
+// NODE_NAME, X0X_API_BASE, X0X_API_TOKEN (the token FILE path), LOG_LEVEL, and
+// X0X_RUNNER_TRUSTED_AGENTS when trusted_agents is not empty (without it the
+// runner trusts the first orchestrator that discovers it).
+std::string render_runner_env(const Host& host, const HostLayout& layout, const std::string& log_level,
+                              const std::string& trusted_agents = {});
 
 // The node API as reached from the host itself: api_addr with an unspecified
 // host replaced by loopback. {host, port}.
@@ -87,6 +90,7 @@ struct ManagedFile {
 std::vector<ManagedFile> managed_files(const Fleet& fleet, const Host& host, const HostLayout& layout,
                                        const ServiceManager& sm, const Artefact& binary,
                                        const std::optional<Artefact>& runner, const std::string& template_text,
-                                       const std::string& template_name, const std::string& log_level);
+                                       const std::string& template_name, const std::string& log_level,
+                                       const std::string& runner_trusted_agents = {});
 
 }  // namespace x0x::orchestrator

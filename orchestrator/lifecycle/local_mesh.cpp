@@ -316,10 +316,19 @@ void LocalMesh::wait_ready(const std::vector<std::size_t>& which, std::chrono::m
           const auto mesh = read_trimmed(n.data_dir / "mesh.addr");
           const auto token = read_trimmed(n.data_dir / "api-token");
           if (mesh && !mesh->empty() && token && !token->empty()) {
-            n.api_base = *base;
-            n.mesh_addr = *mesh;
-            n.token = *token;
-            it = pending.erase(it);
+            // The identity its runner and the other nodes' runners trust as an anchor.
+            probes::RestClient authed(*base, *token, 1000ms);
+            const auto a = nlohmann::json::parse(authed.get("/agent").body, nullptr, /*allow_exceptions=*/false);
+            if (a.is_object() && a.contains("agent_id") && a["agent_id"].is_string()) {
+              n.api_base = *base;
+              n.mesh_addr = *mesh;
+              n.token = *token;
+              n.agent_id = a["agent_id"].get<std::string>();
+              it = pending.erase(it);
+              continue;
+            }
+            it->last = "healthy, but GET /agent names no agent_id";
+            ++it;
             continue;
           }
           it->last = std::string("healthy, but ") + (mesh && !mesh->empty() ? "api-token" : "mesh.addr") +
@@ -425,17 +434,29 @@ bool LocalMesh::refresh_runner(std::size_t i) {
   return false;
 }
 
-void LocalMesh::start_runner(std::size_t i) {
+void LocalMesh::start_runner(std::size_t i) { start_runner(i, {}); }
+
+void LocalMesh::start_runner(std::size_t i, const std::vector<std::pair<std::string, std::string>>& env_overrides) {
   LocalNode& n = at(i);
   if (opts_.runner_binary.empty()) throw std::logic_error("local mesh: no runner binary configured");
   if (refresh_runner(i)) throw std::logic_error("local mesh: runner of '" + n.name + "' is already running");
   if (!refresh(i) || n.api_base.empty()) throw std::logic_error("local mesh: node '" + n.name + "' is not serving");
   n.runner_log_path = n.dir / "runner.log";
+  std::string trusted;
+  for (auto& other : nodes_)
+    if (!other.agent_id.empty()) trusted += (trusted.empty() ? "" : ",") + other.agent_id;
   // The token travels as a file path, never on a command line.
-  n.runner_pid = spawn_child(fs::absolute(opts_.runner_binary).string(), {},
-                             {{"NODE_NAME", n.name}, {"X0X_API_BASE", n.api_base},
-                              {"X0X_API_TOKEN", (n.data_dir / "api-token").string()}, {"LOG_LEVEL", "INFO"}},
-                             n, n.runner_log_path, "runner");
+  std::vector<std::pair<std::string, std::string>> env = {{"NODE_NAME", n.name},
+                                                          {"X0X_API_BASE", n.api_base},
+                                                          {"X0X_API_TOKEN", (n.data_dir / "api-token").string()},
+                                                          {"LOG_LEVEL", "INFO"},
+                                                          {"X0X_RUNNER_TRUSTED_AGENTS", trusted}};
+  for (auto& [key, value] : env_overrides) {
+    auto it = std::find_if(env.begin(), env.end(), [&](auto& kv) { return kv.first == key; });
+    if (it != env.end()) it->second = value;
+    else env.emplace_back(key, value);
+  }
+  n.runner_pid = spawn_child(fs::absolute(opts_.runner_binary).string(), {}, env, n, n.runner_log_path, "runner");
   n.runner_running = true;
 }
 

@@ -25,6 +25,7 @@ struct LocalNode {
   std::string api_base;  // http://127.0.0.1:P
   std::string token;     // contents of data/api-token, trimmed
   std::string mesh_addr; // contents of data/mesh.addr, e.g. 127.0.0.1:40123
+  std::string agent_id;  // from GET /agent once the node serves (its identity survives restarts)
   bool running = false;
   int runner_pid = -1;   // -1: no runner
   bool runner_running = false;
@@ -50,7 +51,9 @@ class LocalMesh {
     // off when start()/restart_node() run on a thread that ends before the mesh.
     bool kill_on_parent_exit = true;
     // When set, one x0x-test-runner runs beside each node (NODE_NAME = the
-    // node's name, its API base and token file), logging to runner.log.
+    // node's name, its API base and token file), logging to runner.log. Its
+    // trusted orchestrators (X0X_RUNNER_TRUSTED_AGENTS) are the agents of every
+    // node of this mesh: any of them may be the anchor of a run, nothing else.
     std::filesystem::path runner_binary;
     // Detached processes get their own session and outlive this process
     // (`x0xctl local up`); implies kill_on_parent_exit = false.
@@ -91,6 +94,9 @@ class LocalMesh {
   const Options& options() const;
   std::size_t running_count();
   void start_runner(std::size_t i);  // needs Options::runner_binary and a serving node
+  // The same, with these variables set over the runner's defaults (tests: another
+  // trust list, a shorter command timeout); an empty value unsets nothing, it is passed as "".
+  void start_runner(std::size_t i, const std::vector<std::pair<std::string, std::string>>& env_overrides);
   void stop_runner(std::size_t i);   // SIGTERM, up to 5 s, then SIGKILL
   void kill_runner(std::size_t i);   // SIGKILL right away
   // Forgets every process without stopping it: they keep running (detached

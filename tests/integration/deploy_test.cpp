@@ -206,6 +206,10 @@ TEST_CASE("deploy: config rendering and systemd units follow the inventory") {
   auto env = render_runner_env(b, lb, "info");
   CHECK_THAT(env, Contains("NODE_NAME='sfo'") && Contains("X0X_API_BASE='http://127.0.0.1:12600'") &&
                       Contains("X0X_API_TOKEN='/opt/x0x/data/api-token'"));
+  // No list: the runner trusts the first orchestrator that discovers it; a list is written as given.
+  CHECK(env.find("X0X_RUNNER_TRUSTED_AGENTS") == std::string::npos);
+  const std::string orch(64, 'a');
+  CHECK_THAT(render_runner_env(b, lb, "info", orch), Contains("X0X_RUNNER_TRUSTED_AGENTS='" + orch + "'"));
   auto runner_unit = render_systemd_unit(b, lb, Service::runner);
   CHECK_THAT(runner_unit, Contains("After=x0x-node-sfo.service") && Contains("Wants=x0x-node-sfo.service") &&
                               Contains("EnvironmentFile=/opt/x0x/etc/runner.env"));
