@@ -30,7 +30,7 @@ nlohmann::json handshake_stats(TestFleet& fleet, std::size_t i) {
 nlohmann::json dm_stats(TestFleet& fleet, std::size_t i) { return fleet.get(i, "/diagnostics/dm")["stats"]; }
 
 node::wire::MsgId random_id() {
-  node::wire::MsgId id;
+  node::wire::MsgId id{};
   auto r = random_bytes(16);
   std::copy(r.begin(), r.end(), id.begin());
   return id;
