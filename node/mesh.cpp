@@ -79,7 +79,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   std::map<std::string, std::size_t> pending_by_addr;
   std::size_t pending_total = 0;
   std::atomic<std::uint64_t> refused_pending_cap{0}, handshake_timeouts{0}, oversize_before_hello{0},
-      auth_failed{0}, keepalive_timeouts{0};
+      auth_failed{0}, keepalive_timeouts{0}, closed_on_bad_frame{0};
   std::atomic<bool> above_high_water{false}, version_mismatch_logged{false};
 
   Impl(asio::io_context& io_, const Identity& id_, MeshOptions o, RecvPump& p, Faults& f, MeshCallbacks c)
@@ -341,8 +341,11 @@ struct Conn : std::enable_shared_from_this<Conn> {
   }
 
   void on_frame() {
-    if (mesh->faults.stale()) return read_header();  // a stale node answers nothing
     try {
+      if (mesh->faults.stale()) {  // a stale node answers nothing...
+        if (established) cipher.open_in_place(body_buf);  // ...but keeps its session in step for when it wakes
+        return read_header();
+      }
       if (!established) return on_handshake_frame();
       auto type = cipher.open_in_place(body_buf);
       if (type == FrameType::hello || type == FrameType::auth) return close("handshake frame after the handshake");
@@ -362,6 +365,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
       InboundFrame in{type, std::move(body_buf), id, info.machine_id, {}};
       push_inbound(std::move(in));
     } catch (const std::exception& e) {
+      mesh->closed_on_bad_frame++;
       close(std::string("bad frame: ") + e.what());
     }
   }
@@ -912,6 +916,7 @@ nlohmann::json Mesh::connectivity_json() const {
                          {"accept_fd_exhausted", impl_->fd_guard.exhausted_total()},
                          {"accept_shed_at_fd_limit", impl_->fd_guard.shed_total()},
                          {"keepalive_timeouts", impl_->keepalive_timeouts.load()},
+                         {"closed_on_bad_frame", impl_->closed_on_bad_frame.load()},  // after the handshake: forged, replayed, malformed
                          {"timeout_ms", impl_->opts.handshake_timeout.count()}}},
           {"peer_addresses", book},  // lean-only: the dial budget at work
           {"relay", {{"is_relaying", false}, {"sessions", 0}, {"bytes_forwarded", 0}}},

@@ -198,6 +198,8 @@ TEST_CASE("mesh: faults are validated, inspectable and lapse with their lease") 
   REQUIRE(inbox0.wait_for([&](auto& ev) { return !ev.empty(); }, 10s));
   CHECK(inbox0.count() == 1);
   CHECK(event_json(inbox0.snapshot().front())["payload"] == after);
+  // The link lived through it: what node 0 ignored while stale kept its session in step.
+  CHECK(fleet.get(0, "/diagnostics/connectivity")["handshake"]["closed_on_bad_frame"] == 0);
   CHECK(fleet.get(0, "/diagnostics/dm")["stats"]["incoming_envelopes_total"] == 1);
 }
 
