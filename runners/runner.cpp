@@ -78,18 +78,26 @@ bool is_truthy(std::string_view v) {
   return s == "1" || s == "true" || s == "yes" || s == "on";
 }
 
-std::optional<int> parse_raw_quic_ack_ms(std::string_view v) {
-  auto s = lower(trim(v));
-  if (s.empty()) return kDefaultResultRawQuicAckMs;
-  if (s == "none" || s == "off" || s == "false" || s == "0") return std::nullopt;
+namespace {
+// The whole text as a positive integer, or 0 when it is not one.
+int positive_int(const std::string& s) {
   int value = 0;
   std::size_t pos = 0;
   try {
     value = std::stoi(s, &pos);
   } catch (...) {
-    pos = 0;
+    return 0;
   }
-  if (pos != s.size() || value <= 0)
+  return pos == s.size() && value > 0 ? value : 0;
+}
+}  // namespace
+
+std::optional<int> parse_raw_quic_ack_ms(std::string_view v) {
+  auto s = lower(trim(v));
+  if (s.empty()) return kDefaultResultRawQuicAckMs;
+  if (s == "none" || s == "off" || s == "false" || s == "0") return std::nullopt;
+  int value = positive_int(s);
+  if (value == 0)
     throw ConfigError("X0X_RESULT_RAW_QUIC_ACK_MS / --result-raw-quic-ack-ms: expected a positive integer "
                       "(milliseconds) or none/off/false/0, got \"" + std::string(v) + "\"");
   return value;
@@ -98,14 +106,8 @@ std::optional<int> parse_raw_quic_ack_ms(std::string_view v) {
 std::chrono::milliseconds parse_command_timeout(std::string_view v) {
   auto s = trim(v);
   if (s.empty()) return std::chrono::seconds(kDefaultCommandTimeoutSecs);
-  int value = 0;
-  std::size_t pos = 0;
-  try {
-    value = std::stoi(s, &pos);
-  } catch (...) {
-    pos = 0;
-  }
-  if (pos != s.size() || value <= 0 || value > 3600)
+  int value = positive_int(std::string(s));
+  if (value == 0 || value > 3600)
     throw ConfigError("X0X_RUNNER_COMMAND_TIMEOUT_SECS / --command-timeout-secs: expected seconds (1-3600), got \"" +
                       std::string(v) + "\"");
   return std::chrono::seconds(value);

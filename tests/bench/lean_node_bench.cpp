@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <numeric>
 #include <sstream>
 #include <thread>
@@ -134,65 +135,50 @@ static int bench_dm(int rounds) {
   return 0;
 }
 
-// Sequential clients (the adversarial suite's HostilePeer), each a full
-// handshake: HELLO both ways, AUTH both ways, both signatures verified.
-static int bench_handshake(int count) {
+// One node, `count` sequential clients that connect, handshake and close:
+// the rate, and the node's CPU per handshake. `one` does one handshake.
+static int measure_handshakes(const char* label, int count, const std::function<void(const std::string& addr)>& one) {
   auto o = mesh_opts(1);
   {
     orchestrator::LocalMesh mesh(o);
     mesh.start();
     auto& node = mesh.nodes()[0];
-    for (int i = 0; i < 20; ++i) {  // warm up
-      testing::HostilePeer p("bench");
-      p.connect(node.mesh_addr);
-      p.handshake();
-    }
+    for (int i = 0; i < 20; ++i) one(node.mesh_addr);  // warm up
     auto cpu0 = cpu_secs(node.pid);
     auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < count; ++i) {
-      testing::HostilePeer p("bench");
-      p.connect(node.mesh_addr);
-      p.handshake();
-    }
+    for (int i = 0; i < count; ++i) one(node.mesh_addr);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double cpu = cpu_secs(node.pid) - cpu0;
-    fmt::print("handshakes: {} in {:.2f} s = {:.0f}/s sequential; node CPU {:.0f} us per handshake "
-               "(= {:.0f}/s on one core)\n", count, wall, count / wall, 1e6 * cpu / count, count / cpu);
+    fmt::print("{}: {} in {:.2f} s = {:.0f}/s sequential; node CPU {:.0f} us per handshake (= {:.0f}/s on one core)\n",
+               label, count, wall, count / wall, 1e6 * cpu / count, count / cpu);
   }
   fs::remove_all(o.root_dir);
   return 0;
+}
+
+// Protocol 2 (the adversarial suite's HostilePeer): HELLO both ways, AUTH
+// both ways, both signatures verified.
+static int bench_handshake(int count) {
+  return measure_handshakes("handshakes", count, [](const std::string& addr) {
+    testing::HostilePeer p("bench");
+    p.connect(addr);
+    p.handshake();
+  });
 }
 
 // The protocol-1 handshake this replaced, for the comparison in BENCHMARKS.md:
 // one signed HELLO each way (MAC under a zero key), nothing else. Run it
 // against a protocol-1 node (X0X_BENCH_NODE_BIN=<an older build's node>).
 static int bench_handshake_v1(int count) {
-  auto o = mesh_opts(1);
-  {
-    orchestrator::LocalMesh mesh(o);
-    mesh.start();
-    auto& node = mesh.nodes()[0];
-    auto one = [&] {
-      auto machine = KeyPair::generate(), agent = KeyPair::generate();
-      testing::RawConn c(node.mesh_addr);
-      c.send(testing::HostilePeer::protocol1_hello(machine, agent));
-      auto len = c.read_exact(4, 5s);  // the node's HELLO: established once both are in
-      if (!len) throw std::runtime_error("no HELLO from the node");
-      std::uint32_t n = std::uint32_t(std::uint8_t((*len)[0])) << 24 | std::uint32_t(std::uint8_t((*len)[1])) << 16 |
-                        std::uint32_t(std::uint8_t((*len)[2])) << 8 | std::uint8_t((*len)[3]);
-      if (!c.read_exact(n, 5s)) throw std::runtime_error("short HELLO from the node");
-    };
-    for (int i = 0; i < 20; ++i) one();
-    auto cpu0 = cpu_secs(node.pid);
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < count; ++i) one();
-    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    double cpu = cpu_secs(node.pid) - cpu0;
-    fmt::print("handshakes (protocol 1): {} in {:.2f} s = {:.0f}/s sequential; node CPU {:.0f} us per handshake "
-               "(= {:.0f}/s on one core)\n", count, wall, count / wall, 1e6 * cpu / count, count / cpu);
-  }
-  fs::remove_all(o.root_dir);
-  return 0;
+  return measure_handshakes("handshakes (protocol 1)", count, [](const std::string& addr) {
+    testing::RawConn c(addr);
+    c.send(testing::HostilePeer::protocol1_hello(KeyPair::generate(), KeyPair::generate()));
+    auto len = c.read_exact(4, 5s);  // the node's HELLO: established once both are in
+    if (!len) throw std::runtime_error("no HELLO from the node");
+    std::uint32_t n = std::uint32_t(std::uint8_t((*len)[0])) << 24 | std::uint32_t(std::uint8_t((*len)[1])) << 16 |
+                      std::uint32_t(std::uint8_t((*len)[2])) << 8 | std::uint8_t((*len)[3]);
+    if (!c.read_exact(n, 5s)) throw std::runtime_error("short HELLO from the node");
+  });
 }
 
 static int bench_mesh(int n, int settle_secs, int measure_secs) {
