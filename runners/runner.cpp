@@ -40,8 +40,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string short_id(std::string_view aid) { return std::string(aid.substr(0, 16)); }
-
 bool param_truthy(const json& params, const char* key) {
   auto it = params.find(key);
   return it != params.end() && json_truthy(*it);

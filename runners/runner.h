@@ -56,6 +56,9 @@
 
 namespace x0x::runners {
 
+// An agent id as the runner's logs show it: its first 16 hex digits.
+inline std::string short_id(std::string_view aid) { return std::string(aid.substr(0, 16)); }
+
 // A configuration or bootstrap problem: the runner exits with code 2.
 class ConfigError : public std::runtime_error {
  public:

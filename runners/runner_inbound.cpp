@@ -11,12 +11,6 @@ namespace x0x::runners {
 
 using nlohmann::json;
 
-namespace {
-
-std::string short_id(std::string_view aid) { return std::string(aid.substr(0, 16)); }
-
-}  // namespace
-
 void Runner::on_direct_event(const probes::SseEvent& ev) {
   if (ev.event != "direct_message") return;
   json data;

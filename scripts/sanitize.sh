@@ -59,9 +59,11 @@ require_instrumented() {  # binary, runtime library name
 run_pass() {  # name, build dir, sanitizers, runtime lib, targets, ctest label regex
   local name=$1 dir=$2 sanitizers=$3 runtime=$4 targets=$5 labels=$6
   echo "== sanitize.sh: $name ($sanitizers) in $dir"
-  configure "$dir" "$sanitizers"
+  # Explicit returns: run_pass is called as `run_pass … || status=1`, where bash
+  # ignores set -e, so a failed build would otherwise run the previous binaries.
+  configure "$dir" "$sanitizers" || { echo "sanitize.sh: $name: configure FAILED" >&2; return 1; }
   # shellcheck disable=SC2086
-  cmake --build "$dir" -j "$(nproc)" --target $targets
+  cmake --build "$dir" -j "$(nproc)" --target $targets || { echo "sanitize.sh: $name: build FAILED" >&2; return 1; }
   require_instrumented "$dir/node/x0x-lean-node" "$runtime"
   local reports="$root/$dir/sanitizer-reports"
   rm -rf "$reports"
