@@ -618,8 +618,7 @@ void Mesh::Impl::on_established(const std::shared_ptr<Conn>& c) {
     if (c->outbound) addresses.answered(c->dial_addr);
     if (!i.listen_addr.empty()) {
       addr_owner[i.listen_addr] = i.agent_id;
-      addresses.learn(i.listen_addr, false, Clock::now());
-      addresses.answered(i.listen_addr);
+      addresses.learn_proven(i.listen_addr, Clock::now());
     }
     auto it = peers.find(i.machine_id);
     if (it != peers.end() && it->second != c) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -32,12 +33,14 @@ std::vector<std::string> PeerAddressBook::take_due(Clock::time_point now,
                        tokens_ + std::chrono::duration<double>(now - refilled_).count() * limits_.dials_per_sec);
     refilled_ = now;
   }
-  std::vector<std::pair<Clock::time_point, const std::string*>> due;
+  // Addresses that answered before (real peers, to get back) go first, then
+  // the oldest due: junk from a PEERS flood cannot hold up a redial.
+  std::vector<std::tuple<bool, Clock::time_point, const std::string*>> due;
   for (auto& [addr, e] : entries_)
-    if (!e.dialing && e.next_attempt <= now && !skip(addr)) due.emplace_back(e.next_attempt, &addr);
+    if (!e.dialing && e.next_attempt <= now && !skip(addr)) due.emplace_back(!e.answered_once, e.next_attempt, &addr);
   std::sort(due.begin(), due.end());
   std::vector<std::string> out;
-  for (auto& [_, addr] : due) {
+  for (auto& [unproven, at, addr] : due) {
     if (tokens_ < 1) {
       deferred_ += due.size() - out.size();
       break;
@@ -54,6 +57,26 @@ void PeerAddressBook::answered(const std::string& addr) {
   auto it = entries_.find(addr);
   if (it == entries_.end()) return;
   it->second.dialing = false;
+  it->second.answered_once = true;
+  it->second.failures = 0;
+}
+
+void PeerAddressBook::learn_proven(const std::string& addr, Clock::time_point now) {
+  if (!entries_.count(addr) && entries_.size() >= limits_.max_addresses) {
+    // Room from the least promising address that never answered: most failures first.
+    auto victim = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      auto& e = it->second;
+      if (e.bootstrap || e.answered_once || e.dialing) continue;
+      if (victim == entries_.end() || e.failures > victim->second.failures) victim = it;
+    }
+    if (victim != entries_.end()) {
+      entries_.erase(victim);
+      evicted_++;
+    }
+  }
+  auto it = entries_.find(addr);
+  if (it == entries_.end()) it = entries_.emplace(addr, Entry{false, false, false, 0, now}).first;
   it->second.answered_once = true;
   it->second.failures = 0;
 }
@@ -90,7 +113,7 @@ nlohmann::json PeerAddressBook::stats_json() const {
   return {{"known", entries_.size()}, {"max", limits_.max_addresses},
           {"dials_per_sec", limits_.dials_per_sec}, {"dials_started", dials_},
           {"dials_failed", failures_}, {"dials_deferred", deferred_},
-          {"forgotten", forgotten_}, {"refused_full", refused_full_}};
+          {"forgotten", forgotten_}, {"refused_full", refused_full_}, {"evicted_for_peers", evicted_}};
 }
 
 }  // namespace x0x::node

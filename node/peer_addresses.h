@@ -35,11 +35,16 @@ class PeerAddressBook {
   Learned learn(const std::string& addr, bool bootstrap, Clock::time_point now);
 
   // The addresses to dial now: due, not already being dialled, not skipped
-  // (connected, ourselves, partitioned), oldest-due first, within the budget.
+  // (connected, ourselves, partitioned), within the budget; addresses that
+  // answered before first, then the oldest due.
   // They count as being dialled until answered() or dial_failed().
   std::vector<std::string> take_due(Clock::time_point now, const std::function<bool(const std::string&)>& skip);
 
   void answered(const std::string& addr);  // a handshake completed on it
+  // The address a peer that completed a handshake announces: always kept (when
+  // the set is full, an address that never answered makes room), so a flood of
+  // junk addresses cannot cost the node its real peers' addresses for redials.
+  void learn_proven(const std::string& addr, Clock::time_point now);
   void dial_failed(const std::string& addr, Clock::time_point now);
   void lost(const std::string& addr, Clock::time_point now);  // an established link went down: dial again soon
 
@@ -57,7 +62,7 @@ class PeerAddressBook {
   std::map<std::string, Entry> entries_;
   double tokens_ = -1;  // the dial budget; full on first use
   Clock::time_point refilled_{};
-  std::uint64_t dials_ = 0, failures_ = 0, forgotten_ = 0, refused_full_ = 0, deferred_ = 0;
+  std::uint64_t dials_ = 0, failures_ = 0, forgotten_ = 0, refused_full_ = 0, deferred_ = 0, evicted_ = 0;
 };
 
 }  // namespace x0x::node

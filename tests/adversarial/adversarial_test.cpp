@@ -198,6 +198,18 @@ TEST_CASE("adversarial: a PEERS frame naming 4,096 addresses costs a bounded add
   CHECK(rate <= book["dials_per_sec"].get<double>() + 1);  // was about 3,700 dials/s
   CHECK(book["dials_started"].get<double>() - book0["dials_started"].get<double>() <= 64 + 20 * (secs + 2));
   CHECK(fleet.get(0, "/health")["ok"] == true);
+  // A real peer arriving now still gets its address kept, and is dialled
+  // back first when its link drops, ahead of the thousand junk addresses.
+  {
+    Listener where_it_listens;
+    auto real = std::make_unique<HostilePeer>("real-peer");
+    real->connect(a.mesh_addr);
+    real->handshake(where_it_listens.addr());
+    REQUIRE(eventually([&] { return fleet.peers(0) == 2; }, 10s));
+    CHECK(fleet.get(0, "/diagnostics/connectivity")["peer_addresses"]["evicted_for_peers"].get<int>() >= 1);
+    real.reset();  // its link drops
+    CHECK(where_it_listens.accepted_within(10s));  // the node dials the real peer's address again
+  }
 }
 
 TEST_CASE("adversarial: a DM replayed to a restarted node is a duplicate, and one signed outside the freshness window is refused as stale") {

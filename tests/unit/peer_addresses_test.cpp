@@ -69,3 +69,19 @@ TEST_CASE("peer addresses: an address being dialled or skipped is not handed out
   book.lost(addr(1), t + 1s);
   CHECK(book.take_due(t + 1s, never_skip).size() == 2);
 }
+
+TEST_CASE("peer addresses: a proven peer's address always fits, pushing out an address that never answered") {
+  PeerAddressBook book({.max_addresses = 3});
+  auto t = Clock::now();
+  book.learn(addr(1), true, t);  // bootstrap
+  book.learn(addr(2), false, t);
+  book.learn(addr(3), false, t);
+  for (auto& a : book.take_due(t, never_skip)) a == addr(3) ? book.dial_failed(a, t) : book.answered(a);
+  CHECK(book.learn(addr(9), false, t) == PeerAddressBook::Learned::refused_full);  // junk from peer exchange: no room
+  book.learn_proven(addr(9), t);  // a peer that completed a handshake announces it
+  CHECK(book.contains(addr(9)));
+  CHECK_FALSE(book.contains(addr(3)));  // the one that never answered made room
+  CHECK(book.contains(addr(1)));
+  CHECK(book.contains(addr(2)));
+  CHECK(book.size() == 3);
+}
