@@ -18,7 +18,7 @@ PeerAddressBook::Learned PeerAddressBook::learn(const std::string& addr, bool bo
     refused_full_++;
     return Learned::refused_full;
   }
-  entries_.emplace(addr, Entry{bootstrap, false, false, 0, now});
+  entries_.emplace(addr, Entry{bootstrap, false, false, false, 0, now});
   return Learned::added;
 }
 
@@ -33,11 +33,13 @@ std::vector<std::string> PeerAddressBook::take_due(Clock::time_point now,
                        tokens_ + std::chrono::duration<double>(now - refilled_).count() * limits_.dials_per_sec);
     refilled_ = now;
   }
-  // Addresses that answered before (real peers, to get back) go first, then
-  // the oldest due: junk from a PEERS flood cannot hold up a redial.
+  // Addresses that answered or that a handshaken peer announced (real peers,
+  // to get back) go first, then the oldest due: junk from a PEERS flood
+  // cannot hold up a redial.
   std::vector<std::tuple<bool, Clock::time_point, const std::string*>> due;
   for (auto& [addr, e] : entries_)
-    if (!e.dialing && e.next_attempt <= now && !skip(addr)) due.emplace_back(!e.answered_once, e.next_attempt, &addr);
+    if (!e.dialing && e.next_attempt <= now && !skip(addr))
+      due.emplace_back(!(e.answered_once || e.vouched), e.next_attempt, &addr);
   std::sort(due.begin(), due.end());
   std::vector<std::string> out;
   for (auto& [unproven, at, addr] : due) {
@@ -63,11 +65,11 @@ void PeerAddressBook::answered(const std::string& addr) {
 
 void PeerAddressBook::learn_proven(const std::string& addr, Clock::time_point now) {
   if (!entries_.count(addr) && entries_.size() >= limits_.max_addresses) {
-    // Room from the least promising address that never answered: most failures first.
+    // Room from the least promising address nobody vouched for: most failures first.
     auto victim = entries_.end();
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
       auto& e = it->second;
-      if (e.bootstrap || e.answered_once || e.dialing) continue;
+      if (e.bootstrap || e.answered_once || e.vouched || e.dialing) continue;
       if (victim == entries_.end() || e.failures > victim->second.failures) victim = it;
     }
     if (victim != entries_.end()) {
@@ -76,8 +78,8 @@ void PeerAddressBook::learn_proven(const std::string& addr, Clock::time_point no
     }
   }
   auto it = entries_.find(addr);
-  if (it == entries_.end()) it = entries_.emplace(addr, Entry{false, false, false, 0, now}).first;
-  it->second.answered_once = true;
+  if (it == entries_.end()) it = entries_.emplace(addr, Entry{false, false, false, false, 0, now}).first;
+  it->second.vouched = true;
   it->second.failures = 0;
 }
 

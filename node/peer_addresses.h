@@ -36,14 +36,16 @@ class PeerAddressBook {
 
   // The addresses to dial now: due, not already being dialled, not skipped
   // (connected, ourselves, partitioned), within the budget; addresses that
-  // answered before first, then the oldest due.
+  // answered or were vouched for first, then the oldest due.
   // They count as being dialled until answered() or dial_failed().
   std::vector<std::string> take_due(Clock::time_point now, const std::function<bool(const std::string&)>& skip);
 
   void answered(const std::string& addr);  // a handshake completed on it
   // The address a peer that completed a handshake announces: always kept (when
-  // the set is full, an address that never answered makes room), so a flood of
-  // junk addresses cannot cost the node its real peers' addresses for redials.
+  // the set is full, an address nobody vouched for makes room) and dialled
+  // ahead of such addresses, so a flood of junk cannot cost the node its real
+  // peers' redials. Still a claim: it is forgotten like any address that never
+  // answered our own dial.
   void learn_proven(const std::string& addr, Clock::time_point now);
   void dial_failed(const std::string& addr, Clock::time_point now);
   void lost(const std::string& addr, Clock::time_point now);  // an established link went down: dial again soon
@@ -55,6 +57,7 @@ class PeerAddressBook {
  private:
   struct Entry {
     bool bootstrap = false, answered_once = false, dialing = false;
+    bool vouched = false;  // announced by a peer that completed a handshake
     unsigned failures = 0;  // in a row
     Clock::time_point next_attempt{};
   };
