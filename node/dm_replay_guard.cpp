@@ -1,5 +1,7 @@
 #include "node/dm_replay_guard.h"
 
+#include "core/atomic_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -84,20 +86,12 @@ void DmReplayGuard::load() {
   }
 }
 
-// Rewrites the file as the floor and the remembered ids (new file, rename),
-// then appends to it.
+// Rewrites the file as the floor and the remembered ids (the project's one
+// atomic replace), then appends to it.
 void DmReplayGuard::compact() {
-  auto tmp = file_;
-  tmp += ".new";
   std::string all = record_of(floor_marker(), floor_ms_);
   for (auto& [ts, id] : by_ts_) all += record_of(id, ts);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 || !write_all(fd, all) || ::fsync(fd) != 0 || ::rename(tmp.c_str(), file_.c_str()) != 0) {
-    auto why = std::string(std::strerror(errno));
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error(file_.string() + ": cannot write the DM replay record: " + why);
-  }
-  ::close(fd);
+  write_file_atomically(file_, all, 0600);  // throws naming the file
   if (fd_ >= 0) ::close(fd_);
   fd_ = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
   if (fd_ < 0) throw std::runtime_error(file_.string() + ": cannot open the DM replay record: " + std::strerror(errno));
