@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/verb_support.h"
 #include "core/utc_time.h"
 #include "orchestrator/faults/chaos_policy.h"
 #include "orchestrator/faults/fault_injector.h"
@@ -44,22 +45,6 @@ struct ChaosOptions {
 const std::vector<std::string> kFaultKinds = {"delay", "loss", "partition", "stall", "stale", "slow"};
 
 bool is_fault(const std::string& a) { return std::find(kFaultKinds.begin(), kFaultKinds.end(), a) != kFaultKinds.end(); }
-
-// "90", "90s", "5m", "1h" → seconds; nullopt on anything else.
-std::optional<long> parse_duration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  std::size_t used = 0;
-  long n = 0;
-  try {
-    n = std::stol(text, &used);
-  } catch (...) {
-    return std::nullopt;
-  }
-  auto unit = text.substr(used);
-  long mult = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
-  if (mult == 0 || n <= 0) return std::nullopt;
-  return n * mult;
-}
 
 std::string utc(double unix) { return format_utc(static_cast<std::time_t>(unix), "%Y-%m-%dT%H:%M:%SZ"); }
 

@@ -39,6 +39,7 @@ void register_harvest(CLI::App& app, int& exit_code);
 void register_doctor(CLI::App& app, int& exit_code);
 void register_deploy(CLI::App& app, int& exit_code);
 void register_gate(CLI::App& app, int& exit_code);
+void register_soak(CLI::App& app, int& exit_code);
 void register_chaos(CLI::App& app, int& exit_code);
 void register_proof(CLI::App& app, int& exit_code);
 

@@ -30,7 +30,7 @@ void remove_killed_runs(const fs::path& tmp) {
     auto name = e.path().filename().string();
     int pid = 0;
     bool ours = false;
-    for (const char* prefix : {"x0x-gate-", "x0x-verify-"})
+    for (const char* prefix : {"x0x-gate-", "x0x-verify-", "x0x-soak-"})
       if (name.rfind(prefix, 0) == 0) {
         auto rest = name.substr(std::string(prefix).size());
         auto dash = rest.find('-');

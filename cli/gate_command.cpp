@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/embedded_fleet.h"
 #include "cli/gate_output.h"
+#include "cli/verb_support.h"
 #include "core/utc_time.h"
 #include "gates/profile.h"
 #include "harness/gate_run.h"
@@ -34,72 +35,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_stop_signal(int) { g_interrupted.store(true); }
-
-struct GateCliOptions {
-  std::string fleet, network, anchor, gate = "limited-production", scenarios = "baseline,fanout_burst,phase_b", proof_dir, json_path,
-                                junit_path, partition_pair;
-  int local_nodes = 6;
-  double discover_secs = 30, settle_secs = 45;
-  bool accept_new_host_keys = false;
-  harness::ScenarioOptions so;
-  std::vector<std::string> argv;
-};
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-// SIGINT/SIGTERM: finish the current step, revert faults, write the bundle.
-struct SignalScope {
-  struct sigaction old_int {}, old_term {};
-  SignalScope() {
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-  }
-  ~SignalScope() {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-  }
-};
-
-// Why a --json/--junit path cannot be written, or "" ("-" is stdout).
-std::string unwritable(const std::string& flag, const std::string& path) {
-  if (path.empty() || path == "-") return "";
-  std::error_code ec;
-  fs::path p(path);
-  if (fs::is_directory(p, ec)) return flag + " " + path + ": is a directory";
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  if (!fs::is_directory(dir, ec)) return flag + " " + path + ": no such directory " + dir.string();
-  if (fs::exists(p, ec) ? ::access(p.c_str(), W_OK) != 0 : ::access(dir.c_str(), W_OK) != 0)
-    return flag + " " + path + ": not writable";
-  return "";
-}
-
-bool write_output(std::FILE* human, const std::string& flag, const std::string& path, const std::string& text) {
-  if (path.empty()) return true;
-  if (path == "-") {
-    fmt::print(stdout, "{}", text);
-    std::fflush(stdout);
-    return true;
-  }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (out) return true;
-  fmt::print(human, "x0xctl gate: {} {}: cannot write\n", flag, path);
-  return false;
-}
 
 // A validated request: everything but the fleet's processes.
 struct Prepared {
@@ -164,7 +99,7 @@ int run_gate_cli(const GateCliOptions& o) {
   rq.network = o.network;
   rq.argv = o.argv;
   rq.accept_new_host_keys = o.accept_new_host_keys;
-  rq.interrupted = &g_interrupted;
+  rq.interrupted = &StopSignals::flag();
   auto progress = [human](const std::string& line) {
     fmt::print(human, "{}\n", line);
     std::fflush(human);
@@ -175,7 +110,7 @@ int run_gate_cli(const GateCliOptions& o) {
     rq.fleet = fleet;
     if (!o.anchor.empty()) rq.fleet.anchor = o.anchor;  // the fault injector refuses it as a target too
     rq.local_mesh = mesh;
-    SignalScope signals;
+    StopSignals signals;
     outcome = harness::run_gate(rq, progress);
     return outcome.exit_code;
   };
@@ -190,11 +125,14 @@ int run_gate_cli(const GateCliOptions& o) {
   }
   if (outcome.verdict.is_object()) {
     print_verdict_table(human, outcome.verdict);
-    bool written = write_output(human, "--json", o.json_path, outcome.verdict.dump(2) + "\n") &&
-                   write_output(human, "--junit", o.junit_path, outcome.junit);
+    bool written = write_output(human, "gate", "--json", o.json_path, outcome.verdict.dump(2) + "\n") &&
+                   write_output(human, "gate", "--junit", o.junit_path, outcome.junit);
     if (!written && rc != kExitCrash) rc = kExitUsage;
   }
-  if (!outcome.bundle_dir.empty()) fmt::print(human, "Proof bundle: {}\n", outcome.bundle_dir.string());
+  if (!outcome.bundle_dir.empty()) {
+    if (o.proof_dir.empty()) update_latest_link(outcome.bundle_dir);  // proofs/latest: the newest default bundle
+    fmt::print(human, "Proof bundle: {}\n", outcome.bundle_dir.string());
+  }
   return rc;
 }
 

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version,-V", std::string("x0xctl ") + X0X_TOOLKIT_VERSION);
   app.footer(
       "Exit codes: 0 GO / pass, 1 NO-GO / fail, 2 usage or configuration error,\n"
-      "3 the run crashed (gate: a partial summary is still written).\n"
+      "3 the run crashed or was interrupted (gate, soak: the bundle is still written;\n"
+      "  soak --resume DIR continues an interrupted soak).\n"
       "Run 'x0xctl <verb> --help' for a verb's options.");
   app.require_subcommand(1);
   int exit_code = x0x::kExitPass;
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   x0x::cli::register_doctor(app, exit_code);
   x0x::cli::register_deploy(app, exit_code);
   x0x::cli::register_gate(app, exit_code);
+  x0x::cli::register_soak(app, exit_code);
   x0x::cli::register_chaos(app, exit_code);
   x0x::cli::register_proof(app, exit_code);
   if (argc > 1 && argv[1][0] != '-') {

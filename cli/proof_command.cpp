@@ -16,8 +16,10 @@
 #include "gates/profile.h"
 #include "gates/scorer.h"
 #include "harness/scenario_registry.h"
+#include "harness/soak_rescore.h"
 #include "proofs/bundle_check.h"
 #include "proofs/bundle_writer.h"
+#include "proofs/soak_renderers.h"
 
 namespace x0x::cli {
 
@@ -85,10 +87,41 @@ gates::GateProfile rescore_profile(const fs::path& dir, const json& recorded, co
   return gates::resolve_profile(name);
 }
 
+// A soak bundle: every window re-scored from its raw snapshots, the soak re-evaluated.
+int run_soak_rescore(const fs::path& dir, const std::string& gate, const std::string& write_to) {
+  std::optional<gates::GateProfile> profile;
+  if (!gate.empty()) profile = gates::resolve_profile(gate);
+  harness::SoakRescore r;
+  try {
+    r = harness::rescore_soak(dir, profile);
+  } catch (const contained::ContainedError& e) {
+    throw HostileBundle(dir.string() + ": " + printable(e.what()));
+  }
+  fmt::print("Rescored {} window(s) of soak {}{}: {}\n", r.windows_rescored, dir.string(),
+             profile ? " with gate " + profile->name : std::string(), r.rescored.value("verdict", std::string()));
+  for (auto& rule : r.rescored.value("rules", json::array()))
+    fmt::print("  {:<26} {:<5} {}\n", rule.value("rule", ""), rule.value("status", ""), printable(rule.value("detail", "")));
+  if (!write_to.empty()) {
+    proofs::BundleWriter out(write_to, "soak-rescore", {{"source_bundle", fs::absolute(dir).string()}});
+    out.write_json("soak.json", r.rescored);
+    for (auto& [name, body] : proofs::render_soak_all(r.rescored)) out.write_text(name, body);
+    out.finish(r.rescored.value("verdict", "") == "GO" ? kExitPass : kExitFail);
+    fmt::print("Wrote {} (soak.json, timeline.csv, summary.md, report.html, junit.xml)\n", write_to);
+  }
+  if (r.differences.empty()) {
+    fmt::print("rescore reproduces the recorded soak: {}\n", r.rescored.value("verdict", std::string()));
+    return kExitPass;
+  }
+  fmt::print("rescore differs from the recorded soak ({} difference(s)):\n", r.differences.size());
+  for (auto& d : r.differences) fmt::print("  {}\n", printable(d));
+  return kExitFail;
+}
+
 int run_rescore(const fs::path& dir, const std::string& gate, const std::string& write_to) {
   std::error_code ec;
   if (!write_to.empty() && fs::exists(write_to, ec) && fs::equivalent(write_to, dir, ec))
     throw std::invalid_argument("--write-to must not be the bundle itself (rescore never modifies a bundle)");
+  if (harness::is_soak_bundle(dir)) return run_soak_rescore(dir, gate, write_to);
   auto recorded = read_verdict(dir);
   auto runs = gates::read_scenario_runs(dir);
   auto profile = rescore_profile(dir, recorded, gate);
@@ -119,6 +152,9 @@ int run_rescore(const fs::path& dir, const std::string& gate, const std::string&
 // Into DIR/rendered/ (replacing earlier renders, never through a symlink), or
 // into --out, which must be new or empty: nothing is written anywhere else.
 int run_render(const fs::path& dir, const std::string& out_dir) {
+  if (harness::is_soak_bundle(dir))
+    throw std::invalid_argument(dir.string() + ": a soak bundle; its reports are in it (timeline.csv, summary.md, report.html, "
+                                "junit.xml) and `proof rescore DIR --write-to NEW` renders fresh ones");
   auto verdict = read_verdict(dir);
   fs::path root = dir, sub = proofs::kRenderedDir;
   if (!out_dir.empty()) {
@@ -180,8 +216,8 @@ void register_proof(CLI::App& app, int& exit_code) {
   auto rescore_dir = std::make_shared<std::string>();
   auto gate = std::make_shared<std::string>();
   auto write_to = std::make_shared<std::string>();
-  auto* rescore = proof->add_subcommand("rescore", "Re-score a gate bundle from its raw snapshots and compare with its "
-                                                   "verdict.json (exit 1 if they differ); never modifies the bundle");
+  auto* rescore = proof->add_subcommand("rescore", "Re-score a gate or soak bundle from its raw snapshots and compare with "
+                                                   "its verdict.json / soak.json (exit 1 if they differ); never modifies the bundle");
   rescore->add_option("DIR", *rescore_dir, "gate bundle directory")->required();
   rescore->add_option("--gate", *gate, "profile NAME or PATH (default: the bundle's gate.toml, else the recorded gate)");
   rescore->add_option("--write-to", *write_to, "write the new verdict.json and reports into this new bundle");

@@ -58,6 +58,7 @@ PhaseAReport run_phase_a(const PhaseAOptions& o, const std::function<void(const 
   so.nodes = o.nodes;
   so.discover = o.discover;
   so.republish_every = o.republish_every;
+  so.no_pubsub_after_discover = o.no_pubsub_after_discover;
   RunnerSession session(so, progress);
   session.discover();
 

@@ -28,6 +28,7 @@ struct PhaseAOptions {
   std::chrono::milliseconds settle{45'000};  // after the last command went out
   std::size_t parallel = 32;                 // command DMs in flight
   bool allow_missing = false;                // run over the discovered runners only
+  bool no_pubsub_after_discover = false;     // commands tell runners to leave the control topics after discovery
 };
 
 // Where a pair failed, in pipeline order; `delivered` when it did not.

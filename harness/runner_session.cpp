@@ -156,6 +156,10 @@ runners::Command RunnerSession::command(std::string command_id, std::string targ
   if (!params.contains("request_id")) params["request_id"] = c.command_id;
   params["anchor_aid"] = anchor_aid_;
   c.params = std::move(params);
+  if (opts_.no_pubsub_after_discover) {  // top level and mirrored in params, as the reference sends it
+    c.no_pubsub_after_discover = true;
+    c.params["no_pubsub_after_discover"] = true;
+  }
   return c;
 }
 
@@ -191,7 +195,8 @@ void RunnerSession::discover() {
   while (true) {
     auto probe = command(random_hex(16), "*", "discover", {{"no_pubsub_after_discover", false}});
     probe.params["request_id"] = probe.command_id;
-    probe.no_pubsub_after_discover = false;
+    probe.no_pubsub_after_discover = false;  // discovery itself is PubSub
+    probe.params["no_pubsub_after_discover"] = false;
     bus_.expect_probe(probe.command_id);
     try {
       auto r = anchor.post("/publish", json{{"topic", runners::kDiscoverTopic}, {"payload", base64_encode(probe.to_json().dump())}}.dump());

@@ -44,6 +44,7 @@ struct SessionOptions {
   std::chrono::milliseconds discover{30'000};
   std::chrono::milliseconds republish_every{2'000};
   std::chrono::milliseconds request_timeout{15'000};
+  bool no_pubsub_after_discover = false;  // set on every command (spec mesh-protocol.md §2.9)
 };
 
 struct RunnerIdentity {

@@ -37,6 +37,7 @@ void run_phase_a_into(ScenarioContext& ctx, gates::ScenarioRun& run) {
   po.discover = ctx.opts.discover;
   po.settle = ctx.opts.settle;
   po.parallel = ctx.opts.phase_a_parallel;
+  po.no_pubsub_after_discover = ctx.opts.no_pubsub_after_discover;
   ctx.say("Phase A on " + std::to_string(po.nodes.size()) + " nodes");
   auto rep = run_phase_a(po, [&](const std::string& line) { ctx.say("Phase A: " + line); });
   run.phase_a = rep.to_json()["phase_a"];

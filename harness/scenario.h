@@ -42,6 +42,8 @@ struct ScenarioOptions {
   // Phase A
   std::chrono::milliseconds discover{30'000}, settle{45'000};
   std::size_t phase_a_parallel = 32;
+  // The fixed-roster soak (spec §5.8 variant A): runners use PubSub for discovery only.
+  bool no_pubsub_after_discover = false;
 };
 
 struct ScenarioContext {

@@ -41,6 +41,37 @@ BundleWriter::BundleWriter(fs::path dir, std::string kind, nlohmann::json meta) 
   flush_manifest();
 }
 
+BundleWriter::BundleWriter(fs::path dir, Reopen) : dir_(std::move(dir)) {
+  auto path = dir_ / "manifest.json";
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(contained::read_file(dir_, "manifest.json", kMaxManifestBytes), nullptr, false);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path.string() + ": cannot read (" + std::string(e.what()) + ")");
+  }
+  if (m.is_discarded() || !m.is_object() || !m.contains("files") || !m["files"].is_object())
+    throw std::runtime_error(path.string() + ": not a bundle manifest");
+  manifest_ = std::move(m);
+  manifest_["complete"] = false;
+  manifest_["resumed_at"] = utc_stamp();
+  std::lock_guard lk(mu_);
+  flush_manifest();
+}
+
+nlohmann::json BundleWriter::get(const std::string& key) const {
+  std::lock_guard lk(mu_);
+  return manifest_.contains(key) ? manifest_[key] : nlohmann::json();
+}
+
+void BundleWriter::adopt_file(const std::string& rel) {
+  auto checked = contained::checked_relative(rel);  // throws on a path leaving dir
+  auto digest = contained::sha256_file(dir_, checked.string());
+  std::error_code ec;
+  auto bytes = fs::file_size(dir_ / checked, ec);
+  std::lock_guard lk(mu_);
+  manifest_["files"][checked.string()] = {{"sha256", digest}, {"bytes", ec ? 0 : bytes}};
+}
+
 void BundleWriter::write_text(const std::string& rel, std::string text) {
   if (fs::path(rel).is_absolute() || rel.find("..") != std::string::npos)
     throw std::invalid_argument("bundle: bad file name " + rel);

@@ -26,6 +26,11 @@ class BundleWriter {
  public:
   // Creates dir (and parents); manifest.json starts as {"kind", "tool_version", "started_at", "complete": false}.
   BundleWriter(std::filesystem::path dir, std::string kind, nlohmann::json meta = nlohmann::json::object());
+  // Continues a bundle an earlier process started (`soak --resume`): its
+  // manifest.json is read back ("complete" false again until finish()).
+  // Throws std::runtime_error naming the file when there is no usable manifest.
+  struct Reopen {};
+  BundleWriter(std::filesystem::path dir, Reopen);
   const std::filesystem::path& dir() const { return dir_; }
   Redactor& redactor() { return redactor_; }
   // Thread-safe. rel is relative to dir; text is redacted before it is written.
@@ -33,6 +38,10 @@ class BundleWriter {
   void write_text(const std::string& rel, std::string text);
   void write_json(const std::string& rel, const nlohmann::json& j);
   void set(const std::string& key, nlohmann::json value);  // a manifest field
+  nlohmann::json get(const std::string& key) const;        // a manifest field (null when absent)
+  // Lists a file that another writer put inside dir (a soak window's own gate
+  // bundle), hashed as it is on disk now. Symlinks and non-regular files are refused.
+  void adopt_file(const std::string& rel);
   void checkpoint();  // after each step (a node, a scenario): a crash keeps what was done
   void finish(int exit_code);
 
@@ -40,7 +49,7 @@ class BundleWriter {
   void flush_manifest();  // with mu_ held
   std::filesystem::path dir_;
   Redactor redactor_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   nlohmann::json manifest_;
 };
 

@@ -4,6 +4,8 @@
 #include <map>
 #include <vector>
 
+#include "orchestrator/control/soak_lock.h"
+
 namespace x0x::orchestrator {
 
 std::string chaos_refusal(const Fleet& fleet, const std::string& kind, const std::string& scenario) {
@@ -11,6 +13,7 @@ std::string chaos_refusal(const Fleet& fleet, const std::string& kind, const std
   if (fleet.chaos_forbidden())
     return "chaos against network '" + fleet.network + "' is forbidden by " + where +
            " [chaos] forbid_networks; that takes an inventory change, not a flag";
+  if (auto held = soak_holding(fleet.path); !held.empty()) return held;
   if (!fleet.chaos_configured) return {};
   // Mechanism families; scenario names come with the request, not from here.
   static const std::map<std::string, std::vector<std::string>> aliases = {

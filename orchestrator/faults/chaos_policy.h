@@ -2,7 +2,9 @@
 // names networks chaos never touches (the selected one is checked), and
 // `[chaos] allow` lists the destructive operations permitted once a [chaos]
 // table exists (empty = none). An inventory without [chaos] (a local fleet)
-// allows everything. Removing faults (clear, status) is never refused.
+// allows everything. Removing faults (clear, status) is never refused. While a
+// soak runs against the inventory (orchestrator/control/soak_lock.h) every
+// destructive operation is refused.
 #pragma once
 #include <string>
 

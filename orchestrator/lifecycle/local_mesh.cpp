@@ -236,6 +236,10 @@ int LocalMesh::spawn_child(const std::string& exe, const std::vector<std::string
   spec.out = Stdio::append_to(log_path);
   spec.err = Stdio::same_as_stdout();
   spec.new_session = opts_.detached;  // detached: no terminal hang-up reaches it
+  // A terminal's Ctrl-C reaches the foreground group: only x0xctl must see it,
+  // so it can finish its step and stop the fleet in order (a soak's window is
+  // not lost to a node killed under it; spec gates-and-proofs.md §9.1 item 8).
+  spec.new_process_group = !opts_.detached;
   spec.die_with_parent = opts_.kill_on_parent_exit && !opts_.detached;
   try {
     // From here on the PID is ours to manage (waitpid).
