@@ -1,11 +1,11 @@
 // JUnit XML for CI: a gate run (one <testsuite> per scenario) and a Phase A
-// matrix (one test case per pair). Counts are computed from the cases
-// actually written, so tests/failures/skipped always agree with the body.
+// matrix (one test case per pair), through junit_xml.h's writer.
 #include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "proofs/junit_xml.h"
 #include "proofs/render_text.h"
 #include "proofs/renderers.h"
 
@@ -13,66 +13,10 @@ namespace x0x::proofs {
 
 using nlohmann::json;
 using namespace text;
+using junit::Suite;
+using junit::TestCase;
 
 namespace {
-
-struct TestCase {
-  std::string classname, name;
-  double secs = 0;
-  enum Kind { kPass, kFail, kSkip } kind = kPass;
-  std::string message, body;  // failure/skipped message and failure text
-};
-
-struct Suite {
-  std::string name;
-  std::vector<TestCase> cases;
-};
-
-std::string attr_secs(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", s < 0 ? 0.0 : s);
-  return buf;
-}
-
-void write_suites(std::ostringstream& out, const std::string& name, const std::vector<Suite>& suites) {
-  std::size_t tests = 0, failures = 0, skipped = 0;
-  for (auto& s : suites)
-    for (auto& c : s.cases) {
-      ++tests;
-      failures += c.kind == TestCase::kFail;
-      skipped += c.kind == TestCase::kSkip;
-    }
-  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out << "<testsuites name=\"" << xml_escape(name) << "\" tests=\"" << tests << "\" failures=\"" << failures
-      << "\" errors=\"0\" skipped=\"" << skipped << "\">\n";
-  for (auto& s : suites) {
-    std::size_t f = 0, sk = 0;
-    double secs = 0;
-    for (auto& c : s.cases) {
-      f += c.kind == TestCase::kFail;
-      sk += c.kind == TestCase::kSkip;
-      secs += c.secs;
-    }
-    out << "  <testsuite name=\"" << xml_escape(s.name) << "\" tests=\"" << s.cases.size() << "\" failures=\"" << f
-        << "\" errors=\"0\" skipped=\"" << sk << "\" time=\"" << attr_secs(secs) << "\">\n";
-    for (auto& c : s.cases) {
-      out << "    <testcase classname=\"" << xml_escape(c.classname) << "\" name=\"" << xml_escape(c.name) << "\" time=\""
-          << attr_secs(c.secs) << "\"";
-      if (c.kind == TestCase::kPass) {
-        out << "/>\n";
-        continue;
-      }
-      out << ">\n";
-      if (c.kind == TestCase::kFail)
-        out << "      <failure message=\"" << xml_escape(c.message) << "\">" << xml_escape(c.body) << "</failure>\n";
-      else
-        out << "      <skipped message=\"" << xml_escape(c.message) << "\"/>\n";
-      out << "    </testcase>\n";
-    }
-    out << "  </testsuite>\n";
-  }
-  out << "</testsuites>\n";
-}
 
 const json& unwrap_phase_a(const json& j) { return at(j, "phase_a").is_object() ? j["phase_a"] : j; }
 
@@ -163,7 +107,7 @@ std::string render_junit(const json& v) {
     suites.push_back(std::move(suite));
   }
   std::ostringstream out;
-  write_suites(out, "x0x gate " + str(v, "gate") + ": " + (is_go(v) ? "GO" : "NO-GO"), suites);
+  junit::write_suites(out, "x0x gate " + str(v, "gate") + ": " + (is_go(v) ? "GO" : "NO-GO"), suites);
   return out.str();
 }
 
@@ -171,7 +115,7 @@ std::string render_phase_a_junit(const json& phase_a) {
   auto& pa = unwrap_phase_a(phase_a);
   Suite suite{"phase_a", phase_a_cases(pa, "phase_a")};
   std::ostringstream out;
-  write_suites(out, str(pa, "verdict").empty() ? std::string("x0x Phase A") : str(pa, "verdict"), {suite});
+  junit::write_suites(out, str(pa, "verdict").empty() ? std::string("x0x Phase A") : str(pa, "verdict"), {suite});
   return out.str();
 }
 
