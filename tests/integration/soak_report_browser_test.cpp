@@ -21,10 +21,8 @@ using x0x::testing::TempDir;
 TEST_CASE("soak report.html renders in headless Chromium: banner, shaded plots and every series in the DOM",
           "[soak-render][report]") {
   auto chromium = browser::find_chromium();
-  if (chromium.empty()) {
-    WARN("chromium is not installed (scripts/install-deps.sh installs it): soak report browser check skipped");
-    return;
-  }
+  if (chromium.empty())
+    FAIL("chromium is not installed: run scripts/install-deps.sh (as root) — it installs chromium for this test");
   TempDir t{"x0x-soak-report-browser-"};
   auto soak = nlohmann::json::parse(slurp(x0x::testing::test_data("soak/soak-fixture.json")));
   auto html_path = t.path / "report.html";
