@@ -483,7 +483,8 @@ TEST_CASE("burn-rate alert windows scale with the soak", "[soak][policy][burn]")
   CHECK(alert_windows(24, 6.0 / 720) == 1);
   CHECK(alert_windows(24, 72.0 / 720) == 3);
   CHECK(alert_windows(24, 72.0 / 720 / 12) == 1);
-  CHECK(alert_windows(30, 72.0 / 720) == 3);  // exactly 3, not 4
+  CHECK(alert_windows(20, 72.0 / 720) == 2);  // a whole number of windows stays
+  CHECK(alert_windows(25, 72.0 / 720) == 3);  // 2.5 rounds up
   CHECK(alert_windows(1440, 1.0 / 720) == 2);
   CHECK(alert_windows(1440, 72.0 / 720 / 12) == 12);
   CHECK(alert_windows(0, 0.1) == 1);
