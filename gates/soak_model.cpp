@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "gates/soak_policy.h"
 #include "gates/soak_scenario.h"
 
 namespace x0x::gates::soak {
@@ -140,12 +141,6 @@ json accounting_json(const WindowAccounting& a) {
           {"gaps", a.gaps},
           {"unaccounted", a.unaccounted},
           {"nodes", std::move(nodes)}};
-}
-
-// timeouts / completions as the reference reports it: 0 when both are 0, +inf when only the denominator is.
-double ratio(double num, double den) {
-  if (den > 0) return num / den;
-  return num > 0 ? INFINITY : 0.0;
 }
 
 // ---- reading ---------------------------------------------------------------
@@ -383,8 +378,8 @@ json result_json(const SoakResult& r) {
        {{"dispatcher_timeouts", number(r.cumulative_disp)},
         {"drop_full", number(r.cumulative_drop)},
         {"completions", number(r.cumulative_completed)},
-        {"timeout_ratio", number(ratio(r.cumulative_disp, r.cumulative_completed))},
-        {"per_peer_ratio", number(ratio(r.cumulative_pp, r.cumulative_completed))}}},
+        {"timeout_ratio", number(rate_or_inf(r.cumulative_disp, r.cumulative_completed))},
+        {"per_peer_ratio", number(rate_or_inf(r.cumulative_pp, r.cumulative_completed))}}},
       {"overall_pass", r.overall_pass}};
   json rules = json::array();
   for (auto& rule : r.rules) rules.push_back({{"rule", rule.rule}, {"status", rule.passed ? "pass" : "fail"}, {"detail", rule.detail}});

@@ -13,12 +13,6 @@
 namespace x0x::gates::soak {
 namespace {
 
-// timeouts / completions as the reference reports it: 0 when both are 0, +inf when only the denominator is.
-double ratio(double num, double den) {
-  if (den > 0) return num / den;
-  return num > 0 ? INFINITY : 0.0;
-}
-
 std::string ratio_text(double x) { return std::isinf(x) ? "inf" : fmt::format("{:.8f}", x); }
 
 std::string list_text(const std::vector<int>& v) {
@@ -81,7 +75,7 @@ BurnAlert run_alert(const std::vector<WindowLoad>& loads, const BurnRate& b, std
     }
     return s;
   };
-  auto burn = [&](std::pair<double, double> s) { return ratio(s.first, s.second) / b.budget_ratio; };
+  auto burn = [&](std::pair<double, double> s) { return rate_or_inf(s.first, s.second) / b.budget_ratio; };
   for (std::size_t i = 0; i < loads.size(); ++i) {
     auto long_sums = sums(i, alert.long_windows);
     double long_burn = burn(long_sums), short_burn = burn(sums(i, alert.short_windows));
@@ -95,6 +89,11 @@ BurnAlert run_alert(const std::vector<WindowLoad>& loads, const BurnRate& b, std
 }
 
 }  // namespace
+
+double rate_or_inf(double num, double den) {
+  if (den > 0) return num / den;
+  return num > 0 ? INFINITY : 0.0;
+}
 
 bool is_counted(const SoakWindow& w) {
   return !w.warmup && (w.state == WindowState::ran || w.state == WindowState::missing);
@@ -125,7 +124,7 @@ NoisePolicy dispatcher_noise_policy(const std::vector<WindowLoad>& loads) {
     p.total_disp += l.disp;
     p.total_completed += l.completed;
   }
-  p.total_ratio = ratio(p.total_disp, p.total_completed);
+  p.total_ratio = rate_or_inf(p.total_disp, p.total_completed);
 
   std::vector<double> normal;  // ratios of the earlier non-anomalous windows
   int run = 0;
@@ -239,7 +238,7 @@ BurnRate burn_rate(const std::vector<WindowLoad>& loads, int soak_windows) {
     timeouts += l.disp;
     completions += l.completed;
   }
-  b.budget_consumed = ratio(timeouts, completions) / b.budget_ratio;
+  b.budget_consumed = rate_or_inf(timeouts, completions) / b.budget_ratio;
   // Table 5-8: 2 % of a 30-day budget in 1 h, 5 % in 6 h, 10 % in 3 d; the soak stands for the 30 days.
   constexpr double kPeriodHours = 30 * 24;
   b.alerts.push_back(run_alert(loads, b, "page-fast", 14.4, 1 / kPeriodHours, soak_windows));

@@ -22,6 +22,9 @@ inline constexpr double kPhaseAFloor = 0.70;       // catastrophe floor of the i
 inline constexpr double kDegradedLossPpm = 5000;   // transport loss that makes a node degraded
 inline constexpr double kDegradedRttMs = 2000;     // transport RTT that makes a node degraded
 
+// timeouts / completions the reference's way: 0 when both are 0, +inf when only the denominator is.
+double rate_or_inf(double num, double den);
+
 // A window that counts: ran or missing, not a warm-up.
 bool is_counted(const SoakWindow& w);
 
