@@ -36,6 +36,16 @@ using nlohmann::json;
 
 namespace {
 
+struct GateCliOptions {
+  std::string fleet, network, anchor, gate = "limited-production", scenarios = "baseline,fanout_burst,phase_b", proof_dir, json_path,
+                                junit_path, partition_pair;
+  int local_nodes = 6;
+  double discover_secs = 30, settle_secs = 45;
+  bool accept_new_host_keys = false;
+  harness::ScenarioOptions so;
+  std::vector<std::string> argv;
+};
+
 // A validated request: everything but the fleet's processes.
 struct Prepared {
   gates::GateProfile profile;
