@@ -68,35 +68,28 @@ void judge(RuleChange& r) {
 
 // ---- gate ----------------------------------------------------------------
 
-// Scenarios by name (the first of a duplicated name), in document order.
-std::vector<std::pair<std::string, const json*>> scenarios_of(const json& verdict) {
-  std::vector<std::pair<std::string, const json*>> out;
-  std::set<std::string> seen;
-  for (auto& s : array_of(text::at(verdict, "scenarios"))) {
-    auto name = text::str(s, "name");
-    if (name.empty() || !seen.insert(name).second) continue;
-    out.emplace_back(name, &s);
+// Objects of a list by their name field (the first of a duplicated name), in
+// document order, with an index: a hostile bundle's long lists stay n log n.
+struct Named {
+  std::vector<std::pair<std::string, const json*>> order;
+  std::map<std::string, const json*> by_name;
+  const json* find(const std::string& name) const {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  }
+};
+
+Named named(const json& list, std::string_view key) {
+  Named out;
+  for (auto& item : array_of(list)) {
+    auto name = text::str(item, key);
+    if (!name.empty() && out.by_name.emplace(name, &item).second) out.order.emplace_back(name, &item);
   }
   return out;
 }
 
-const json* find_named(const std::vector<std::pair<std::string, const json*>>& list, const std::string& name) {
-  for (auto& [n, p] : list)
-    if (n == name) return p;
-  return nullptr;
-}
-
 std::vector<RuleChange> diff_gate_rules(const std::string& scenario, const json& sa, const json& sb) {
-  auto rules = [](const json& s) {
-    std::vector<std::pair<std::string, const json*>> out;
-    std::set<std::string> seen;
-    for (auto& r : array_of(text::at(s, "rules"))) {
-      auto name = text::str(r, "rule");
-      if (!name.empty() && seen.insert(name).second) out.emplace_back(name, &r);
-    }
-    return out;
-  };
-  auto ra = rules(sa), rb = rules(sb);
+  auto ra = named(text::at(sa, "rules"), "rule"), rb = named(text::at(sb, "rules"), "rule");
   std::vector<RuleChange> out;
   auto add = [&](const std::string& name, const json* a, const json* b) {
     static const json none;
@@ -111,9 +104,9 @@ std::vector<RuleChange> diff_gate_rules(const std::string& scenario, const json&
     judge(c);
     out.push_back(std::move(c));
   };
-  for (auto& [name, a] : ra) add(name, a, find_named(rb, name));
-  for (auto& [name, b] : rb)
-    if (!find_named(ra, name)) add(name, nullptr, b);
+  for (auto& [name, a] : ra.order) add(name, a, rb.find(name));
+  for (auto& [name, b] : rb.order)
+    if (!ra.find(name)) add(name, nullptr, b);
   return out;
 }
 
@@ -282,16 +275,7 @@ std::vector<ValueChange> diff_policy(const json& sa, const json& sb) {
 }
 
 std::vector<RuleChange> diff_soak_rules(const json& sa, const json& sb) {
-  auto rules = [](const json& s) {
-    std::vector<std::pair<std::string, const json*>> out;
-    std::set<std::string> seen;
-    for (auto& r : array_of(text::at(s, "rules"))) {
-      auto name = text::str(r, "rule");
-      if (!name.empty() && seen.insert(name).second) out.emplace_back(name, &r);
-    }
-    return out;
-  };
-  auto ra = rules(sa), rb = rules(sb);
+  auto ra = named(text::at(sa, "rules"), "rule"), rb = named(text::at(sb, "rules"), "rule");
   std::vector<RuleChange> out;
   auto add = [&](const std::string& name, const json* a, const json* b) {
     static const json none;
@@ -310,9 +294,9 @@ std::vector<RuleChange> diff_soak_rules(const json& sa, const json& sb) {
     judge(c);
     out.push_back(std::move(c));
   };
-  for (auto& [name, a] : ra) add(name, a, find_named(rb, name));
-  for (auto& [name, b] : rb)
-    if (!find_named(ra, name)) add(name, nullptr, b);
+  for (auto& [name, a] : ra.order) add(name, a, rb.find(name));
+  for (auto& [name, b] : rb.order)
+    if (!ra.find(name)) add(name, nullptr, b);
   return out;
 }
 
@@ -401,9 +385,9 @@ std::vector<ValueChange> settings_changes(BundleKind kind, const json& a, const 
 
 GateDiff diff_gate(const json& a, const json& b) {
   GateDiff d;
-  auto sa = scenarios_of(a), sb = scenarios_of(b);
-  for (auto& [name, ja] : sa) {
-    auto* jb = find_named(sb, name);
+  auto sa = named(text::at(a, "scenarios"), "name"), sb = named(text::at(b, "scenarios"), "name");
+  for (auto& [name, ja] : sa.order) {
+    auto* jb = sb.find(name);
     if (!jb) {
       d.scenarios_only_a.push_back(name);
       continue;
@@ -419,8 +403,8 @@ GateDiff diff_gate(const json& a, const json& b) {
     diff_counters(s, *ja, *jb);
     d.scenarios.push_back(std::move(s));
   }
-  for (auto& [name, _] : sb)
-    if (!find_named(sa, name)) d.scenarios_only_b.push_back(name);
+  for (auto& [name, _] : sb.order)
+    if (!sa.find(name)) d.scenarios_only_b.push_back(name);
   auto va = blocking_of(a), vb = blocking_of(b);
   for (auto& [key, v] : vb)
     if (!va.count(key)) d.violations_appeared.push_back(v);

@@ -167,7 +167,7 @@ TEST_CASE("proof diff: a bundle against itself has no differences", "[proof-diff
   CHECK(contains(render_diff_text(s), "no differences"));
 }
 
-TEST_CASE("proof diff: latency shifts beyond max(50%, 5 ms) only; fleet p50/p99 before and after", "[proof-diff]") {
+TEST_CASE("proof diff: latency shifts beyond max(50%, 5 ms) only, and the fleet p50/p99 before and after", "[proof-diff]") {
   auto a = fixture("gate-go.json"), b = a;
   pair_json(a, "nyc", "sfo")["latency_ms"] = 4.0;
   pair_json(b, "nyc", "sfo")["latency_ms"] = 8.9;  // +4.9 ms: under the 5 ms floor
@@ -193,7 +193,7 @@ TEST_CASE("proof diff: latency shifts beyond max(50%, 5 ms) only; fleet p50/p99 
   CHECK(latency_shifted(std::nullopt, 3));
 }
 
-TEST_CASE("proof diff: counters sorted by the size of their change; scenarios and nodes on one side only", "[proof-diff]") {
+TEST_CASE("proof diff: counters sorted by the size of their change, scenarios and nodes on one side only", "[proof-diff]") {
   auto a = fixture("gate-go.json"), b = a;
   auto& nb = b["scenarios"][0]["nodes"];
   nb["nyc"]["delta"]["dispatcher_completed"] = a["scenarios"][0]["nodes"]["nyc"]["delta"]["dispatcher_completed"].get<double>() + 3;
