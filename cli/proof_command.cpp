@@ -156,8 +156,13 @@ std::string diff_output_problem(const std::string& flag, const std::string& path
   if (!fs::is_directory(dir, ec)) return flag + " " + path + ": no such directory " + dir.string();
   if (fs::exists(p, ec) ? ::access(p.c_str(), W_OK) != 0 : ::access(dir.c_str(), W_OK) != 0)
     return flag + " " + path + ": not writable";
-  for (auto& b : bundles)
-    if (fs::equivalent(dir, b, ec)) return flag + " " + path + ": inside bundle " + b.string() + " (diff never changes a bundle)";
+  auto out_dir = fs::canonical(dir, ec);
+  for (auto& b : bundles) {  // the bundle itself or any folder in it
+    auto bundle = fs::canonical(b, ec);
+    if (ec || bundle.empty()) continue;
+    auto [bi, oi] = std::mismatch(bundle.begin(), bundle.end(), out_dir.begin(), out_dir.end());
+    if (bi == bundle.end()) return flag + " " + path + ": inside bundle " + b.string() + " (diff never changes a bundle)";
+  }
   return "";
 }
 
@@ -192,7 +197,8 @@ int run_diff(const fs::path& a, const fs::path& b, const std::string& json_path,
   for (auto& why : {diff_output_problem("--json", json_path, {a, b}), diff_output_problem("--html", html_path, {a, b})})
     if (!why.empty()) throw std::invalid_argument(why);
   std::error_code ec;
-  if (!json_path.empty() && json_path != "-" && (json_path == html_path || fs::equivalent(json_path, html_path, ec)))
+  if (!json_path.empty() && json_path != "-" && !html_path.empty() &&
+      fs::absolute(json_path, ec).lexically_normal() == fs::absolute(html_path, ec).lexically_normal())
     throw std::invalid_argument("--json and --html name the same file");
   auto doc_a = proofs::read_bundle_document(a);
   auto doc_b = proofs::read_bundle_document(b);
@@ -279,9 +285,10 @@ void register_proof(CLI::App& app, int& exit_code) {
       "diff",
       "Compare two gate bundles (verdict.json) or two soak bundles (soak.json): verdict, rules, blocking violations, "
       "Phase A pairs and latency, counter deltas (gate); rules, policy, window classes, per-node accounting, Phase A "
-      "(soak). Exit 0: compared, B no worse than A; 1: B regressed (verdict GO to NO-GO, a rule from pass to fail, or "
-      "a Phase A pair that newly fails); 2: usage (not bundles, kinds differ, an output not writable). A bundle that "
-      "fails its manifest check is still compared, with a note.");
+      "(soak). Exit 0: compared, B no worse than A; 1: B regressed (verdict GO to anything else, a rule from pass or "
+      "n/a to fail or not run, or a Phase A pair that newly fails); 2: usage (not a bundle, a hostile bundle, a gate "
+      "bundle against a soak bundle, an output that cannot be written), checked before anything is written. A bundle "
+      "that fails its manifest check is still compared, with a note.");
   diff->add_option("A", *diff_a, "the earlier bundle directory (last night's)")->required();
   diff->add_option("B", *diff_b, "the later bundle directory (tonight's)")->required();
   diff->add_option("--json", *diff_json, "write the diff as JSON here (- = stdout, and the text goes to stderr)");

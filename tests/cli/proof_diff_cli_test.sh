@@ -100,6 +100,8 @@ expect 2 "no such directory" "$X" proof diff "$d/a" "$d/b" --json "$d/nowhere/di
 expect 2 "--html needs a FILE" "$X" proof diff "$d/a" "$d/b" --html -
 expect 2 "inside bundle" "$X" proof diff "$d/a" "$d/b" --html "$d/b/diff.html"
 [ ! -e "$d/b/diff.html" ] || fail "wrote into a bundle"
+expect 2 "inside bundle" "$X" proof diff "$d/a" "$d/b" --json "$d/a/scenarios/diff.json"
+expect 2 "name the same file" "$X" proof diff "$d/a" "$d/b" --json "$d/x.json" --html "$d/./x.json"
 expect 2 "not a gate or soak bundle" "$X" proof diff "$d/a" "$d/empty" --json "$d/late.json"
 [ ! -e "$d/late.json" ] || fail "wrote --json after a usage error"
 ln -s "$d/a/verdict.json" "$d/empty/verdict.json"
