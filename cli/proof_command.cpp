@@ -1,12 +1,16 @@
-// `x0xctl proof verify|rescore|render`: check a bundle's manifest, re-score a
-// gate bundle from its raw snapshots, and re-render its reports. None of them
-// changes the bundle, except `render` adding DIR/rendered/ (which `verify`
-// accepts only while it matches a fresh render of the verified verdict.json).
+// `x0xctl proof verify|rescore|render|diff`: check a bundle's manifest, re-score a
+// gate bundle from its raw snapshots, re-render its reports, and compare two
+// bundles. None of them changes a bundle, except `render` adding DIR/rendered/
+// (which `verify` accepts only while it matches a fresh render of the verified
+// verdict.json).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -18,6 +22,8 @@
 #include "harness/scenario_registry.h"
 #include "harness/soak_rescore.h"
 #include "proofs/bundle_check.h"
+#include "proofs/bundle_diff.h"
+#include "proofs/bundle_read.h"
 #include "proofs/bundle_writer.h"
 #include "proofs/soak_renderers.h"
 
@@ -175,6 +181,84 @@ int run_render(const fs::path& dir, const std::string& out_dir) {
   return kExitPass;
 }
 
+// Why `proof diff` cannot write an output file, or "" ("-": stdout, --json only).
+std::string diff_output_problem(const std::string& flag, const std::string& path, const std::vector<fs::path>& bundles) {
+  if (path.empty() || (path == "-" && flag == "--json")) return "";
+  if (path == "-") return flag + " needs a FILE";
+  std::error_code ec;
+  fs::path p(path);
+  if (p.filename().empty() || fs::is_directory(p, ec)) return flag + " " + path + ": is a directory";
+  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) return flag + " " + path + ": no such directory " + dir.string();
+  if (fs::exists(p, ec) ? ::access(p.c_str(), W_OK) != 0 : ::access(dir.c_str(), W_OK) != 0)
+    return flag + " " + path + ": not writable";
+  auto out_dir = fs::canonical(dir, ec);
+  for (auto& b : bundles) {  // the bundle itself or any folder in it
+    auto bundle = fs::canonical(b, ec);
+    if (ec || bundle.empty()) continue;
+    auto [bi, oi] = std::mismatch(bundle.begin(), bundle.end(), out_dir.begin(), out_dir.end());
+    if (bi == bundle.end()) return flag + " " + path + ": inside bundle " + b.string() + " (diff never changes a bundle)";
+  }
+  return "";
+}
+
+void write_diff_output(const std::string& flag, const std::string& path, const std::string& body) {
+  if (path.empty()) return;
+  if (path == "-") {
+    fmt::print(stdout, "{}", body);
+    std::fflush(stdout);
+    return;
+  }
+  fs::path p(path);
+  try {  // a new file renamed into place: never written through a symlink
+    contained::write_file(p.has_parent_path() ? p.parent_path() : fs::path("."), p.filename().string(), body);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(flag + " " + path + ": cannot write (" + printable(e.what()) + ")");
+  }
+}
+
+// A bundle's manifest check, said on stderr and kept as a note in the diff:
+// a reviewer must know a compared bundle is not what its manifest says.
+std::optional<std::string> manifest_note(const char* side, const fs::path& dir) {
+  auto check = proofs::check_bundle(dir);
+  if (!check.is_bundle) return std::string(side) + ": bundle NOT ok: no manifest.json (nothing vouches for its files)";
+  if (check.problems.empty()) return std::nullopt;
+  return std::string(side) + ": bundle NOT ok: " + std::to_string(check.problems.size()) + " problem(s), first: " +
+         printable(check.problems.front());
+}
+
+// Exit 0: compared, B no worse than A; 1: B regressed; 2: usage (checked
+// before anything is compared or written).
+int run_diff(const fs::path& a, const fs::path& b, const std::string& json_path, const std::string& html_path) {
+  for (auto& why : {diff_output_problem("--json", json_path, {a, b}), diff_output_problem("--html", html_path, {a, b})})
+    if (!why.empty()) throw std::invalid_argument(why);
+  std::error_code ec;
+  if (!json_path.empty() && json_path != "-" && !html_path.empty() &&
+      fs::absolute(json_path, ec).lexically_normal() == fs::absolute(html_path, ec).lexically_normal())
+    throw std::invalid_argument("--json and --html name the same file");
+  auto doc_a = proofs::read_bundle_document(a);
+  auto doc_b = proofs::read_bundle_document(b);
+  if (doc_a.kind != doc_b.kind)
+    throw std::invalid_argument(a.string() + " is a " + std::string(proofs::to_string(doc_a.kind)) + " bundle and " + b.string() +
+                                " a " + std::string(proofs::to_string(doc_b.kind)) + " bundle: only bundles of one kind can be compared");
+  std::vector<std::string> notes;
+  for (auto [side, dir] : {std::pair{"A", a}, std::pair{"B", b}})
+    if (auto note = manifest_note(side, dir)) {
+      fmt::print(stderr, "{}\n", *note);
+      notes.push_back(*note);
+    }
+  auto diff = proofs::diff_bundles(doc_a.doc, doc_b.doc);
+  diff.label_a = (a / doc_a.file).string();
+  diff.label_b = (b / doc_b.file).string();
+  diff.notes = notes;
+  std::FILE* human = json_path == "-" ? stderr : stdout;
+  fmt::print(human, "{}", proofs::render_diff_text(diff));
+  std::fflush(human);
+  write_diff_output("--json", json_path, diff.to_json().dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  write_diff_output("--html", html_path, proofs::render_diff_html(diff));
+  return diff.regressed() ? kExitFail : kExitPass;
+}
+
 // Usage and input errors are exit 2; anything else that throws is a failure.
 template <class F>
 void guarded(const char* verb, int& exit_code, F f) {
@@ -230,6 +314,24 @@ void register_proof(CLI::App& app, int& exit_code) {
   render->add_option("DIR", *render_dir, "gate bundle directory")->required();
   render->add_option("--out", *render_out, "output directory (default DIR/rendered)");
   render->callback([=, &exit_code] { guarded("render", exit_code, [&] { return run_render(*render_dir, *render_out); }); });
+
+  auto diff_a = std::make_shared<std::string>(), diff_b = std::make_shared<std::string>();
+  auto diff_json = std::make_shared<std::string>(), diff_html = std::make_shared<std::string>();
+  auto* diff = proof->add_subcommand(
+      "diff",
+      "Compare two gate bundles (verdict.json) or two soak bundles (soak.json): verdict, rules, blocking violations, "
+      "Phase A pairs and latency, counter deltas (gate); rules, policy, window classes, per-node accounting, Phase A "
+      "(soak). Exit 0: compared, B no worse than A; 1: B regressed (verdict GO to anything else, a rule from pass or "
+      "n/a to fail or not run, or a Phase A pair that newly fails); 2: usage (not a bundle, a hostile bundle, a gate "
+      "bundle against a soak bundle, an output that cannot be written), checked before anything is written. A bundle "
+      "that fails its manifest check is still compared, with a note.");
+  diff->add_option("A", *diff_a, "the earlier bundle directory (last night's)")->required();
+  diff->add_option("B", *diff_b, "the later bundle directory (tonight's)")->required();
+  diff->add_option("--json", *diff_json, "write the diff as JSON here (- = stdout, and the text goes to stderr)");
+  diff->add_option("--html", *diff_html, "write the diff as a self-contained HTML page here");
+  diff->callback([=, &exit_code] {
+    guarded("diff", exit_code, [&] { return run_diff(*diff_a, *diff_b, *diff_json, *diff_html); });
+  });
 }
 
 }  // namespace x0x::cli
