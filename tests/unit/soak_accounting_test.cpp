@@ -147,7 +147,7 @@ TEST_CASE("a fresh fleet started by the soak takes its baseline from its own pre
   }
 }
 
-TEST_CASE("a skipped slot has no accounting; the next window bridges its span", "[soak][accounting]") {
+TEST_CASE("a skipped slot has no accounting: the next window bridges its span", "[soak][accounting]") {
   std::vector<SoakWindow> ws = {solo(1, sample(1000, 0, 0, 0, 10), sample(1500, 1, 0, 0, 20)), skipped_window(2),
                                 solo(3, sample(4000, 6, 0, 0, 3700), sample(4500, 7, 0, 0, 3900))};
   ws[1].state = WindowState::interrupted;

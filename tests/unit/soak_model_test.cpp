@@ -272,7 +272,7 @@ TEST_CASE("the config comes back from its JSON", "[soak][model][json]") {
   CHECK_THROWS_WITH(config_from_json(bad), Catch::Contains("interval_secs"));
 }
 
-TEST_CASE("result JSON: the policy, the lists, the rules; an infinite ratio is \"inf\"", "[soak][model][json]") {
+TEST_CASE("result JSON: the policy, the lists, the rules: an infinite ratio is \"inf\"", "[soak][model][json]") {
   SoakWindow w = go_window(1);
   w.nodes["alpha"].pre = sample(0, 0);
   w.nodes["alpha"].post = sample(0, 3);  // 3 timeouts, no completions

@@ -236,7 +236,7 @@ TEST_CASE("classification: infra tolerance needs a degraded endpoint on every fa
   }
 }
 
-TEST_CASE("classification: everything else is effective_failed; warm-up and empty slots are not counted",
+TEST_CASE("classification: everything else is effective_failed: warm-up and empty slots are not counted",
           "[soak][policy][classify]") {
   CHECK(classify(no_go_window(1, {}), true) == WindowClass::effective_failed);  // NO-GO, nothing parsed
   CHECK(classify(no_go_window(1, {drop_violation()}), true) == WindowClass::effective_failed);
@@ -342,7 +342,7 @@ TEST_CASE("no window that ran is NO-GO", "[soak][policy][overall]") {
   CHECK(r.skipped == std::vector<int>{1, 2});
 }
 
-TEST_CASE("the warm-up window runs but counts nowhere; its successor bridges from its post", "[soak][policy][overall]") {
+TEST_CASE("the warm-up window runs but counts nowhere: its successor bridges from its post", "[soak][policy][overall]") {
   auto ws = clean_soak(4, {0, 1000});
   ws[0] = no_go_window(1, {drop_violation()});
   ws[0].warmup = true;
@@ -386,7 +386,7 @@ TEST_CASE("a skipped slot is bridged: not counted, not a failure", "[soak][polic
   CHECK(rule(r, "windows_ran").detail == "3 windows ran");
 }
 
-TEST_CASE("a fresh fleet started by the soak is accounted; a fleet that restarted by itself is not", "[soak][policy][overall]") {
+TEST_CASE("a fresh fleet started by the soak is accounted: a fleet that restarted by itself is not", "[soak][policy][overall]") {
   auto ws = clean_soak(3, {0, 1000});
   for (auto& [name, n] : ws[2].nodes) {  // counters from 0 again
     n.pre = sample(0, 0, 0, 0, ws[2].start_unix);
@@ -407,7 +407,7 @@ TEST_CASE("a fresh fleet started by the soak is accounted; a fleet that restarte
   }
 }
 
-TEST_CASE("tolerated windows keep the soak GO; the buckets are listed", "[soak][policy][overall]") {
+TEST_CASE("tolerated windows keep the soak GO: the buckets are listed", "[soak][policy][overall]") {
   SECTION("dispatcher tail") {
     auto ws = clean_soak(3, {0, 1000000});
     ws[1].verdict = Verdict::no_go;
@@ -448,7 +448,7 @@ TEST_CASE("tolerated windows keep the soak GO; the buckets are listed", "[soak][
   }
 }
 
-TEST_CASE("cumulative drop-full gates the soak; totals fall back to the scenario fields", "[soak][policy][overall]") {
+TEST_CASE("cumulative drop-full gates the soak: totals fall back to the scenario fields", "[soak][policy][overall]") {
   SECTION("continuous") {
     auto ws = clean_soak(2, {0, 1000});
     ws[1].nodes["beta"].post->dropped_full += 1;
