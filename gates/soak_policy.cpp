@@ -255,11 +255,17 @@ SoakResult evaluate_soak(const SoakConfig& config, const std::vector<SoakWindow>
   for (std::size_t i = 0; i < windows.size(); ++i)
     if (is_counted(windows[i])) loads.push_back(window_load(windows[i], r.accounting[i]));
 
+  // The PubSub-pressure soak (§5.8 variant B) passes only if every window is
+  // GO: no tolerance, and its fanout_burst windows run no Phase A to aggregate.
+  const bool pressure = config.variant == "pubsub-pressure";
   // Tolerated Phase A windows need the aggregate's ok, which needs no classification.
   bool aggregate_ok = aggregate_phase_a(config, windows, 0, 0).ok;
   for (std::size_t i = 0; i < windows.size(); ++i) {
     const SoakWindow& w = windows[i];
     WindowClass c = classify_window(w, r.accounting[i], phase_a_bar(w, config), aggregate_ok);
+    if (pressure && (c == WindowClass::tolerated_dispatcher || c == WindowClass::tolerated_phase_a ||
+                     c == WindowClass::tolerated_infra_phase_a))
+      c = WindowClass::effective_failed;
     r.classes.push_back(c);
     switch (c) {
       case WindowClass::tolerated_dispatcher: r.tolerated_dispatcher.push_back(w.index); break;
@@ -276,6 +282,10 @@ SoakResult evaluate_soak(const SoakConfig& config, const std::vector<SoakWindow>
     if (!r.accounting[i].unaccounted.empty()) r.unaccounted_gap_windows.push_back(w.index);
   }
   r.aggregate = aggregate_phase_a(config, windows, r.tolerated_phase_a.size(), r.tolerated_infra.size());
+  if (pressure) {
+    r.aggregate.pass = true;
+    r.aggregate.status = "N/A (pubsub-pressure windows run fanout_burst, no Phase A)";
+  }
   r.noise = dispatcher_noise_policy(loads);
   int soak_windows = config.target_windows > 0 ? config.target_windows : static_cast<int>(loads.size());
   r.burn = burn_rate(loads, std::max(1, soak_windows));

@@ -243,7 +243,13 @@ int LocalMesh::spawn_child(const std::string& exe, const std::vector<std::string
   spec.die_with_parent = opts_.kill_on_parent_exit && !opts_.detached;
   try {
     // From here on the PID is ours to manage (waitpid).
-    return spawn_process(spec).pid;
+    int pid = spawn_process(spec).pid;
+    // The pidfile a plain host's supervisor keeps (<root>/run/<service>.pid):
+    // the harvest reads each process's RSS and CPU time through it.
+    std::error_code ec;
+    fs::create_directories(n.dir / "run", ec);
+    std::ofstream(n.dir / "run" / (what + ".pid"), std::ios::trunc) << pid << "\n";
+    return pid;
   } catch (const ProcessError& e) {
     throw std::runtime_error("local mesh: cannot start " + what + " for '" + n.name + "': " + e.what());
   }

@@ -29,7 +29,7 @@ fi
 cd "$d"
 run() {
   X0XCTL=$X X0X_PROOFS_DIR=$d/proofs X0X_FLEET=$d/none.toml X0X_SOAK_DURATION=10s X0X_SOAK_INTERVAL=10s \
-    X0X_SOAK_ARGS="--warmup 0 --discover-secs 8 --settle-secs 8" sh "$nightly/nightly-soak.sh" > "$d/run$1.out" 2>&1 || {
+    X0X_SOAK_ARGS="--warmup 0 --discover-secs 8 --settle-secs 8" "$nightly/nightly-soak.sh" > "$d/run$1.out" 2>&1 || {
     echo "nightly run $1 failed:"; cat "$d/run$1.out"; exit 1; }
   grep -q "nightly soak: GO" "$d/run$1.out" || { cat "$d/run$1.out"; exit 1; }
 }

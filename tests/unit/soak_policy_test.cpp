@@ -558,3 +558,22 @@ TEST_CASE("burn rate is reported, the reference policy decides the verdict", "[s
   CHECK(r.burn.any_fired());
   CHECK(r.overall_pass);
 }
+
+TEST_CASE("pubsub-pressure soak: every window must be GO (no tolerance) and no Phase A is aggregated", "[soak][policy][overall]") {
+  auto ws = clean_soak(3, {0, 1000000});
+  for (auto& w : ws) {
+    w.phase_a_sent = w.phase_a_received = -1;  // fanout_burst windows run no Phase A
+    w.phase_a_expected = 0;
+  }
+  auto c = config(3);
+  c.variant = "pubsub-pressure";
+  auto r = evaluate_soak(c, ws);
+  CHECK(r.aggregate.pass);
+  CHECK(r.aggregate.status.rfind("N/A", 0) == 0);
+  CHECK(r.overall_pass);
+  ws[1].verdict = Verdict::no_go;
+  ws[1].violations = {dispatcher_violation()};  // tolerated in the combined soak, not here
+  r = evaluate_soak(c, ws);
+  CHECK(r.effective_failed == std::vector<int>{2});
+  CHECK_FALSE(r.overall_pass);
+}
