@@ -41,7 +41,7 @@ void remove_killed_runs(const fs::path& tmp) {
     fs::remove_all(e.path(), ec);
     if (!ec) ++removed;
   }
-  if (removed) fmt::print("Removed {} local fleet folder(s) left by killed runs in {}\n", removed, tmp.string());
+  if (removed) fmt::print(stderr, "Removed {} local fleet folder(s) left by killed runs in {}\n", removed, tmp.string());
 }
 
 // A failed run keeps its logs for diagnosis, not the nodes' keys, tokens and state.
@@ -64,7 +64,7 @@ int with_embedded_fleet(const std::string& verb, int nodes, int fail_code,
   mo.runner_binary = find_sibling_binary("x0x-test-runner");
   mo.root_dir = dir;
   mo.nodes = nodes;
-  fmt::print("No fleet.toml here: starting a local fleet of {} lean nodes with runners in {}\n", nodes, dir.string());
+  fmt::print(stderr, "No fleet.toml here: starting a local fleet of {} lean nodes with runners in {}\n", nodes, dir.string());
   int rc;
   {
     orchestrator::LocalMesh mesh(mo);
@@ -82,7 +82,7 @@ int with_embedded_fleet(const std::string& verb, int nodes, int fail_code,
     }
   }
   if (rc == kExitPass) fs::remove_all(dir);
-  else fmt::print("Local fleet stopped; logs kept in {} (node keys and tokens removed)\n", dir.string());
+  else fmt::print(stderr, "Local fleet stopped; logs kept in {} (node keys and tokens removed)\n", dir.string());
   return rc;
 }
 

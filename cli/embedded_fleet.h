@@ -1,6 +1,7 @@
 // The embedded default of `verify` and `gate`: with no inventory, a fresh
 // local fleet of lean nodes with a runner each, started for one run and
-// stopped after it (its logs kept unless the run passed).
+// stopped after it (its logs kept unless the run passed). What it says goes
+// to stderr: stdout may carry a verb's `--json -` document.
 #pragma once
 #include <functional>
 #include <string>

@@ -1,6 +1,9 @@
 #include "harness/soak_loop.h"
 
 #include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include <fmt/core.h>
@@ -76,6 +79,7 @@ namespace {
 
 constexpr std::size_t kMaxSoakJson = 256u * 1024 * 1024;
 constexpr const char* kInProgress = "in progress";
+constexpr const char* kRecordsFile = "windows.jsonl";  // one slot record per line, appended
 
 std::string window_rel(int index) { return fmt::format("windows/{:03d}", index); }
 
@@ -123,6 +127,12 @@ std::vector<std::string> recent_restarts(const std::vector<NodeApi>& apis, std::
   return out;
 }
 
+// Written after every slot, in O(1) however long the soak: the slot's record
+// appended to windows.jsonl and its row to timeline.csv, the window's gate
+// bundle listed in the manifest by its own manifest, soak.log appended line by
+// line. soak.json, summary.md, report.html and junit.xml are rendered whole at
+// the start and the end (complete, interrupted or crashed); a resumed soak
+// reads the records back.
 class SoakRun {
  public:
   SoakRun(const SoakRequest& rq, const std::function<void(const std::string&)>& progress) : rq_(rq), progress_(progress) {}
@@ -147,9 +157,10 @@ class SoakRun {
   void say(const std::string& line) {
     auto stamped = fmt::format("{} {}", utc_stamp(), line);
     auto redacted = bundle_ ? bundle_->redactor().apply(stamped) : stamped;
-    log_ += redacted + "\n";
+    if (log_) log_ << redacted << "\n" << std::flush;
     if (progress_) progress_(redacted);
   }
+  std::string redacted(const std::string& text) const { return bundle_ ? bundle_->redactor().apply(text) : text; }
 
   // A new soak: the bundle and its schedule. A resumed one: its state read
   // back, the slots it missed recorded, the window it was in abandoned.
@@ -164,7 +175,7 @@ class SoakRun {
       gaps_ = st.gaps;
       warnings_ = st.warnings;
       epoch_ = std::max(epoch_, st.fleet_epoch);
-      log_ = read_log();
+      log_.open(rq_.soak_dir / "soak.log", std::ios::app);
       bridge_resume_gap();
     } else {
       config_.started_unix = unix_now();
@@ -174,6 +185,10 @@ class SoakRun {
                {"fleet", rq_.run.fleet_path}, {"local_fleet", rq_.local_mesh != nullptr}});
       bundle_->write_text("gate.toml", rq_.profile.text);
       bundle_->write_text("inventory.toml", orchestrator::render_fleet_toml(rq_.fleet));
+      log_.open(rq_.soak_dir / "soak.log", std::ios::trunc);
+      write_file_atomically(rq_.soak_dir / kRecordsFile, "");
+      write_file_atomically(rq_.soak_dir / "timeline.csv", timeline_csv({}));
+      write_document("running");
     }
     auto access = orchestrator::make_api_access(rq_.fleet, {rq_.accept_new_host_keys});
     try {
@@ -181,7 +196,8 @@ class SoakRun {
     } catch (const std::exception& e) {
       crash_ = std::string("cannot reach every node's API: ") + e.what();
       say(crash_);
-      save("interrupted");
+      warnings_.push_back(redacted("crashed: " + crash_));
+      write_document("interrupted");
       bundle_->finish(kExitCrash);
       out.exit_code = kExitCrash;
       out.crash = crash_;
@@ -202,22 +218,15 @@ class SoakRun {
         warn(std::string("background traffic could not start: ") + e.what());
       }
     }
-    save("running");
+    checkpoint();
     return true;
   }
 
-  std::string read_log() {
-    try {
-      return contained::read_file(rq_.soak_dir, "soak.log", kMaxSoakJson);
-    } catch (const std::exception&) {
-      return "";
-    }
-  }
-
   void warn(const std::string& w) {
+    auto text = redacted(w);
     for (auto& existing : warnings_)
-      if (existing == w) return;
-    warnings_.push_back(w);
+      if (existing == text) return;
+    warnings_.push_back(text);
     say("WARNING: " + w);
   }
 
@@ -243,8 +252,9 @@ class SoakRun {
       w.state = soak::WindowState::interrupted;
       w.verdict.reset();
       w.note = "the orchestrator stopped during this window (killed, crashed or rebooted): not counted; the accounting bridges its span";
-      adopt_window_files(*bundle_, w.index);
+      adopt_window_files(*bundle_, w.index);  // its own manifest never completed: each file as it is
       slots.push_back(w.index);
+      record(w, true);
     }
     // Slots whose whole period passed while nothing ran.
     while (static_cast<int>(windows_.size()) < total_slots(config_)) {
@@ -253,12 +263,14 @@ class SoakRun {
       auto w = new_window(config_, k, window_scenario(rq_.variant), epoch_);
       w.state = soak::WindowState::skipped;
       w.note = "the orchestrator was not running (killed or the machine rebooted)";
-      windows_.push_back(std::move(w));
+      windows_.push_back(w);
       slots.push_back(k);
+      record(w, true);
     }
     gaps_.push_back({{"from_unix", last}, {"to_unix", now}, {"slots", slots},
                      {"why", rq_.local_mesh ? "orchestrator not running; resumed on a fresh local fleet (epoch " + std::to_string(epoch_) + ")"
                                             : "orchestrator not running; resumed"}});
+    write_document("running");  // the gap and the epoch, before anything else runs
     say(fmt::format("resumed after {:.0f} s without an orchestrator; {} slot(s) not run", now - last, slots.size()));
   }
 
@@ -274,9 +286,10 @@ class SoakRun {
         auto w = new_window(config_, k, scenario, epoch_);
         w.state = soak::WindowState::skipped;
         w.note = "the previous window overran this slot";
-        windows_.push_back(std::move(w));
-        say(fmt::format("window {:03d}: SKIPPED ({})", k, windows_.back().note));
-        save("running");
+        windows_.push_back(w);
+        say(fmt::format("window {:03d}: SKIPPED ({})", k, w.note));
+        record(w, true);
+        checkpoint();
         continue;
       }
       run_window(k, scenario);
@@ -299,7 +312,7 @@ class SoakRun {
     w.state = soak::WindowState::missing;
     w.note = kInProgress;
     windows_.push_back(w);
-    save("running");  // a kill from here on leaves the window marked as in progress
+    record(w, false);  // a kill from here on leaves the window marked as in progress
     say(fmt::format("window {:03d}{}: {} (slot {}{})", k, w.warmup ? " (warm-up)" : "", scenario, text_time(w.slot_unix),
                     w.start_unix - w.slot_unix > 1 ? fmt::format(", started {:.0f} s late", w.start_unix - w.slot_unix) : ""));
 
@@ -324,8 +337,7 @@ class SoakRun {
     w.exit_code = outcome.exit_code;
     auto bundle = soak::read_window_bundle(g.proof_dir, config_.nodes);
     soak::fill_window(w, bundle);
-    bool stopped = interrupted();
-    if (stopped) {
+    if (interrupted()) {
       w.state = soak::WindowState::interrupted;
       w.note = "abandoned on SIGINT/SIGTERM (faults reverted, bundle written): not counted";
     } else if (w.verdict && outcome.verdict.is_object()) {
@@ -334,57 +346,88 @@ class SoakRun {
     } else {
       w.state = soak::WindowState::missing;
       w.verdict.reset();
-      w.note = outcome.crash.empty() ? (bundle.problem.empty() ? "no verdict" : bundle.problem) : outcome.crash;
+      w.note = redacted(outcome.crash.empty() ? (bundle.problem.empty() ? "no verdict" : bundle.problem) : outcome.crash);
     }
-    windows_.back() = std::move(w);
-    adopt_window_files(*bundle_, k);
-    const auto& done = windows_.back();
+    windows_.back() = w;
+    bundle_->adopt_bundle(window_rel(k));  // run_gate finished it, crash or not
     say(fmt::format("window {:03d}: {}{}", k,
-                    done.state == soak::WindowState::ran ? std::string(gates::to_string(*done.verdict)) : std::string(soak::to_string(done.state)),
-                    done.note.empty() ? "" : " (" + done.note + ")"));
-    save("running");
+                    w.state == soak::WindowState::ran ? std::string(gates::to_string(*w.verdict)) : std::string(soak::to_string(w.state)),
+                    w.note.empty() ? "" : " (" + w.note + ")"));
+    record(w, true);
+    checkpoint();
   }
 
   static std::string text_time(double unix) { return format_utc(static_cast<std::time_t>(unix), "%H:%M:%SZ"); }
   // run_gate's lines carry their own stamp; the soak's log stamps once.
   static std::string strip_stamp(const std::string& line) {
     auto sp = line.find(' ');
-    return sp == 17 ? line.substr(sp + 1) : line;
+    return sp == 16 ? line.substr(sp + 1) : line;  // "20261121T203546Z "
   }
 
-  // The whole state to disk: soak.json first (atomically), then what renders from it, then the manifest.
-  void save(const std::string& state) {
-    auto result = soak::evaluate_soak(config_, windows_);
-    doc_ = soak_document(config_, rq_.run, windows_, result, gaps_, warnings_, state, epoch_);
-    doc_["saved_unix"] = unix_now();
-    write_file_atomically(rq_.soak_dir / "soak.json", bundle_->redactor().apply(doc_.dump(2)) + "\n");
-    bundle_->adopt_file("soak.json");
-    for (auto& [name, body] : proofs::render_soak_all(doc_)) {
-      write_file_atomically(rq_.soak_dir / name, bundle_->redactor().apply(body));
-      bundle_->adopt_file(name);
-    }
-    write_file_atomically(rq_.soak_dir / "soak.log", log_);
-    bundle_->adopt_file("soak.log");
-    bundle_->set("state", state);
+  // The slot's record appended to windows.jsonl (the last record of an index
+  // wins on resume); a final one also appends its timeline row.
+  void record(const soak::SoakWindow& w, bool final) {
+    append_line(kRecordsFile, soak::window_json(w, nullptr, std::nullopt).dump());
+    if (!final) return;
+    auto result = soak::evaluate_soak(config_, windows_);  // classes may need every window; the accounting is cheap
+    auto i = windows_.size() - 1;
+    auto row = soak::window_json(windows_[i], &result.accounting[i], result.classes[i]);
+    row["dir"] = window_rel(windows_[i].index);
+    auto csv = timeline_csv(json::array({row}));
+    append_line("timeline.csv", csv.substr(csv.find('\n') + 1), false);
+  }
+
+  void append_line(const char* rel, const std::string& text, bool newline = true) {
+    std::ofstream out(rq_.soak_dir / rel, std::ios::app | std::ios::binary);
+    out << text << (newline ? "\n" : "");
+    out.flush();
+    if (!out) throw std::runtime_error((rq_.soak_dir / rel).string() + ": cannot append");
+  }
+
+  std::string timeline_csv(const json& windows) const {
+    json doc = {{"config", soak::config_json(config_)}, {"windows", windows}};
+    return rq_.variant == SoakVariant::pubsub_pressure ? proofs::render_pubsub_pressure_timeline_csv(doc)
+                                                       : proofs::render_soak_timeline_csv(doc);
+  }
+
+  void checkpoint() {
+    for (auto* rel : {kRecordsFile, "timeline.csv", "soak.log", "soak.json"}) bundle_->adopt_file(rel);
     bundle_->checkpoint();
+  }
+
+  // soak.json and every rendering, whole (the start and the end of a run).
+  json write_document(const std::string& state) {
+    auto result = soak::evaluate_soak(config_, windows_);
+    auto doc = soak_document(config_, rq_.run, windows_, result, gaps_, warnings_, state, epoch_);
+    doc["saved_unix"] = unix_now();
+    write_file_atomically(rq_.soak_dir / "soak.json", redacted(doc.dump(2)) + "\n");
+    bundle_->adopt_file("soak.json");
+    if (state != "running" || windows_.empty())
+      for (auto& [name, body] : proofs::render_soak_all(doc)) {
+        write_file_atomically(rq_.soak_dir / name, redacted(body));
+        bundle_->adopt_file(name);
+      }
+    return doc;
   }
 
   SoakOutcome finish(SoakOutcome& out) {
     bool stopped = interrupted() || !crash_.empty();
     std::string state = stopped ? "interrupted" : "complete";
-    if (!crash_.empty()) warnings_.push_back("crashed: " + crash_);
-    save(state);
-    auto verdict = doc_.value("verdict", std::string());
+    if (!crash_.empty()) warnings_.push_back(redacted("crashed: " + crash_));
+    auto result = soak::evaluate_soak(config_, windows_);
+    auto verdict = result.overall_pass ? "GO" : "NO-GO";
     if (stopped)
       say(fmt::format("soak INTERRUPTED after {} of {} slots (the windows so far give {}): not a verdict on the fleet",
-                      windows_.size(), total_slots(config_), doc_.value("partial_verdict", std::string("?"))));
+                      windows_.size(), total_slots(config_), verdict));
     else
       say(fmt::format("soak verdict {} ({} counted windows)", verdict, config_.target_windows));
-    save(state);  // the log's last line in the bundle too
-    out.exit_code = stopped ? kExitCrash : verdict == "GO" ? kExitPass : kExitFail;
+    log_.flush();
+    auto doc = write_document(state);
+    out.exit_code = stopped ? kExitCrash : result.overall_pass ? kExitPass : kExitFail;
     out.crash = crash_;
-    out.soak = doc_;
-    out.junit = proofs::render_soak_all(doc_)["junit.xml"];
+    out.junit = proofs::render_soak_junit(doc);
+    out.soak = std::move(doc);
+    checkpoint();
     bundle_->finish(out.exit_code);
     return out;
   }
@@ -393,9 +436,10 @@ class SoakRun {
   std::function<void(const std::string&)> progress_;
   soak::SoakConfig config_;
   std::vector<soak::SoakWindow> windows_;
-  json gaps_ = json::array(), warnings_ = json::array(), doc_;
+  json gaps_ = json::array(), warnings_ = json::array();
   int epoch_ = 0;
-  std::string log_, crash_;
+  std::string crash_;
+  std::ofstream log_;
   std::unique_ptr<proofs::BundleWriter> bundle_;
   std::unique_ptr<orchestrator::ApiAccess> access_;
   std::vector<NodeApi> apis_;
@@ -436,6 +480,48 @@ json soak_document(const soak::SoakConfig& config, const SoakRunSettings& run, c
   return doc;
 }
 
+namespace {
+
+// windows.jsonl over what soak.json holds: by index, the last record wins (a
+// window's "in progress" record is followed by its final one). A torn last
+// line (killed while appending) is ignored; a bad line elsewhere is an error.
+void read_records(const fs::path& dir, std::vector<soak::SoakWindow>& windows) {
+  std::string text;
+  try {
+    text = contained::read_file(dir, kRecordsFile, kMaxSoakJson);
+  } catch (const contained::ContainedError&) {
+    throw;
+  } catch (const std::exception&) {
+    return;  // a soak written before the records file: soak.json has every window
+  }
+  std::map<int, soak::SoakWindow> by_index;
+  for (auto& w : windows) by_index[w.index] = w;
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    bool last = in.peek() == std::char_traits<char>::eof();
+    auto j = json::parse(line, nullptr, false);
+    try {
+      if (j.is_discarded()) throw std::runtime_error("not JSON");
+      auto w = soak::window_from_json(j);
+      by_index[w.index] = std::move(w);
+    } catch (const std::exception& e) {
+      if (last) break;  // torn by a kill mid-append
+      throw std::runtime_error(std::string(kRecordsFile) + ":" + std::to_string(n) + ": " + e.what());
+    }
+  }
+  windows.clear();
+  for (auto& [index, w] : by_index) {
+    if (index != static_cast<int>(windows.size()) + 1)
+      throw std::runtime_error(std::string(kRecordsFile) + ": window " + std::to_string(index) + " follows window " +
+                               std::to_string(windows.size()) + " (a slot is missing)");
+    windows.push_back(std::move(w));
+  }
+}
+
+}  // namespace
+
 SoakState load_soak_state(const fs::path& dir) {
   auto path = (dir / "soak.json").string();
   std::string text;
@@ -454,6 +540,7 @@ SoakState load_soak_state(const fs::path& dir) {
     if (!v) throw std::runtime_error("\"config\".\"variant\": unknown " + st.config.variant);
     st.variant = *v;
     for (auto& w : j.at("windows")) st.windows.push_back(soak::window_from_json(w));
+    read_records(dir, st.windows);
   } catch (const json::exception& e) {
     throw std::runtime_error(path + ": " + e.what());
   } catch (const std::runtime_error& e) {

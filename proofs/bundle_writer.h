@@ -42,6 +42,11 @@ class BundleWriter {
   // Lists a file that another writer put inside dir (a soak window's own gate
   // bundle), hashed as it is on disk now. Symlinks and non-regular files are refused.
   void adopt_file(const std::string& rel);
+  // Lists a complete bundle that another writer finished inside dir (a soak
+  // window's gate bundle) by its manifest.json alone: verify_bundle checks that
+  // manifest's hash here and then the sub-bundle's own files against it, so the
+  // soak's manifest grows by one entry per window, not by every file.
+  void adopt_bundle(const std::string& rel_dir);
   void checkpoint();  // after each step (a node, a scenario): a crash keeps what was done
   void finish(int exit_code);
 
@@ -58,7 +63,11 @@ inline constexpr std::size_t kMaxManifestBytes = 64u * 1024 * 1024;
 
 // Problems found (empty = the manifest matches every file and lists them all).
 // The bundle is treated as hostile: a path that leaves it, a symlink or a
-// non-regular file is a problem, never followed or opened.
+// non-regular file is a problem, never followed or opened. An entry marked
+// "bundle": true is a sub-bundle's manifest.json: after its hash, the
+// sub-bundle is verified in turn (at most kMaxBundleNesting deep) and its
+// files count as listed.
 std::vector<std::string> verify_bundle(const std::filesystem::path& dir);
+inline constexpr int kMaxBundleNesting = 4;
 
 }  // namespace x0x::proofs
