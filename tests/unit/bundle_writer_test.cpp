@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/encoding.h"
+#include "core/sha256.h"
 #include "proofs/bundle_writer.h"
 #include "tests/support/files.h"
 
@@ -48,5 +49,78 @@ TEST_CASE("bundle: file names cannot escape the bundle") {
   BundleWriter b(dir, "t");
   CHECK_THROWS_AS(b.write_text("../escape.txt", "x"), std::invalid_argument);
   CHECK_THROWS_AS(b.write_text("/etc/passwd", "x"), std::invalid_argument);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("bundle: a sub-bundle listed by its manifest is verified in turn, and its files count as listed") {
+  auto dir = fs::temp_directory_path() / ("x0x-bundle-" + x0x::random_hex(4));
+  {
+    BundleWriter outer(dir, "soak");
+    {
+      BundleWriter window(dir / "windows" / "001", "launch-readiness");
+      window.write_text("summary.md", "GO\n");
+      window.write_text("diagnostics/baseline/nyc-post.json", "{}\n");
+      window.finish(0);
+    }
+    outer.adopt_bundle("windows/001");
+    outer.write_text("soak.json", "{}\n");
+    outer.finish(0);
+  }
+  CHECK(verify_bundle(dir).empty());
+  {
+    auto m = slurp(dir / "manifest.json");
+    CHECK(m.find("windows/001/manifest.json") != std::string::npos);
+    CHECK(m.find("windows/001/summary.md") == std::string::npos);  // one entry per sub-bundle
+  }
+  SECTION("a changed file inside the sub-bundle is named with its path") {
+    { std::ofstream(dir / "windows/001/summary.md", std::ios::app) << "edited\n"; }
+    auto problems = verify_bundle(dir);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0] == "windows/001/summary.md: sha256 differs from the manifest");
+  }
+  SECTION("an extra file inside the sub-bundle is named") {
+    { std::ofstream(dir / "windows/001/extra.txt") << "x"; }
+    auto problems = verify_bundle(dir);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0] == "windows/001/extra.txt: not listed in the manifest");
+  }
+  SECTION("a rewritten sub-manifest no longer matches the outer manifest") {
+    { std::ofstream(dir / "windows/001/manifest.json", std::ios::app) << " "; }
+    auto problems = verify_bundle(dir);
+    REQUIRE_FALSE(problems.empty());
+    CHECK(problems[0] == "windows/001/manifest.json: sha256 differs from the manifest");
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("bundle: a hostile manifest cannot use the sub-bundle mark to escape or recurse without end") {
+  auto dir = fs::temp_directory_path() / ("x0x-bundle-" + x0x::random_hex(4));
+  fs::create_directories(dir / "a");
+  std::ofstream(dir / "a" / "notes.txt") << "x";
+  auto sum = [&](const fs::path& p) { return x0x::sha256_hex(slurp(p)); };
+  // "bundle": true on a file that is not a manifest.json
+  std::ofstream(dir / "manifest.json") << nlohmann::json{{"complete", true},
+                                                         {"files", {{"a/notes.txt", {{"sha256", sum(dir / "a" / "notes.txt")}, {"bundle", true}}}}}}
+                                              .dump();
+  auto problems = verify_bundle(dir);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0] == "a/notes.txt: marked as a bundle but not a sub-folder's manifest.json");
+  // A manifest that lists itself as its own sub-bundle through a chain of folders stops at the nesting limit.
+  fs::path p = dir;
+  for (int i = 0; i < 6; ++i) p /= "n";
+  fs::create_directories(p);
+  std::ofstream(p / "manifest.json") << R"({"complete": true, "files": {}})";
+  for (fs::path q = p; q != dir; q = q.parent_path()) {
+    auto inner = q / "n" / "manifest.json";
+    nlohmann::json files = nlohmann::json::object();
+    if (fs::exists(inner)) files["n/manifest.json"] = {{"sha256", sum(inner)}, {"bundle", true}};
+    if (q != p) std::ofstream(q / "manifest.json") << nlohmann::json{{"complete", true}, {"files", files}}.dump();
+  }
+  nlohmann::json top = {{"complete", true}, {"files", {{"n/manifest.json", {{"sha256", sum(dir / "n" / "manifest.json")}, {"bundle", true}}}}}};
+  fs::remove_all(dir / "a");
+  std::ofstream(dir / "manifest.json") << top.dump();
+  problems = verify_bundle(dir);
+  REQUIRE_FALSE(problems.empty());
+  CHECK_THAT(problems.front(), Catch::Contains("bundles nested deeper than"));
   fs::remove_all(dir);
 }
