@@ -53,6 +53,23 @@ void keep_logs_only(orchestrator::LocalMesh& mesh, const fs::path& dir) {
 
 }  // namespace
 
+void choose_fleet(const std::string& fleet, const std::string& network, const std::string& anchor, int local_nodes,
+                  std::optional<orchestrator::Fleet>& inventory, harness::FleetShape& shape) {
+  fs::path path = fleet.empty() ? fs::path("fleet.toml") : fs::path(fleet);
+  shape = {};
+  if (!fleet.empty() || fs::exists(path)) {
+    inventory = orchestrator::load_fleet(path, network);
+    if (!anchor.empty()) inventory->anchor = anchor;
+    shape.nodes = inventory->names();
+    shape.anchor = inventory->anchor.empty() ? shape.nodes.front() : inventory->anchor;
+    shape.inventory = &*inventory;
+  } else {
+    inventory.reset();
+    for (int i = 0; i < local_nodes; ++i) shape.nodes.push_back(orchestrator::LocalMesh::default_name(static_cast<std::size_t>(i)));
+    shape.anchor = anchor.empty() ? shape.nodes.front() : anchor;
+  }
+}
+
 int with_embedded_fleet(const std::string& verb, int nodes, int fail_code,
                         const std::function<int(const orchestrator::Fleet&, orchestrator::LocalMesh&)>& run) {
   auto tmp = fs::temp_directory_path();

@@ -69,29 +69,18 @@ bool prepare(const GateCliOptions& o, Prepared& p) {
     problems.push_back("--gate " + o.gate + ": " + e.what());
   }
   harness::FleetShape shape;
-  fs::path fleet_path = o.fleet.empty() ? fs::path("fleet.toml") : fs::path(o.fleet);
-  if (!o.fleet.empty() || fs::exists(fleet_path)) {
-    try {
-      p.inventory = orchestrator::load_fleet(fleet_path, o.network);
-      shape.nodes = p.inventory->names();
-      shape.anchor = p.inventory->anchor.empty() ? shape.nodes.front() : p.inventory->anchor;
-      shape.inventory = &*p.inventory;
-    } catch (const orchestrator::InventoryError& e) {
-      fmt::print(stderr, "x0xctl gate: invalid inventory:\n{}\n", e.what());
-      return false;
-    }
-  } else {
-    for (int i = 0; i < o.local_nodes; ++i) shape.nodes.push_back(orchestrator::LocalMesh::default_name(static_cast<std::size_t>(i)));
-    shape.anchor = shape.nodes.front();
+  try {
+    choose_fleet(o.fleet, o.network, o.anchor, o.local_nodes, p.inventory, shape);
+  } catch (const orchestrator::InventoryError& e) {
+    fmt::print(stderr, "x0xctl gate: invalid inventory:\n{}\n", e.what());
+    return false;
   }
-  if (!o.anchor.empty()) shape.anchor = o.anchor;
   p.proof_dir = o.proof_dir.empty() ? fs::path("proofs") / ("launch-readiness-" + utc_stamp()) : fs::path(o.proof_dir);
   for (auto& why : harness::gate_usage_problems(p.scenarios, p.scenario, shape, p.proof_dir)) problems.push_back(why);
   for (auto& why : {unwritable("--json", o.json_path), unwritable("--junit", o.junit_path)})
     if (!why.empty()) problems.push_back(why);
   if (o.json_path == "-" && o.junit_path == "-") problems.push_back("--json - and --junit -: only one of them can go to stdout");
   for (auto& why : problems) fmt::print(stderr, "x0xctl gate: {}\n", why);
-  if (p.inventory && !o.anchor.empty()) p.inventory->anchor = o.anchor;
   return problems.empty();
 }
 

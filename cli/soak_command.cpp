@@ -80,23 +80,15 @@ bool prepare_new(const SoakCliOptions& o, Prepared& p, std::vector<std::string>&
     problems.push_back("--gate " + o.gate + ": " + e.what());
   }
   harness::FleetShape shape;
-  fs::path fleet_path = o.fleet.empty() ? fs::path("fleet.toml") : fs::path(o.fleet);
-  if (!o.fleet.empty() || fs::exists(fleet_path)) {
-    try {
-      p.inventory = orchestrator::load_fleet(fleet_path, o.network);
-    } catch (const orchestrator::InventoryError& e) {
-      problems.push_back(std::string("invalid inventory:\n") + e.what());
-      return false;
-    }
-    if (!o.anchor.empty()) p.inventory->anchor = o.anchor;
-    shape.nodes = p.inventory->names();
-    shape.anchor = p.inventory->anchor.empty() ? shape.nodes.front() : p.inventory->anchor;
-    shape.inventory = &*p.inventory;
-    rq.run.fleet_path = fs::absolute(fleet_path).string();
-    if (auto held = orchestrator::soak_holding(fleet_path); !held.empty()) problems.push_back(held);
-  } else {
-    for (int i = 0; i < o.local_nodes; ++i) shape.nodes.push_back(orchestrator::LocalMesh::default_name(static_cast<std::size_t>(i)));
-    shape.anchor = o.anchor.empty() ? shape.nodes.front() : o.anchor;
+  try {
+    choose_fleet(o.fleet, o.network, o.anchor, o.local_nodes, p.inventory, shape);
+  } catch (const orchestrator::InventoryError& e) {
+    problems.push_back(std::string("invalid inventory:\n") + e.what());
+    return false;
+  }
+  if (p.inventory) {
+    rq.run.fleet_path = fs::absolute(p.inventory->path).string();
+    if (auto held = orchestrator::soak_holding(p.inventory->path); !held.empty()) problems.push_back(held);
   }
   rq.run.network = o.network;
   rq.run.local_nodes = o.local_nodes;

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "core/enum_names.h"
+
 #include "gates/soak_policy.h"
 #include "gates/soak_scenario.h"
 
@@ -39,19 +41,6 @@ constexpr Spellings<ViolationClass, 5> kViolation = {{{ViolationClass::dispatche
                                                       {ViolationClass::error, "error"},
                                                       {ViolationClass::other, "other"}}};
 
-template <class E, std::size_t N>
-std::string_view spell(const Spellings<E, N>& table, E e) {
-  for (auto& [v, s] : table)
-    if (v == e) return s;
-  return "?";
-}
-
-template <class E, std::size_t N>
-std::optional<E> parse(const Spellings<E, N>& table, std::string_view text) {
-  for (auto& [v, s] : table)
-    if (s == text) return v;
-  return std::nullopt;
-}
 
 // ---- writing ---------------------------------------------------------------
 
@@ -262,12 +251,12 @@ NodeWindow read_node(const Reader& r, const json& j, const std::string& p) {
 
 }  // namespace
 
-std::string_view to_string(WindowState s) { return spell(kState, s); }
-std::string_view to_string(WindowClass c) { return spell(kClass, c); }
-std::string_view to_string(ViolationClass c) { return spell(kViolation, c); }
-std::optional<WindowState> parse_window_state(std::string_view s) { return parse(kState, s); }
-std::optional<WindowClass> parse_window_class(std::string_view s) { return parse(kClass, s); }
-std::optional<ViolationClass> parse_violation_class(std::string_view s) { return parse(kViolation, s); }
+std::string_view to_string(WindowState s) { return name_in(kState, s); }
+std::string_view to_string(WindowClass c) { return name_in(kClass, c); }
+std::string_view to_string(ViolationClass c) { return name_in(kViolation, c); }
+std::optional<WindowState> parse_window_state(std::string_view s) { return value_in(kState, s); }
+std::optional<WindowClass> parse_window_class(std::string_view s) { return value_in(kClass, s); }
+std::optional<ViolationClass> parse_violation_class(std::string_view s) { return value_in(kViolation, s); }
 
 bool BurnRate::any_fired() const {
   return std::any_of(alerts.begin(), alerts.end(), [](const BurnAlert& a) { return !a.fired_windows.empty(); });

@@ -1,5 +1,7 @@
 #include "harness/soak_loop.h"
 
+#include <malloc.h>
+
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -11,6 +13,7 @@
 
 #include "core/atomic_file.h"
 #include "core/contained_files.h"
+#include "core/enum_names.h"
 #include "core/exit_codes.h"
 #include "core/utc_time.h"
 #include "gates/soak_policy.h"
@@ -29,20 +32,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 namespace soak = gates::soak;
 
-std::string_view to_string(SoakVariant v) {
-  switch (v) {
-    case SoakVariant::combined: return "combined";
-    case SoakVariant::fixed_roster: return "fixed-roster";
-    case SoakVariant::pubsub_pressure: return "pubsub-pressure";
-  }
-  return "combined";
-}
+namespace {
+constexpr std::pair<SoakVariant, std::string_view> kVariants[] = {
+    {SoakVariant::combined, "combined"}, {SoakVariant::fixed_roster, "fixed-roster"}, {SoakVariant::pubsub_pressure, "pubsub-pressure"}};
+}  // namespace
 
-std::optional<SoakVariant> parse_soak_variant(std::string_view s) {
-  for (auto v : {SoakVariant::combined, SoakVariant::fixed_roster, SoakVariant::pubsub_pressure})
-    if (to_string(v) == s) return v;
-  return std::nullopt;
-}
+std::string_view to_string(SoakVariant v) { return name_in(kVariants, v, "combined"); }
+std::optional<SoakVariant> parse_soak_variant(std::string_view s) { return value_in(kVariants, s); }
 
 std::string window_scenario(SoakVariant v) { return v == SoakVariant::pubsub_pressure ? "fanout_burst" : "baseline"; }
 
@@ -355,6 +351,10 @@ class SoakRun {
                     w.note.empty() ? "" : " (" + w.note + ")"));
     record(w, true);
     checkpoint();
+    // Each window's threads (snapshots, Phase A, the harvest) leave freed
+    // memory in their own malloc arenas; handing it back keeps a soak of
+    // hundreds of windows at the RSS of its first (BENCHMARKS.md).
+    ::malloc_trim(0);
   }
 
   static std::string text_time(double unix) { return format_utc(static_cast<std::time_t>(unix), "%H:%M:%SZ"); }
