@@ -4,6 +4,8 @@
 // (exit 2), and prints; the loop is harness::run_soak.
 // Exit 0 GO, 1 NO-GO, 2 usage, 3 interrupted or crashed (the bundle is still
 // written and says so; `--resume DIR` continues it).
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <fmt/format.h>
@@ -215,6 +217,11 @@ void print_soak_summary(std::FILE* out, const json& soak) {
 int run_soak_cli(const SoakCliOptions& o) {
   Prepared p;
   if (!prepare(o, p)) return kExitUsage;
+  // Every window starts threads (snapshots, Phase A, the harvest) whose freed
+  // memory glibc keeps in one arena per thread: over hundreds of windows that
+  // is RSS growth without a leak. Two arenas keep a soak at the RSS of its
+  // first windows (BENCHMARKS.md). Set before any thread exists.
+  ::mallopt(M_ARENA_MAX, 2);
   std::FILE* human = o.json_path == "-" || o.junit_path == "-" ? stderr : stdout;
   auto& rq = p.rq;
   rq.argv = o.argv;

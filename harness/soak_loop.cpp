@@ -1,7 +1,5 @@
 #include "harness/soak_loop.h"
 
-#include <malloc.h>
-
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -351,10 +349,6 @@ class SoakRun {
                     w.note.empty() ? "" : " (" + w.note + ")"));
     record(w, true);
     checkpoint();
-    // Each window's threads (snapshots, Phase A, the harvest) leave freed
-    // memory in their own malloc arenas; handing it back keeps a soak of
-    // hundreds of windows at the RSS of its first (BENCHMARKS.md).
-    ::malloc_trim(0);
   }
 
   static std::string text_time(double unix) { return format_utc(static_cast<std::time_t>(unix), "%H:%M:%SZ"); }
