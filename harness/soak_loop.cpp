@@ -191,7 +191,9 @@ class SoakRun {
       crash_ = std::string("cannot reach every node's API: ") + e.what();
       say(crash_);
       warnings_.push_back(redacted("crashed: " + crash_));
+      log_.flush();
       write_document("interrupted");
+      checkpoint();
       bundle_->finish(kExitCrash);
       out.exit_code = kExitCrash;
       out.crash = crash_;
