@@ -16,8 +16,8 @@ using diff_values::short_number;
 
 std::string e(std::string_view s) { return text::html_escape(s); }
 std::string dash(const std::string& s) { return s.empty() ? "&ndash;" : e(s); }
-std::string arrow(const std::string& a, const std::string& b) { return a == b ? dash(a) : dash(a) + " &rarr; " + dash(b); }
-std::string arrow(std::optional<double> a, std::optional<double> b) { return arrow(short_number(a), short_number(b)); }
+std::string html_arrow(const std::string& a, const std::string& b) { return a == b ? dash(a) : dash(a) + " &rarr; " + dash(b); }
+std::string html_arrow(std::optional<double> a, std::optional<double> b) { return html_arrow(short_number(a), short_number(b)); }
 
 constexpr const char* kStyle = R"(<style>
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1f2328}
@@ -63,11 +63,11 @@ void gate_html(std::ostringstream& out, const GateDiff& g) {
     for (auto& s : g.scenarios) {
       if (s.status_a != s.status_b)
         out << "<tr class=\"" << (s.status_a == "PASS" ? "regressed" : s.status_b == "PASS" ? "recovered" : "changed") << "\"><td>"
-            << e(s.name) << "</td><td><em>scenario</em></td><td>" << arrow(s.status_a, s.status_b) << "</td><td></td><td></td><td></td><td></td></tr>\n";
+            << e(s.name) << "</td><td><em>scenario</em></td><td>" << html_arrow(s.status_a, s.status_b) << "</td><td></td><td></td><td></td><td></td></tr>\n";
       for (auto& r : s.rules)
         out << "<tr class=\"" << row_class(r) << "\"><td>" << e(r.scope) << "</td><td><code>" << e(r.rule) << "</code></td><td>"
-            << arrow(r.status_a, r.status_b) << "</td><td>" << arrow(r.worst_a, r.worst_b) << "</td><td class=\"n\">"
-            << arrow(r.observed_a, r.observed_b) << "</td><td class=\"n\">" << arrow(r.threshold_a, r.threshold_b) << "</td><td>"
+            << html_arrow(r.status_a, r.status_b) << "</td><td>" << html_arrow(r.worst_a, r.worst_b) << "</td><td class=\"n\">"
+            << html_arrow(r.observed_a, r.observed_b) << "</td><td class=\"n\">" << html_arrow(r.threshold_a, r.threshold_b) << "</td><td>"
             << rule_mark(r) << "</td></tr>\n";
     }
     out << "</table>\n";
@@ -88,8 +88,8 @@ void gate_html(std::ostringstream& out, const GateDiff& g) {
     auto side = [](bool in, const LatencySide& l) {
       return in ? std::to_string(l.delivered) + "/" + std::to_string(l.pairs) : std::string("not run");
     };
-    out << "<h2>Phase A: " << e(s.name) << "</h2>\n<p>Delivered " << arrow(side(pa.in_a, pa.a), side(pa.in_b, pa.b))
-        << "; fleet p50 " << arrow(pa.a.p50, pa.b.p50) << " ms, p99 " << arrow(pa.a.p99, pa.b.p99) << " ms.</p>\n";
+    out << "<h2>Phase A: " << e(s.name) << "</h2>\n<p>Delivered " << html_arrow(side(pa.in_a, pa.a), side(pa.in_b, pa.b))
+        << "; fleet p50 " << html_arrow(pa.a.p50, pa.b.p50) << " ms, p99 " << html_arrow(pa.a.p99, pa.b.p99) << " ms.</p>\n";
     if (pa.pairs.empty()) continue;
     out << "<table><tr><th>src &rarr; dst</th><th>A</th><th>B</th><th>change</th></tr>\n";
     for (auto& c : pa.pairs) {
@@ -133,7 +133,7 @@ void soak_html(std::ostringstream& out, const SoakDiff& s) {
   } else {
     out << "<table><tr><th>rule</th><th>status</th><th></th><th>detail A</th><th>detail B</th></tr>\n";
     for (auto& r : s.rules)
-      out << "<tr class=\"" << row_class(r) << "\"><td><code>" << e(r.rule) << "</code></td><td>" << arrow(r.status_a, r.status_b)
+      out << "<tr class=\"" << row_class(r) << "\"><td><code>" << e(r.rule) << "</code></td><td>" << html_arrow(r.status_a, r.status_b)
           << "</td><td>" << rule_mark(r) << "</td><td>" << dash(r.detail_a) << "</td><td>" << dash(r.detail_b) << "</td></tr>\n";
     out << "</table>\n";
   }
@@ -163,7 +163,7 @@ void soak_html(std::ostringstream& out, const SoakDiff& s) {
     out << "</tr>\n";
     for (auto& n : s.node_totals) {
       out << "<tr><td>" << e(n.node) << "</td>";
-      for (std::size_t i = 0; i < n.a.size(); ++i) out << "<td class=\"n\">" << arrow(n.a[i], n.b[i]) << "</td>";
+      for (std::size_t i = 0; i < n.a.size(); ++i) out << "<td class=\"n\">" << html_arrow(n.a[i], n.b[i]) << "</td>";
       out << "</tr>\n";
     }
     out << "</table>\n";
@@ -196,7 +196,7 @@ std::string render_diff_html(const BundleDiff& d) {
   for (auto& n : d.notes) out << "<p class=\"note\">" << e(n) << "</p>\n";
   out << "<p class=\"verdict\">Verdict: "
       << (d.verdict.changed() ? "<span class=\"" + std::string(d.verdict.b == "GO" ? "recovered" : "regressed") + "\">" +
-                                    arrow(d.verdict.a, d.verdict.b) + "</span>"
+                                    html_arrow(d.verdict.a, d.verdict.b) + "</span>"
                               : dash(d.verdict.a) + " (both)")
       << "</p>\n";
   if (d.regressions.empty()) {
