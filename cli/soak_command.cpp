@@ -219,9 +219,9 @@ int run_soak_cli(const SoakCliOptions& o) {
   if (!prepare(o, p)) return kExitUsage;
   // Every window starts threads (snapshots, Phase A, the harvest) whose freed
   // memory glibc keeps in one arena per thread: over hundreds of windows that
-  // is RSS growth without a leak. Two arenas keep a soak at the RSS of its
+  // is RSS growth without a leak. One arena keeps a soak at the RSS of its
   // first windows (BENCHMARKS.md). Set before any thread exists.
-  ::mallopt(M_ARENA_MAX, 2);
+  ::mallopt(M_ARENA_MAX, 1);
   std::FILE* human = o.json_path == "-" || o.junit_path == "-" ? stderr : stdout;
   auto& rq = p.rq;
   rq.argv = o.argv;
