@@ -1,6 +1,7 @@
 #include "harness/gate_run.h"
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include <fmt/core.h>
@@ -183,9 +184,11 @@ GateOutcome run_gate(const GateRequest& rq, const std::function<void(const std::
   bundle.write_text("inventory.toml", orchestrator::render_fleet_toml(fleet));
 
   std::string log_text;  // gate.log: every progress line, written through the bundle (redacted)
+  std::mutex log_mu;     // a scenario may report from its worker threads
   auto say = [&](const std::string& line) {
     auto stamped = fmt::format("{} {}", utc_stamp(), line);
     auto redacted = bundle.redactor().apply(stamped);
+    std::lock_guard lk(log_mu);
     log_text += redacted + "\n";
     if (progress) progress(redacted);
   };

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -151,6 +152,7 @@ class SoakRun {
   void say(const std::string& line) {
     auto stamped = fmt::format("{} {}", utc_stamp(), line);
     auto redacted = bundle_ ? bundle_->redactor().apply(stamped) : stamped;
+    std::lock_guard lk(say_mu_);  // a window's scenario may report from its worker threads
     if (log_) log_ << redacted << "\n" << std::flush;
     if (progress_) progress_(redacted);
   }
@@ -436,6 +438,7 @@ class SoakRun {
   int epoch_ = 0;
   std::string crash_;
   std::ofstream log_;
+  std::mutex say_mu_;
   std::unique_ptr<proofs::BundleWriter> bundle_;
   std::unique_ptr<orchestrator::ApiAccess> access_;
   std::vector<NodeApi> apis_;

@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 void Redactor::add_secret(std::string s) {
-  if (s.size() >= 8) secrets_.push_back(std::move(s));  // short strings would redact noise
+  if (s.size() < 8) return;  // short strings would redact noise
+  std::unique_lock lk(mu_);
+  secrets_.push_back(std::move(s));
 }
 
 std::string Redactor::apply(std::string text) const {
@@ -27,6 +29,7 @@ std::string Redactor::apply(std::string text) const {
   // The regex needs the literal word; most bundle files never contain it, and
   // std::regex over a large file costs more than writing it.
   if (text.find("Bearer") != std::string::npos) text = std::regex_replace(text, bearer, "Bearer [REDACTED]");
+  std::shared_lock lk(mu_);
   for (auto& s : secrets_)
     for (auto p = text.find(s); p != std::string::npos; p = text.find(s, p)) text.replace(p, s.size(), "[REDACTED]");
   return text;

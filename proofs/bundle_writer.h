@@ -5,6 +5,7 @@
 #pragma once
 #include <filesystem>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,16 @@
 namespace x0x::proofs {
 
 // Replaces "Bearer <token>" and every registered secret with [REDACTED].
+// Thread-safe: a harvest's workers register their node's token while others
+// write (and so redact) files; an unguarded vector grown under a reader was
+// a use-after-free (intermittent SIGSEGVs in long soaks).
 class Redactor {
  public:
   void add_secret(std::string secret);
   std::string apply(std::string text) const;
 
  private:
+  mutable std::shared_mutex mu_;
   std::vector<std::string> secrets_;
 };
 

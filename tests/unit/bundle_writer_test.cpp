@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -122,5 +124,28 @@ TEST_CASE("bundle: a hostile manifest cannot use the sub-bundle mark to escape o
   problems = verify_bundle(dir);
   REQUIRE_FALSE(problems.empty());
   CHECK_THAT(problems.front(), Catch::Contains("bundles nested deeper than"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("bundle: secrets registered while other threads write are safe and redacted from then on") {
+  // A harvest registers each node's token from its worker thread while the
+  // others write files; the secrets list used to grow under a reader.
+  auto dir = fs::temp_directory_path() / ("x0x-bundle-" + x0x::random_hex(4));
+  {
+    BundleWriter b(dir, "t");
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 3; ++t)
+      writers.emplace_back([&, t] {
+        for (int i = 0; !stop.load(); ++i) b.write_text("w" + std::to_string(t) + ".txt", std::string(2000, 'x') + std::to_string(i));
+      });
+    for (int i = 0; i < 2000; ++i) b.redactor().add_secret("secret-token-" + std::to_string(i) + "-" + std::string(16, 'k'));
+    stop = true;
+    for (auto& w : writers) w.join();
+    b.write_text("after.txt", "secret-token-1999-" + std::string(16, 'k') + "\n");
+    b.finish(0);
+  }
+  CHECK(slurp(dir / "after.txt") == "[REDACTED]\n");
+  CHECK(verify_bundle(dir).empty());
   fs::remove_all(dir);
 }
