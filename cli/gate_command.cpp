@@ -77,9 +77,7 @@ bool prepare(const GateCliOptions& o, Prepared& p) {
   }
   p.proof_dir = o.proof_dir.empty() ? fs::path("proofs") / ("launch-readiness-" + utc_stamp()) : fs::path(o.proof_dir);
   for (auto& why : harness::gate_usage_problems(p.scenarios, p.scenario, shape, p.proof_dir)) problems.push_back(why);
-  for (auto& why : {unwritable("--json", o.json_path), unwritable("--junit", o.junit_path)})
-    if (!why.empty()) problems.push_back(why);
-  if (o.json_path == "-" && o.junit_path == "-") problems.push_back("--json - and --junit -: only one of them can go to stdout");
+  for (auto& why : output_problems(o.json_path, o.junit_path)) problems.push_back(why);
   for (auto& why : problems) fmt::print(stderr, "x0xctl gate: {}\n", why);
   return problems.empty();
 }
@@ -88,7 +86,7 @@ int run_gate_cli(const GateCliOptions& o) {
   Prepared p;
   if (!prepare(o, p)) return kExitUsage;
   // With --json - (or --junit -) stdout carries only that document.
-  std::FILE* human = o.json_path == "-" || o.junit_path == "-" ? stderr : stdout;
+  std::FILE* human = human_stream(o.json_path, o.junit_path);
 
   harness::GateRequest rq;
   rq.profile = p.profile;
@@ -99,10 +97,7 @@ int run_gate_cli(const GateCliOptions& o) {
   rq.argv = o.argv;
   rq.accept_new_host_keys = o.accept_new_host_keys;
   rq.interrupted = &StopSignals::flag();
-  auto progress = [human](const std::string& line) {
-    fmt::print(human, "{}\n", line);
-    std::fflush(human);
-  };
+  auto progress = line_printer(human);
 
   harness::GateOutcome outcome;
   auto run = [&](const orchestrator::Fleet& fleet, orchestrator::LocalMesh* mesh) {

@@ -178,9 +178,7 @@ bool prepare(const SoakCliOptions& o, Prepared& p) {
   so.burst_payload_bytes = p.rq.run.burst_payload_bytes;
   so.burst_delay_ms = p.rq.run.burst_delay_ms;
   so.no_pubsub_after_discover = p.rq.variant == harness::SoakVariant::fixed_roster;
-  for (auto& why : {unwritable("--json", o.json_path), unwritable("--junit", o.junit_path)})
-    if (!why.empty()) problems.push_back(why);
-  if (o.json_path == "-" && o.junit_path == "-") problems.push_back("--json - and --junit -: only one of them can go to stdout");
+  for (auto& why : output_problems(o.json_path, o.junit_path)) problems.push_back(why);
   for (auto& why : problems) fmt::print(stderr, "x0xctl soak: {}\n", why);
   return ok && problems.empty();
 }
@@ -222,15 +220,12 @@ int run_soak_cli(const SoakCliOptions& o) {
   // is RSS growth without a leak. One arena keeps a soak at the RSS of its
   // first windows (BENCHMARKS.md). Set before any thread exists.
   ::mallopt(M_ARENA_MAX, 1);
-  std::FILE* human = o.json_path == "-" || o.junit_path == "-" ? stderr : stdout;
+  std::FILE* human = human_stream(o.json_path, o.junit_path);
   auto& rq = p.rq;
   rq.argv = o.argv;
   rq.accept_new_host_keys = o.accept_new_host_keys;
   rq.interrupted = &StopSignals::flag();
-  auto progress = [human](const std::string& line) {
-    fmt::print(human, "{}\n", line);
-    std::fflush(human);
-  };
+  auto progress = line_printer(human);
   harness::SoakOutcome outcome;
   auto run = [&](const orchestrator::Fleet& fleet, orchestrator::LocalMesh* mesh) {
     rq.fleet = fleet;

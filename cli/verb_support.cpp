@@ -45,6 +45,25 @@ std::string unwritable(const std::string& flag, const std::string& path) {
   return "";
 }
 
+std::vector<std::string> output_problems(const std::string& json_path, const std::string& junit_path) {
+  std::vector<std::string> out;
+  for (auto& why : {unwritable("--json", json_path), unwritable("--junit", junit_path)})
+    if (!why.empty()) out.push_back(why);
+  if (json_path == "-" && junit_path == "-") out.push_back("--json - and --junit -: only one of them can go to stdout");
+  return out;
+}
+
+std::FILE* human_stream(const std::string& json_path, const std::string& junit_path) {
+  return json_path == "-" || junit_path == "-" ? stderr : stdout;
+}
+
+std::function<void(const std::string&)> line_printer(std::FILE* out) {
+  return [out](const std::string& line) {
+    fmt::print(out, "{}\n", line);
+    std::fflush(out);
+  };
+}
+
 bool write_output(std::FILE* human, const std::string& verb, const std::string& flag, const std::string& path, const std::string& text) {
   if (path.empty()) return true;
   if (path == "-") {

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,14 @@ class StopSignals {
 
 // Why a --json/--junit/--html path cannot be written, or "" ("-" is stdout).
 std::string unwritable(const std::string& flag, const std::string& path);
+// Every problem with a verb's --json/--junit pair, before any work: unwritable
+// paths, and both asking for stdout.
+std::vector<std::string> output_problems(const std::string& json_path, const std::string& junit_path);
+// Where a run's progress lines go: stderr when stdout carries a document (`-`).
+std::FILE* human_stream(const std::string& json_path, const std::string& junit_path);
+// Prints one progress line to `out` and flushes it.
+std::function<void(const std::string&)> line_printer(std::FILE* out);
+
 // Writes text to path ("-" = stdout); false (with a line on `human`) when it could not.
 bool write_output(std::FILE* human, const std::string& verb, const std::string& flag, const std::string& path, const std::string& text);
 
